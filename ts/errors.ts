@@ -1,0 +1,103 @@
+/**
+ * The one catalogue of ckpool-ts error codes.
+ *
+ * Every error the library or the binaries raise on purpose carries a stable
+ * `code` (as fastify's FST_ERR_* and undici's UND_ERR_* do), so callers and
+ * tests branch on `err.code`, never on message text. Codes are never renamed
+ * or reused; add new ones at the end of their section.
+ *
+ * The native core (Rust) raises the CKP_ERR_NATIVE_* codes itself: its error
+ * enum is mapped to these strings once, at the N-API boundary (src/lib.rs).
+ */
+
+export interface CodeInfo {
+  /** printf-like template: each `%s` is replaced by the next argument. */
+  readonly message: string;
+}
+
+export const catalogue = {
+  // --- native core (crates/ckpool-core, mapped in src/lib.rs) -------------
+  CKP_ERR_NATIVE_LENGTH: { message: 'invalid length: %s' },
+  CKP_ERR_NATIVE_HEX: { message: 'invalid hex: %s' },
+  CKP_ERR_NATIVE_RANGE: { message: 'value out of range: %s' },
+  CKP_ERR_NATIVE_ARG: { message: 'invalid argument: %s' },
+  CKP_ERR_NATIVE_PANIC: { message: 'internal error in the native core: %s' },
+
+  // --- addresses -----------------------------------------------------------
+  CKP_ERR_ADDRESS_INVALID: { message: 'invalid bitcoin address %s: %s' },
+  CKP_ERR_NETWORK_UNKNOWN: { message: 'unknown network %s (expected main, testnet, signet or regtest)' },
+
+  // --- stratum field parsing -----------------------------------------------
+  CKP_ERR_HEX: { message: '%s is not valid hex: %s' },
+  CKP_ERR_FIELD_LENGTH: { message: '%s must be %s bytes, got %s' },
+
+  // --- bitcoind client (ts/node) -------------------------------------------
+  // Transport failures (the server is unusable, fail over): CONNECT, TIMEOUT,
+  // AUTH, HTTP, NOT_JSON, COOKIE. CKP_ERR_RPC_ERROR is the node's own answer.
+  CKP_ERR_RPC_URL: { message: 'invalid bitcoind url %s' },
+  CKP_ERR_RPC_CONNECT: { message: 'cannot connect to bitcoind %s: %s' },
+  CKP_ERR_RPC_TIMEOUT: { message: 'bitcoind %s did not answer %s within %s ms' },
+  CKP_ERR_RPC_AUTH: { message: 'bitcoind %s rejected the RPC credentials (HTTP %s) on %s' },
+  CKP_ERR_RPC_HTTP: { message: 'bitcoind %s answered %s with HTTP status %s' },
+  CKP_ERR_RPC_NOT_JSON: { message: 'bitcoind %s answered %s with a reply that is not JSON: %s' },
+  CKP_ERR_RPC_ERROR: { message: 'bitcoind %s: %s failed with RPC error %s: %s' },
+  CKP_ERR_RPC_COOKIE: { message: 'cannot use the RPC cookie file %s: %s' },
+  CKP_ERR_RPC_RESULT: { message: 'bitcoind %s: unexpected %s result: %s' },
+  CKP_ERR_RPC_CLOSED: { message: 'RPC client for bitcoind %s is closed' },
+  CKP_ERR_NODE_NONE_ALIVE: { message: 'No bitcoinds active! (%s)' },
+  CKP_ERR_NODE_START: { message: 'bcoin node failed to start: %s' },
+  CKP_ERR_NODE_WALLET: { message: 'bcoin wallet request %s failed: %s' },
+
+  // --- config and CLI (ts/config, ts/cli, ts/log/file.ts) -------------------
+  // Config messages start with "<file> line N:" and name the ckpool key; the
+  // thrown errors also carry .file, .line and .key (see ts/config/errors.ts).
+  CKP_ERR_CONFIG_READ: { message: 'cannot read config file %s: %s' },
+  CKP_ERR_CONFIG_NOT_FOUND: { message: 'config file %s not found: %s' },
+  CKP_ERR_CONFIG_SYNTAX: { message: '%s line %s column %s: JSON syntax error: %s' },
+  CKP_ERR_CONFIG_NOT_OBJECT: { message: '%s line %s: the config must be a JSON object {...}, not %s' },
+  CKP_ERR_CONFIG_DUPLICATE: { message: '%s line %s: %s appears twice (first on line %s)' },
+  CKP_ERR_CONFIG_TYPE: { message: '%s line %s: %s must be %s, not %s' },
+  CKP_ERR_CONFIG_RANGE: { message: '%s line %s: %s must be %s, got %s' },
+  CKP_ERR_CONFIG_HEX: { message: '%s line %s: %s must be 8 hex digits like "1fffe000", got %s' },
+  CKP_ERR_CONFIG_URL: { message: '%s line %s: %s must be "host:port": %s' },
+  CKP_ERR_CONFIG_ENTRY_FIELD: { message: '%s line %s: %s has no "%s" (required)' },
+  CKP_ERR_CONFIG_BTCD_AUTH: { message: '%s line %s: %s needs either "auth" and "pass", or "cookie"%s' },
+  CKP_ERR_CONFIG_MISSING: { message: '%s: %s is required %s' },
+  CKP_ERR_CLI_USAGE: { message: '%s (see --help)' },
+  CKP_ERR_CLI_CONFLICT: { message: 'Cannot set both %s and %s' },
+  CKP_ERR_CLI_LOGLEVEL: { message: 'Invalid loglevel (range 0 - 7): %s' },
+  CKP_ERR_CLI_NOT_IMPLEMENTED: { message: '%s is not implemented yet (%s)' },
+  CKP_ERR_CLI_LOGFILE: { message: 'cannot open log file %s: %s' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+/** An Error with a stable `code` from the catalogue. */
+export class CkpoolError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CkpoolError';
+    this.code = code;
+  }
+}
+
+function format(template: string, args: readonly unknown[]): string {
+  let i = 0;
+  return template.replace(/%s/g, () => (i < args.length ? String(args[i++]) : '%s'));
+}
+
+/** Build the error for `code`, filling its message template with `args`. */
+export function ckError(code: ErrorCode, ...args: unknown[]): CkpoolError {
+  return new CkpoolError(code, format(catalogue[code].message, args));
+}
+
+/** Same, with an underlying cause attached. */
+export function ckErrorCause(code: ErrorCode, cause: unknown, ...args: unknown[]): CkpoolError {
+  return new CkpoolError(code, format(catalogue[code].message, args), { cause });
+}
+
+export function isCkpoolError(err: unknown, code?: ErrorCode): err is CkpoolError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' &&
+    (code === undefined || (err as { code: string }).code === code);
+}
