@@ -23,7 +23,7 @@ function newest(dir, acc = 0) {
 }
 
 function ensureNative() {
-  const bins = readdirSync(root).filter((f) => f.endsWith('.node'));
+  const bins = readdirSync(join(root, 'binding')).filter((f) => f.endsWith('.node')).map((f) => join('binding', f));
   const binTime = bins.length ? Math.max(...bins.map((b) => statSync(join(root, b)).mtimeMs)) : 0;
   const srcTime = Math.max(newest(join(root, 'src')), newest(join(root, 'crates')),
     statSync(join(root, 'Cargo.toml')).mtimeMs);

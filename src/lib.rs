@@ -1,0 +1,357 @@
+//! N-API binding for ckpool-core. Thin by design: bytes in, numbers out, batch calls
+//! for the hot path, and every error — including a panic — mapped here, once, to a
+//! stable `CKP_ERR_NATIVE_*` code (catalogued in ts/errors.ts).
+//!
+//! Hashes cross the boundary in internal byte order (the little-endian number
+//! sha256d yields); the TypeScript wrapper in ts/native/ converts to display hex.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use ckpool_core::coinbase::{self, CoinbaseParams, Output};
+use ckpool_core::error::CoreError;
+use ckpool_core::header::{swap_words, HeaderFields};
+use ckpool_core::merkle::{self, hashes_from_bytes};
+use ckpool_core::share::{self, JobParams};
+use ckpool_core::target::{self, U256};
+use ckpool_core::hash;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// Run a core call and map its error, once, to a JS Error whose `code` is the stable
+/// CKP_ERR_NATIVE_* string; a panic becomes CKP_ERR_NATIVE_PANIC instead of unwinding
+/// into Node (which would abort the process).
+///
+/// napi-rs only sets `error.code` from its own `Status` enum, so the error is thrown
+/// here with `napi_throw_error(code, msg)` and reported to napi-rs as an already
+/// pending exception, which it then leaves alone.
+fn guard<T>(env: &Env, f: impl FnOnce() -> ckpool_core::Result<T>) -> napi::Result<T> {
+    let (code, msg) = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => return Ok(v),
+        Ok(Err(e)) => (e.code(), e.to_string()),
+        Err(panic) => {
+            let m = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            ("CKP_ERR_NATIVE_PANIC", format!("internal error in the native core: {m}"))
+        }
+    };
+    env.throw_error(&msg, Some(code))?;
+    Err(napi::Error::new(Status::PendingException, msg))
+}
+
+fn arr32(what: &'static str, b: &[u8]) -> ckpool_core::Result<[u8; 32]> {
+    b.try_into().map_err(|_| CoreError::Length { what, expected: "32".into(), got: b.len() })
+}
+
+fn u8s(what: &'static str, n: u32, max: u32) -> ckpool_core::Result<usize> {
+    if n > max {
+        return Err(CoreError::Range { what, detail: format!("must be at most {max}, got {n}") });
+    }
+    Ok(n as usize)
+}
+
+// ---------------------------------------------------------------- hashing
+
+/// Double SHA-256 (returns a new 32-byte Buffer).
+#[napi(js_name = "sha256d")]
+pub fn sha256d(env: Env, data: &[u8]) -> napi::Result<Buffer> {
+    guard(&env, || Ok(hash::sha256d(data).to_vec().into()))
+}
+
+/// Double SHA-256 written into `out` (32 bytes, caller-owned): no allocation.
+#[napi(js_name = "sha256dInto")]
+pub fn sha256d_into(env: Env, data: &[u8], mut out: BufferSlice) -> napi::Result<()> {
+    guard(&env, || {
+        if out.len() != 32 {
+            return Err(CoreError::Length { what: "out", expected: "32".into(), got: out.len() });
+        }
+        out.copy_from_slice(&hash::sha256d(data));
+        Ok(())
+    })
+}
+
+/// Single SHA-256.
+#[napi]
+pub fn sha256(env: Env, data: &[u8]) -> napi::Result<Buffer> {
+    guard(&env, || Ok(hash::sha256(data).to_vec().into()))
+}
+
+/// SHA-256 midstate of the first 64 bytes of a header (8 state words, each little-endian).
+#[napi]
+pub fn midstate(env: Env, header: &[u8]) -> napi::Result<Buffer> {
+    guard(&env, || {
+        if header.len() < 64 {
+            return Err(CoreError::Length { what: "header", expected: "at least 64".into(), got: header.len() });
+        }
+        Ok(hash::midstate(header[..64].try_into().unwrap()).to_vec().into())
+    })
+}
+
+// ---------------------------------------------------------------- merkle
+
+fn join(hashes: &[[u8; 32]]) -> Buffer {
+    hashes.concat().into()
+}
+
+/// Merkle root of concatenated 32-byte txids (internal order, coinbase first).
+#[napi]
+pub fn merkle_root(env: Env, txids: &[u8]) -> napi::Result<Buffer> {
+    guard(&env, || Ok(merkle::merkle_root(&hashes_from_bytes("txids", txids)?)?.to_vec().into()))
+}
+
+/// Coinbase merkle branch (concatenated 32-byte hashes) for the non-coinbase txids.
+#[napi]
+pub fn merkle_branch(env: Env, txids: &[u8]) -> napi::Result<Buffer> {
+    guard(&env, || Ok(join(&merkle::merkle_branch(&hashes_from_bytes("txids", txids)?))))
+}
+
+/// Fold a coinbase hash with a branch into the merkle root.
+#[napi]
+pub fn merkle_root_from_branch(env: Env, coinbase_hash: &[u8], branch: &[u8]) -> napi::Result<Buffer> {
+    guard(&env, || {
+        let cb = arr32("coinbaseHash", coinbase_hash)?;
+        Ok(merkle::root_from_branch(&cb, &hashes_from_bytes("branch", branch)?).to_vec().into())
+    })
+}
+
+/// BIP141 witness merkle root over the non-coinbase wtxids (coinbase wtxid = zeros).
+#[napi]
+pub fn witness_root(env: Env, wtxids: &[u8]) -> napi::Result<Buffer> {
+    guard(&env, || Ok(merkle::witness_root(&hashes_from_bytes("wtxids", wtxids)?).to_vec().into()))
+}
+
+/// Witness commitment hash for the non-coinbase wtxids and a reserved value (default zeros).
+#[napi]
+pub fn witness_commitment(env: Env, wtxids: &[u8], reserved: Option<&[u8]>) -> napi::Result<Buffer> {
+    guard(&env, || {
+        let r = match reserved {
+            Some(b) => arr32("reserved", b)?,
+            None => [0u8; 32],
+        };
+        Ok(merkle::witness_commitment(&hashes_from_bytes("wtxids", wtxids)?, &r).to_vec().into())
+    })
+}
+
+// ---------------------------------------------------------------- coinbase
+
+#[napi(object)]
+pub struct CoinbaseOutput {
+    pub script: Buffer,
+    /// Satoshis (an integer ≤ 21e14, exact in a JS number).
+    pub value: f64,
+}
+
+#[napi(object)]
+pub struct CoinbaseInput {
+    pub tx_version: Option<u32>,
+    pub height: u32,
+    pub aux_flags: Option<Buffer>,
+    pub timestamp: u32,
+    pub nonce: u32,
+    pub extranonce1_len: u32,
+    pub extranonce2_len: u32,
+    pub pool_tag: Buffer,
+    pub btcsig: Option<Buffer>,
+    pub outputs: Vec<CoinbaseOutput>,
+    pub witness_commitment: Option<Buffer>,
+}
+
+#[napi(object)]
+pub struct CoinbaseParts {
+    pub coinb1: Buffer,
+    pub coinb2: Buffer,
+}
+
+#[napi]
+pub fn build_coinbase(env: Env, input: CoinbaseInput) -> napi::Result<CoinbaseParts> {
+    guard(&env, || {
+        let mut outputs = Vec::with_capacity(input.outputs.len());
+        for o in &input.outputs {
+            if !(o.value >= 0.0 && o.value.fract() == 0.0 && o.value <= 2.1e15) {
+                return Err(CoreError::Range { what: "output value", detail: format!("must be whole satoshis 0..2.1e15, got {}", o.value) });
+            }
+            outputs.push(Output { script: o.script.to_vec(), value: o.value as u64 });
+        }
+        let parts = coinbase::build_coinbase(&CoinbaseParams {
+            tx_version: input.tx_version.unwrap_or(1),
+            height: input.height,
+            aux_flags: input.aux_flags.as_deref().unwrap_or(&[]).to_vec(),
+            timestamp: input.timestamp,
+            nonce: input.nonce,
+            extranonce1_len: u8s("extranonce1Len", input.extranonce1_len, 255)?,
+            extranonce2_len: u8s("extranonce2Len", input.extranonce2_len, 255)?,
+            pool_tag: input.pool_tag.to_vec(),
+            btcsig: input.btcsig.as_deref().unwrap_or(&[]).to_vec(),
+            outputs,
+            witness_commitment: input.witness_commitment.as_deref().map(|b| arr32("witnessCommitment", b)).transpose()?,
+        })?;
+        Ok(CoinbaseParts { coinb1: parts.coinb1.into(), coinb2: parts.coinb2.into() })
+    })
+}
+
+/// Legacy-serialised coinbase → segwit serialisation with the zero witness reserved value.
+#[napi]
+pub fn segwit_coinbase(env: Env, legacy: &[u8]) -> napi::Result<Buffer> {
+    guard(&env, || Ok(coinbase::with_witness_reserved(legacy)?.into()))
+}
+
+// ---------------------------------------------------------------- header
+
+#[napi(object)]
+pub struct HeaderInput {
+    pub version: u32,
+    pub version_bits: Option<u32>,
+    pub version_mask: Option<u32>,
+    /// Internal (header) byte order; use `swapWords` on a stratum prevhash.
+    pub prevhash: Buffer,
+    pub merkle_root: Buffer,
+    pub ntime: u32,
+    pub nbits: u32,
+    pub nonce: u32,
+}
+
+#[napi]
+pub fn build_header(env: Env, input: HeaderInput) -> napi::Result<Buffer> {
+    guard(&env, || {
+        let version = match input.version_bits {
+            Some(bits) => ckpool_core::header::rolled_version(input.version, bits, input.version_mask.unwrap_or(0)),
+            None => input.version,
+        };
+        Ok(ckpool_core::header::build_header(&HeaderFields {
+            version,
+            prevhash: arr32("prevhash", &input.prevhash)?,
+            merkle_root: arr32("merkleRoot", &input.merkle_root)?,
+            ntime: input.ntime,
+            nbits: input.nbits,
+            nonce: input.nonce,
+        })
+        .to_vec()
+        .into())
+    })
+}
+
+/// Reverse each 4-byte word: stratum prevhash ↔ header order (its own inverse).
+#[napi]
+pub fn swap_words32(env: Env, hash: &[u8]) -> napi::Result<Buffer> {
+    guard(&env, || Ok(swap_words(&arr32("hash", hash)?).to_vec().into()))
+}
+
+// ---------------------------------------------------------------- targets
+
+/// Target (32 bytes, little-endian) for a difficulty, exact floor(diff1 / diff).
+#[napi]
+pub fn target_from_difficulty(env: Env, diff: f64) -> napi::Result<Buffer> {
+    guard(&env, || Ok(target::target_from_difficulty(diff)?.to_le_bytes().to_vec().into()))
+}
+
+/// Difficulty of a target or hash given as 32 little-endian bytes (internal order).
+#[napi]
+pub fn difficulty_from_target(env: Env, target_le: &[u8]) -> napi::Result<f64> {
+    guard(&env, || Ok(target::difficulty_from_target(&U256::from_le_bytes(&arr32("target", target_le)?))))
+}
+
+#[napi]
+pub fn target_from_nbits(env: Env, nbits: u32) -> napi::Result<Buffer> {
+    guard(&env, || Ok(target::target_from_nbits(nbits)?.to_le_bytes().to_vec().into()))
+}
+
+#[napi]
+pub fn nbits_from_target(env: Env, target_le: &[u8]) -> napi::Result<u32> {
+    guard(&env, || Ok(target::nbits_from_target(&U256::from_le_bytes(&arr32("target", target_le)?))))
+}
+
+#[napi]
+pub fn difficulty_from_nbits(env: Env, nbits: u32) -> napi::Result<f64> {
+    guard(&env, || target::difficulty_from_nbits(nbits))
+}
+
+// ---------------------------------------------------------------- share checks
+
+#[napi(object)]
+pub struct JobInput {
+    pub coinb1: Buffer,
+    pub coinb2: Buffer,
+    /// Concatenated 32-byte branch hashes (may be empty).
+    pub branch: Buffer,
+    pub version: u32,
+    pub version_mask: u32,
+    /// Internal (header) byte order.
+    pub prevhash: Buffer,
+    pub nbits: u32,
+    pub extranonce1_len: u32,
+    pub extranonce2_len: u32,
+}
+
+/// A job prepared for share checks. Records layout: see crates/ckpool-core/src/share.rs.
+#[napi]
+pub struct ShareJob {
+    inner: share::ShareJob,
+}
+
+#[napi]
+impl ShareJob {
+    #[napi(constructor)]
+    pub fn new(env: Env, input: JobInput) -> napi::Result<Self> {
+        guard(&env, || {
+            let inner = share::ShareJob::new(JobParams {
+                coinb1: input.coinb1.to_vec(),
+                coinb2: input.coinb2.to_vec(),
+                branch: hashes_from_bytes("branch", &input.branch)?,
+                version: input.version,
+                version_mask: input.version_mask,
+                prevhash: arr32("prevhash", &input.prevhash)?,
+                nbits: input.nbits,
+                extranonce1_len: u8s("extranonce1Len", input.extranonce1_len, 255)?,
+                extranonce2_len: u8s("extranonce2Len", input.extranonce2_len, 255)?,
+            })?;
+            Ok(ShareJob { inner })
+        })
+    }
+
+    /// Bytes per record: extranonce1Len + extranonce2Len + 64.
+    #[napi(getter)]
+    pub fn record_size(&self) -> u32 {
+        self.inner.record_size() as u32
+    }
+
+    /// SHA-256 compressions one check costs (for benchmarks).
+    #[napi(getter)]
+    pub fn compressions_per_check(&self) -> u32 {
+        self.inner.compressions_per_check() as u32
+    }
+
+    /// Network target (32 bytes, little-endian).
+    #[napi(getter)]
+    pub fn network_target(&self) -> Buffer {
+        self.inner.network_target().to_le_bytes().to_vec().into()
+    }
+
+    /// Check the single record at the start of `record`; writes its outputs in place
+    /// and returns the share difficulty.
+    #[napi]
+    pub fn check(&mut self, env: Env, mut record: BufferSlice) -> napi::Result<f64> {
+        let size = self.inner.record_size();
+        guard(&env, || {
+            if record.len() < size {
+                return Err(CoreError::Length { what: "share record", expected: size.to_string(), got: record.len() });
+            }
+            self.inner.check_records(&mut record[..size])?;
+            let en = self.inner.extranonce_len();
+            Ok(f64::from_le_bytes(record[en + 52..en + 60].try_into().unwrap()))
+        })
+    }
+
+    /// Check every record in `records` in place; returns how many were checked.
+    #[napi]
+    pub fn check_batch(&mut self, env: Env, mut records: BufferSlice) -> napi::Result<u32> {
+        guard(&env, || Ok(self.inner.check_records(&mut records)? as u32))
+    }
+
+    /// The 80-byte header a share describes (extranonce = en1 ‖ en2).
+    #[napi]
+    pub fn header(&mut self, env: Env, extranonce: &[u8], ntime: u32, nonce: u32, version_bits: u32) -> napi::Result<Buffer> {
+        guard(&env, || Ok(self.inner.header(extranonce, ntime, nonce, version_bits)?.to_vec().into()))
+    }
+}
