@@ -99,5 +99,5 @@ export function ckErrorCause(code: ErrorCode, cause: unknown, ...args: unknown[]
 
 export function isCkpoolError(err: unknown, code?: ErrorCode): err is CkpoolError {
   return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' &&
-    (code === undefined || (err as { code: string }).code === code);
+    (code === undefined || (err as unknown as { code: string }).code === code);
 }

@@ -27,7 +27,7 @@ pub fn compress(state: &mut [u32; 8], blocks: &[u8]) {
 }
 
 #[inline(always)]
-fn state_to_bytes(state: &[u32; 8]) -> [u8; 32] {
+pub fn state_bytes(state: &[u32; 8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     for (i, w) in state.iter().enumerate() {
         out[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
@@ -50,7 +50,7 @@ pub fn finish(mut state: [u32; 8], prefix_len: usize, tail: &[u8]) -> [u8; 32] {
     let bits = ((prefix_len + tail.len()) as u64) * 8;
     buf[total - 8..total].copy_from_slice(&bits.to_be_bytes());
     compress(&mut state, &buf[..total]);
-    state_to_bytes(&state)
+    state_bytes(&state)
 }
 
 /// Single SHA-256 of arbitrary data.
@@ -67,7 +67,7 @@ pub fn sha256_32(d: &[u8; 32]) -> [u8; 32] {
     buf[62] = 0x01; // bit length 256 = 0x0100
     let mut st = H0;
     compress(&mut st, &buf);
-    state_to_bytes(&st)
+    state_bytes(&st)
 }
 
 /// Bitcoin's double SHA-256.
@@ -92,7 +92,7 @@ pub fn sha256d_64(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     buf[64..].copy_from_slice(&PAD64);
     let mut st = H0;
     compress(&mut st, &buf);
-    sha256_32(&state_to_bytes(&st))
+    sha256_32(&state_bytes(&st))
 }
 
 /// sha256d of an 80-byte block header: 3 compressions.
@@ -105,7 +105,7 @@ pub fn sha256d_80(header: &[u8; 80]) -> [u8; 32] {
     buf[127] = 0x80; // 640 bits
     let mut st = H0;
     compress(&mut st, &buf);
-    sha256_32(&state_to_bytes(&st))
+    sha256_32(&state_bytes(&st))
 }
 
 /// SHA-256 midstate of the first 64 header bytes: the eight state words after one

@@ -19,7 +19,7 @@
 //! Record size = en + 64.
 
 use crate::error::{CoreError, Result};
-use crate::hash::{compress, finish, sha256_32, sha256d_64, sha256d_80, H0};
+use crate::hash::{compress, sha256_32, sha256d_64, sha256d_80, state_bytes, H0};
 use crate::header::{build_header, rolled_version, HeaderFields};
 use crate::target::{difficulty_from_target, target_from_difficulty, target_from_nbits, U256};
 
@@ -85,7 +85,7 @@ impl ShareJob {
         if coinb1_prefix > 0 {
             compress(&mut coinb1_state, &p.coinb1[..coinb1_prefix]);
         }
-        let scratch = Vec::with_capacity(p.coinb1.len() - coinb1_prefix + 16 + p.coinb2.len());
+        let scratch = Vec::with_capacity(p.coinb1.len() - coinb1_prefix + 16 + p.coinb2.len() + 72);
         Ok(ShareJob { p, network_target, coinb1_state, coinb1_prefix, scratch, cached_diff: 1.0, cached_target: crate::target::DIFF1_TARGET })
     }
 
@@ -105,14 +105,24 @@ impl ShareJob {
         self.network_target
     }
 
-    /// sha256d(coinb1 ‖ en ‖ coinb2), reusing the precomputed coinb1 blocks.
+    /// sha256d(coinb1 ‖ en ‖ coinb2), reusing the precomputed coinb1 blocks. The
+    /// variable tail and its SHA-256 padding go into one scratch buffer so the whole
+    /// first hash is a single compression call.
     #[inline]
     pub fn coinbase_hash(&mut self, en: &[u8]) -> [u8; 32] {
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&self.p.coinb1[self.coinb1_prefix..]);
-        self.scratch.extend_from_slice(en);
-        self.scratch.extend_from_slice(&self.p.coinb2);
-        sha256_32(&finish(self.coinb1_state, self.coinb1_prefix, &self.scratch))
+        let s = &mut self.scratch;
+        s.clear();
+        s.extend_from_slice(&self.p.coinb1[self.coinb1_prefix..]);
+        s.extend_from_slice(en);
+        s.extend_from_slice(&self.p.coinb2);
+        let bits = ((self.coinb1_prefix + s.len()) as u64) * 8;
+        s.push(0x80);
+        let padded = (s.len() + 8).div_ceil(64) * 64;
+        s.resize(padded - 8, 0);
+        s.extend_from_slice(&bits.to_be_bytes());
+        let mut st = self.coinb1_state;
+        compress(&mut st, s);
+        sha256_32(&state_bytes(&st))
     }
 
     /// The header a share describes (extranonce = en1 ‖ en2).

@@ -72,20 +72,25 @@ impl U256 {
     }
 
     /// Correctly rounded conversion to f64 (round half to even, like `u128 as f64`).
+    /// On the share path (difficulty of every hash), so it works on limbs directly.
     pub fn to_f64(&self) -> f64 {
-        let bits = self.bits();
-        if bits <= 128 {
-            return (((self.0[1] as u128) << 64) | self.0[0] as u128) as f64;
+        let l = &self.0;
+        let top = match (0..4).rev().find(|&i| l[i] != 0) {
+            None => return 0.0,
+            Some(i) => i,
+        };
+        if top <= 1 {
+            return (((l[1] as u128) << 64) | l[0] as u128) as f64;
         }
-        // Keep the top 128 bits; fold every lower bit into a sticky bit so the
-        // u128→f64 rounding sees whether anything was cut off.
-        let shift = bits - 128;
-        let top = self.shr(shift);
-        let mut t = ((top.0[1] as u128) << 64) | top.0[0] as u128;
-        if top.shl(shift) != *self {
-            t |= 1;
-        }
-        (t as f64) * 2f64.powi(shift as i32)
+        // The top 128 bits, normalised so the leading one is bit 127; every bit below
+        // them is folded into bit 0 (sticky) so u128→f64 rounding sees it.
+        let s = l[top].leading_zeros();
+        let hi = ((l[top] as u128) << 64) | l[top - 1] as u128;
+        let lo = l[top - 2];
+        let (mant, rest) = if s == 0 { (hi, lo) } else { ((hi << s) | (lo >> (64 - s)) as u128, lo << s) };
+        let sticky = rest != 0 || (top == 3 && l[0] != 0);
+        let shift = (top as i32 - 1) * 64 - s as i32; // value ≈ mant · 2^shift
+        ((mant | sticky as u128) as f64) * 2f64.powi(shift)
     }
 }
 
