@@ -48,6 +48,13 @@ export const catalogue = {
   CKP_ERR_NODE_START: { message: 'bcoin node failed to start: %s' },
   CKP_ERR_NODE_WALLET: { message: 'bcoin wallet request %s failed: %s' },
 
+  // --- work generation and block submission (ts/work) ---------------------
+  CKP_ERR_WORK_TEMPLATE: { message: 'unusable block template: %s' },
+  CKP_ERR_WORK_ADDRESS: { message: 'btcaddress %s is not valid on %s: %s' },
+  CKP_ERR_WORK_COINBASE: { message: 'the generated coinbase failed the node\'s decoderawtransaction check: %s' },
+  CKP_ERR_WORK_NETWORK: { message: 'unsupported chain %s reported by bitcoind' },
+  CKP_ERR_BLOCK_WRITE: { message: 'could not write solved block %s to %s before submitting: %s' },
+
   // --- config and CLI (ts/config, ts/cli, ts/log/file.ts) -------------------
   // Config messages start with "<file> line N:" and name the ckpool key; the
   // thrown errors also carry .file, .line and .key (see ts/config/errors.ts).
