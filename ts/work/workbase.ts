@@ -1,0 +1,201 @@
+/**
+ * A workbase: one block template turned into everything the stratum side needs —
+ * coinbase halves around the extranonce, the merkle branch, header fields, targets,
+ * and the data to assemble a solved block. Built once per template (ckpool's
+ * stratifier.c:add_base / generate_coinbase), never per share.
+ *
+ * Job ids: `seq` is a pool-wide counter; the stratum job id is
+ * `<pool start time, 8 hex><seq, 8 hex>` like ckpool's. A share's job is stale when
+ * its seq is below the seq of the first workbase on the current tip — one integer
+ * comparison.
+ */
+import { ckError } from '../errors.js';
+import {
+  buildCoinbase, difficultyFromNbits, fromDisplayHex, merkleBranch, stratumPrevhash, targetFromNbits,
+  witnessCommitment, type CoinbaseParts, type PayoutOutput,
+} from '../native/core.js';
+import type { BlockTemplate } from '../node/rpc-types.js';
+
+/** The pool's tag in every coinbase scriptSig, after the extranonce. */
+export const POOL_TAG = 'ckpool-ts';
+
+export interface Payout {
+  /** scriptPubKey of the pool payout; null in solo mode (each user's address is used) */
+  script: Buffer | null;
+  /** donation as a percentage of coinbasevalue (0 = none), with its script */
+  donationPercent?: number;
+  donationScript?: Buffer;
+}
+
+export interface WorkbaseOptions {
+  template: BlockTemplate;
+  seq: number;
+  /** Unix time the pool started: the high half of every job id. */
+  epoch: number;
+  payout: Payout;
+  btcsig?: string;
+  nonce1length: number;
+  nonce2length: number;
+  /** Per-workbase randomiser pushed into the coinbase (ckpool: nanoseconds). */
+  coinbaseNonce?: number;
+}
+
+export interface PayoutSplit {
+  pool: number;
+  donation: number;
+}
+
+/** Donation amount the way ckpool computes it: floor(value / 100 × percent). */
+export function splitPayout(coinbasevalue: number, donationPercent = 0): PayoutSplit {
+  const donation = donationPercent > 0 ? Math.floor((coinbasevalue / 100) * donationPercent) : 0;
+  return { pool: coinbasevalue - donation, donation };
+}
+
+function checkTemplate(t: BlockTemplate): void {
+  const bad = (what: string) => ckError('CKP_ERR_WORK_TEMPLATE', what);
+  if (!t || typeof t !== 'object') throw bad('not an object');
+  if (!/^[0-9a-fA-F]{64}$/.test(t.previousblockhash ?? '')) throw bad('previousblockhash missing or not 64 hex digits');
+  if (!/^[0-9a-fA-F]{8}$/.test(t.bits ?? '')) throw bad('bits missing or not 8 hex digits');
+  for (const k of ['height', 'curtime', 'version', 'coinbasevalue'] as const) {
+    if (!Number.isInteger(t[k]) || t[k] < 0) throw bad(`${k} missing or not a non-negative integer`);
+  }
+  if (!Array.isArray(t.transactions)) throw bad('transactions missing');
+  // ckpool drops a template without coinbaseaux; Core 31 sends {}. Accept a missing one as {}.
+  for (const rule of t.rules ?? []) {
+    if (rule.startsWith('!') && rule !== '!segwit') throw bad(`required rule not understood: ${rule}`);
+  }
+  for (const [i, tx] of t.transactions.entries()) {
+    if (typeof tx?.data !== 'string' || !/^[0-9a-fA-F]{64}$/.test(tx.txid ?? tx.hash ?? '')) {
+      throw bad(`transactions[${i}] lacks data or txid`);
+    }
+  }
+}
+
+export class Workbase {
+  readonly seq: number;
+  readonly jobId: string;
+  readonly template: BlockTemplate;
+  readonly height: number;
+  /** RPC display order */
+  readonly prevhash: string;
+  /** mining.notify order (word-swapped) */
+  readonly stratumPrevhash: string;
+  readonly version: number;
+  readonly nbits: number;
+  readonly ntime: number;
+  /** network target, little-endian 32 bytes; and its difficulty (not clamped) */
+  readonly networkTarget: Buffer;
+  readonly networkDiff: number;
+  readonly coinbasevalue: number;
+  readonly split: PayoutSplit;
+  readonly witnessCommitment: Buffer | null;
+  /** merkle branch, internal order */
+  readonly branch: Buffer[];
+  readonly branchHex: string[];
+  readonly coinb1: Buffer;
+  readonly coinb2: Buffer;
+  readonly nonce1length: number;
+  readonly nonce2length: number;
+  readonly createdAt: number;
+  readonly #opts: WorkbaseOptions;
+  readonly #coinbaseNonce: number;
+  /** Solo mode: coinbase halves per payout script, made on first use. */
+  readonly #perScript = new Map<string, CoinbaseParts>();
+
+  constructor(opts: WorkbaseOptions) {
+    const t = opts.template;
+    checkTemplate(t);
+    this.#opts = opts;
+    this.seq = opts.seq;
+    this.jobId = (opts.epoch >>> 0).toString(16).padStart(8, '0') + (opts.seq >>> 0).toString(16).padStart(8, '0');
+    this.template = t;
+    this.height = t.height;
+    this.prevhash = t.previousblockhash.toLowerCase();
+    this.stratumPrevhash = stratumPrevhash(this.prevhash);
+    this.version = t.version >>> 0;
+    this.nbits = parseInt(t.bits, 16) >>> 0;
+    this.ntime = t.curtime >>> 0;
+    this.networkTarget = targetFromNbits(this.nbits);
+    this.networkDiff = difficultyFromNbits(this.nbits);
+    this.coinbasevalue = t.coinbasevalue;
+    this.nonce1length = opts.nonce1length;
+    this.nonce2length = opts.nonce2length;
+    this.createdAt = Date.now();
+    this.#coinbaseNonce = opts.coinbaseNonce ?? (Number(process.hrtime.bigint() % 0xffffffffn) >>> 0);
+
+    const txids = Buffer.concat(t.transactions.map((tx, i) => fromDisplayHex(`transactions[${i}].txid`, tx.txid ?? tx.hash)));
+    this.branch = merkleBranch(txids);
+    this.branchHex = this.branch.map((b) => b.toString('hex'));
+
+    // Only commit when the node does (segwit active); compute it ourselves from the
+    // wtxids and insist it matches, as a guard against a template we misread.
+    this.witnessCommitment = null;
+    // bcoin sends default_witness_commitment even before segwit activates (when a
+    // committed block is rejected as unexpected-witness), so the rules decide.
+    const segwit = (t.rules ?? []).some((r) => r === 'segwit' || r === '!segwit');
+    if (segwit && t.default_witness_commitment) {
+      const wtxids = Buffer.concat(t.transactions.map((tx, i) => fromDisplayHex(`transactions[${i}].hash`, tx.hash ?? tx.txid)));
+      const ours = witnessCommitment(wtxids);
+      const theirs = t.default_witness_commitment.toLowerCase();
+      if (theirs !== '6a24aa21a9ed' + ours.toString('hex')) {
+        throw ckError('CKP_ERR_WORK_TEMPLATE', `witness commitment mismatch: node ${theirs}, computed ${ours.toString('hex')}`);
+      }
+      this.witnessCommitment = ours;
+    }
+
+    this.split = splitPayout(this.coinbasevalue, opts.payout.donationScript ? opts.payout.donationPercent : 0);
+    const parts = opts.payout.script ? this.coinbaseFor(opts.payout.script) : null;
+    this.coinb1 = parts?.coinb1 ?? Buffer.alloc(0);
+    this.coinb2 = parts?.coinb2 ?? Buffer.alloc(0);
+  }
+
+  get txCount(): number {
+    return this.template.transactions.length;
+  }
+
+  /** Coinbase halves paying `script` (the pool's, or a solo miner's address). */
+  coinbaseFor(script: Buffer): CoinbaseParts {
+    const key = script.toString('hex');
+    let parts = this.#perScript.get(key);
+    if (parts) return parts;
+    const { payout } = this.#opts;
+    const outputs: PayoutOutput[] = [{ script, value: this.split.pool }];
+    if (this.split.donation > 0 && payout.donationScript) outputs.push({ script: payout.donationScript, value: this.split.donation });
+    const flags = this.template.coinbaseaux?.flags;
+    parts = buildCoinbase({
+      height: this.height,
+      auxFlags: flags && /^[0-9a-fA-F]*$/.test(flags) && flags.length % 2 === 0 ? Buffer.from(flags, 'hex') : undefined,
+      timestamp: this.ntime,
+      nonce: this.#coinbaseNonce,
+      extranonce1Len: this.nonce1length,
+      extranonce2Len: this.nonce2length,
+      poolTag: POOL_TAG,
+      btcsig: this.#opts.btcsig || undefined,
+      outputs,
+      witnessCommitment: this.witnessCommitment ?? undefined,
+    });
+    this.#perScript.set(key, parts);
+    return parts;
+  }
+
+  /** mining.notify params (coinbase halves for `parts`, default the pool's). */
+  notifyParams(clean: boolean, parts: CoinbaseParts = this): unknown[] {
+    if (parts.coinb1.length === 0) throw ckError('CKP_ERR_WORK_TEMPLATE', 'solo workbase: pass the user\'s coinbase parts');
+    return [
+      this.jobId,
+      this.stratumPrevhash,
+      parts.coinb1.toString('hex'),
+      parts.coinb2.toString('hex'),
+      this.branchHex,
+      this.version.toString(16).padStart(8, '0'),
+      this.template.bits.toLowerCase(),
+      this.ntime.toString(16).padStart(8, '0'),
+      clean,
+    ];
+  }
+
+  /** RPC-order txids (for mining.get_txnhashes). */
+  txids(): string[] {
+    return this.template.transactions.map((tx) => tx.txid ?? tx.hash);
+  }
+}
