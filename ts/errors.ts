@@ -75,6 +75,23 @@ export const catalogue = {
   CKP_ERR_CLI_LOGLEVEL: { message: 'Invalid loglevel (range 0 - 7): %s' },
   CKP_ERR_CLI_NOT_IMPLEMENTED: { message: '%s is not implemented yet (%s)' },
   CKP_ERR_CLI_LOGFILE: { message: 'cannot open log file %s: %s' },
+
+  // --- stratum server (ts/stratum) -----------------------------------------
+  CKP_ERR_STRATUM_URL: { message: 'invalid stratum serverurl %s: %s' },
+  CKP_ERR_STRATUM_LISTEN: { message: 'cannot listen for stratum clients on %s: %s' },
+  CKP_ERR_STRATUM_OPTION: { message: 'stratum server option %s must be %s, got %s' },
+  CKP_ERR_STRATUM_STATE: { message: 'stratum server %s' },
+
+  // --- stats and logs (ts/stats) -------------------------------------------
+  // The share path never throws: share-log problems are logged with these codes.
+  CKP_ERR_STATS_OPTION: { message: 'invalid stats option %s: %s' },
+  CKP_ERR_STATS_WRITE: { message: 'cannot write stats file %s: %s' },
+  CKP_ERR_STATS_READ: { message: 'cannot read stats file %s: %s' },
+  CKP_ERR_STATS_PARSE: { message: 'ignoring stats file %s: %s' },
+  CKP_ERR_STATS_SHARELOG_ENTRY: { message: 'share log entry dropped: %s' },
+  CKP_ERR_STATS_SHARELOG_WRITE: { message: 'cannot append %s share log line(s) to %s: %s' },
+  CKP_ERR_STATS_SHARELOG_BACKLOG: { message: 'share log backlog over %s lines: dropped %s line(s)' },
+  CKP_ERR_STATS_SHARELOG_CLOSED: { message: 'share log for %s is closed: dropped a line' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof catalogue;

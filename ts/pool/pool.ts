@@ -1,0 +1,119 @@
+/**
+ * A whole pool in one object — the library's front door for embedding:
+ *
+ * ```ts
+ * const pool = await Pool.start({ btcd: [{ url: '127.0.0.1:8332', cookie: '~/.bitcoin/.cookie' }],
+ *                                 btcaddress: 'bc1q…', serverurl: ['0.0.0.0:3333'] });
+ * pool.stratifier.on('share', (client, r) => …);
+ * await pool.stop();
+ * ```
+ * Wires the generator (bitcoinds → workbases), the connector (TCP) and the
+ * stratifier (miners, shares, blocks), plus the stats files and optional share logs.
+ */
+import { embeddedDemoConfig } from '../config/parse.js';
+import type { CkpoolConfig } from '../config/types.js';
+import { NullLogger, type Logger } from '../log/logger.js';
+import { ServerSet } from '../node/servers.js';
+import { StratumServer } from '../stratum/server.js';
+import { PoolStats } from '../stats/stats.js';
+import { ShareLog } from '../stats/sharelog.js';
+import { Generator } from '../work/generator.js';
+import { Stratifier } from './stratifier.js';
+
+export type PoolConfig = Pick<CkpoolConfig, 'btcd'> & Partial<Omit<CkpoolConfig, 'btcd'>>;
+
+export interface PoolOptions {
+  logger?: Logger;
+  /** solo mode (-B): usernames are payout addresses */
+  solo?: boolean;
+  /** -L: write per-share logs */
+  logShares?: boolean;
+  /** instance name (stats, messages) */
+  name?: string;
+  /** how long start() waits for a bitcoind before failing, ms (default: wait forever) */
+  nodeTimeoutMs?: number;
+  /** stats file period, ms (default 60 000) */
+  statsIntervalMs?: number;
+  /** auth deadline for miners, ms (default 60 000) */
+  authTimeoutMs?: number;
+}
+
+export class Pool {
+  private constructor(
+    readonly config: CkpoolConfig,
+    readonly generator: Generator,
+    readonly server: StratumServer,
+    readonly stratifier: Stratifier,
+    readonly stats: PoolStats,
+    readonly shareLog: ShareLog | null,
+    readonly logger: Logger,
+  ) {}
+
+  /** Full config from a partial one, with ckpool's defaults. */
+  static resolveConfig(partial: PoolConfig, solo = false): CkpoolConfig {
+    const mode = solo ? 'solo' : 'pool';
+    // every default of ckpool.conf (the demo config is exactly "all defaults"), then
+    // the caller's values; a complete CkpoolConfig passes through unchanged
+    if ((partial as CkpoolConfig).source !== undefined && (partial as CkpoolConfig).mode === mode) return partial as CkpoolConfig;
+    return { ...embeddedDemoConfig(mode), ...partial, mode, embeddedDemo: false, source: '<library>' };
+  }
+
+  static async start(partial: PoolConfig | CkpoolConfig, opts: PoolOptions = {}): Promise<Pool> {
+    const logger = opts.logger ?? new NullLogger();
+    const solo = opts.solo ?? (partial as CkpoolConfig).mode === 'solo';
+    const config = Pool.resolveConfig(partial, solo);
+    const servers = new ServerSet({
+      btcds: config.btcd.map((b) => ({ url: b.url, auth: b.auth, pass: b.pass, cookie: b.cookie, notify: b.notify })),
+      logger,
+    });
+    const generator = new Generator({
+      servers,
+      btcaddress: solo ? undefined : config.btcaddress,
+      btcsig: config.btcsig,
+      donation: config.donation,
+      nonce1length: config.nonce1length,
+      nonce2length: config.nonce2length,
+      updateInterval: config.updateInterval,
+      blockpollMs: config.blockpoll,
+      zmqblock: config.zmqblock,
+      logdir: config.logdir,
+      logger,
+    });
+    const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger });
+    const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
+    const server = new StratumServer({ urls: [...config.serverurl], maxClients: config.maxclients, logger });
+    try {
+      await generator.start(opts.nodeTimeoutMs);
+      await stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));
+      stats.start(opts.statsIntervalMs);
+      const stratifier = new Stratifier({
+        generator, server, stats, shareLog, solo,
+        mindiff: config.mindiff, startdiff: config.startdiff, highdiff: config.highdiff, maxdiff: config.maxdiff,
+        nonce1length: config.nonce1length, nonce2length: config.nonce2length, versionMask: config.versionMask,
+        updateInterval: config.updateInterval, poolName: opts.name ?? 'ckpool-ts', serverUrls: [...config.serverurl],
+        authTimeoutMs: opts.authTimeoutMs, logger,
+      });
+      await server.listen();
+      return new Pool(config, generator, server, stratifier, stats, shareLog, logger);
+    } catch (e) {
+      generator.close();
+      await server.close().catch(() => undefined);
+      await stats.stop().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Actual bound stratum addresses (ports resolved when configured as 0). */
+  get addresses(): { host: string; port: number }[] {
+    return this.server.addresses;
+  }
+
+  /** Stop accepting, drop miners, flush stats and share logs, close node connections. */
+  async stop(): Promise<void> {
+    this.stratifier.close();
+    await this.server.close();
+    this.generator.close();
+    await this.shareLog?.close();
+    await this.stats.stop();
+  }
+}

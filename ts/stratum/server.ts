@@ -1,0 +1,721 @@
+/**
+ * The stratum v1 TCP front end: ckpool's "connector" (connector.c), with no pool policy.
+ *
+ * It listens on every serverurl, frames newline-delimited JSON, parses each line once
+ * and hands `{conn, msg, raw}` to whoever listens for 'message' (the stratifier). It
+ * queues that consumer's replies with bounded output per client, and drops abusive or
+ * dead clients: invalid JSON, an oversized line, output beyond `maxPendingBytes`, or
+ * writes that make no progress for `sendTimeoutMs`. Auth deadlines, difficulty and
+ * everything else about miners belong to the stratifier.
+ *
+ * Design notes
+ * - No per-connection closures or timers: socket listeners are shared functions that
+ *   find their client through a symbol on the socket, and one sweep timer (interval
+ *   `min(1 s, sendTimeoutMs / 4)`) looks only at the clients whose output is blocked
+ *   or that are lingering in a graceful close.
+ * - Sends made in one tick are corked and leave in one writev on the next tick
+ *   (process.nextTick), so a reply burst costs one syscall.
+ * - Output bound: after that writev the kernel has taken what it can; what Node still
+ *   holds for the client (socket.writableLength) above maxPendingBytes drops it
+ *   ('output bound exceeded'). A send() on top of an earlier tick's backlog already
+ *   over the bound drops it at once. The kernel's own socket buffers come on top (on
+ *   loopback they absorb about 4 MB before anything is held in Node).
+ * - "Blocked" means Node still holds queued output for the client after its writes
+ *   were handed to the kernel (socket.writableLength > 0). Any output completing resets
+ *   the clock (like ckpool, where finishing a message clears blocked_time); a client
+ *   whose output makes no progress for sendTimeoutMs is dropped ('send timeout'). So a
+ *   client that stops reading costs at most maxPendingBytes plus the kernel's socket
+ *   buffers, for at most sendTimeoutMs once those are full.
+ * - 'close' is emitted exactly once per connection, on the next tick after the
+ *   connection was marked closed (never re-entrantly from inside send() or close()).
+ *   The connection leaves `connections` at once.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { ckError, ckErrorCause } from '../errors.js';
+import { parseHostPort } from '../config/hostport.js';
+import { NullLogger, type Logger } from '../log/logger.js';
+import { feedLines, FeedResult, type PartialHolder } from './framing.js';
+
+export interface StratumServerOptions {
+  /** "host:port" (ckpool serverurl entries); index = serverIndex. Port 0 binds an ephemeral port. */
+  urls: string[];
+  /** Beyond this many connected clients new connections are closed at once ("Server full"). Default 18000. */
+  maxClients?: number;
+  /** Longest line, and most bytes buffered without a newline, before the client is dropped. Default 1024 (ckpool MAX_MSGSIZE). */
+  maxLineBytes?: number;
+  /** Output queued for one client beyond this drops it. Default 256 KiB. */
+  maxPendingBytes?: number;
+  /** A client whose queued output makes no progress this long is dropped. Default 60 s (ckpool). */
+  sendTimeoutMs?: number;
+  /** Listening ports above this are "highdiff" (ckpool: > 4000). Default 4000. */
+  highdiffPort?: number;
+  /** TCP keepalive initial delay. Default 45 s (ckpool keep_sockalive). TCP_NODELAY is always on. */
+  keepAliveMs?: number;
+  /** A gracefully closed client that has not finished flushing after this long is destroyed. Default 5 s. */
+  closeLingerMs?: number;
+  /** Send `{"id":null,"result":null,"error":[20,"Invalid JSON",null]}` before dropping a client for a bad line. Default true. */
+  replyInvalidJson?: boolean;
+  /** Retries of a failed bind, `bindRetryMs` apart (ckpool: 25 tries, 5 s apart). Default 0: fail at once. */
+  bindRetries?: number;
+  bindRetryMs?: number;
+  /** listen(2) backlog. Default 8192 (ckpool). */
+  backlog?: number;
+  logger?: Logger;
+}
+
+export interface StratumConnection {
+  /** Unique, increasing; the first is the number of urls (ckpool connector.c:accept_client). */
+  readonly id: number;
+  /** Remote IP (IPv4-mapped IPv6 addresses are shown as plain IPv4). */
+  readonly address: string;
+  /** Remote port. */
+  readonly port: number;
+  /** Index into `urls` of the listener that accepted it. */
+  readonly serverIndex: number;
+  /** Accepted on a port above `highdiffPort`. */
+  readonly highdiff: boolean;
+  /** Date.now() at accept. */
+  readonly connectedAt: number;
+  readonly closed: boolean;
+  /** Why it was closed (undefined while open). */
+  readonly closeReason: string | undefined;
+  /**
+   * Queue one already-serialised JSON line (the '\n' is added if missing). A Buffer is
+   * written as is (no copy), so one encoded notify can go to many clients. Returns false
+   * if the client is closed or was dropped for exceeding its output bound.
+   */
+  send(line: string | Uint8Array): boolean;
+  /** JSON.stringify(msg) + '\n', then as send(). */
+  sendJson(msg: unknown): boolean;
+  /** Close after flushing what is queued (graceful), or at once with destroy=true. */
+  close(reason: string, destroy?: boolean): void;
+  /** Arbitrary per-connection state slot for the stratifier. */
+  state: unknown;
+}
+
+export interface StratumServerStats {
+  /** Connected clients now. */
+  clients: number;
+  /** Connections ever handed to 'connection'. */
+  accepted: number;
+  /** Closed connections whose sockets are still flushing a graceful close (at most closeLingerMs). */
+  closing: number;
+  /** Open connections whose output is currently blocked (watched for sendTimeoutMs). */
+  blocked: number;
+  /**
+   * Closes by reason: every connection's close reason (including 'client closed'),
+   * plus connections refused before they became connections ('server full',
+   * 'not accepting').
+   */
+  dropped: Record<string, number>;
+  /** Bytes received from clients. */
+  bytesIn: number;
+  /** Output queued to clients (bytes for Buffers, UTF-16 units for strings: equal for ASCII JSON). */
+  bytesOut: number;
+}
+
+export interface StratumServerEvents {
+  connection: [conn: StratumConnection];
+  /** One parsed JSON object per line; `raw` is the line without its line ending. */
+  message: [conn: StratumConnection, msg: Record<string, unknown>, raw: string];
+  close: [conn: StratumConnection, reason: string];
+  /** The urls actually bound ("host:port", ephemeral ports resolved). */
+  listening: [urls: string[]];
+}
+
+/** Close reasons the server itself uses (close(reason) may pass any other string). */
+export const CloseReason = {
+  CLIENT_CLOSED: 'client closed',
+  INVALID_JSON: 'invalid json',
+  NOT_OBJECT: 'not a json object',
+  LINE_TOO_LONG: 'line too long',
+  OUTPUT_BOUND: 'output bound exceeded',
+  SEND_TIMEOUT: 'send timeout',
+  SERVER_FULL: 'server full',
+  NOT_ACCEPTING: 'not accepting',
+  SERVER_CLOSING: 'server closing',
+  INTERNAL_ERROR: 'internal error',
+  /** Prefix: 'socket error: ECONNRESET' etc. */
+  SOCKET_ERROR: 'socket error',
+} as const;
+
+export const INVALID_JSON_REPLY = '{"id":null,"result":null,"error":[20,"Invalid JSON",null]}\n';
+
+const DEFAULTS = {
+  maxClients: 18000,
+  maxLineBytes: 1024,
+  maxPendingBytes: 256 * 1024,
+  sendTimeoutMs: 60_000,
+  highdiffPort: 4000,
+  keepAliveMs: 45_000,
+  closeLingerMs: 5_000,
+  bindRetries: 0,
+  bindRetryMs: 5_000,
+  backlog: 8192,
+};
+
+const kClient = Symbol('stratumClient');
+type ClientSocket = net.Socket & { [kClient]?: Client };
+
+/** One accepted TCP client. Small on purpose: 10,000 idle ones must stay cheap. */
+class Client implements StratumConnection, PartialHolder {
+  state: unknown = undefined;
+  closed = false;
+  closeReason: string | undefined = undefined;
+  /** Unterminated tail of the input (framing). */
+  partial: Buffer | null = null;
+  /** Output queued so far (same units as socket.writableLength). */
+  queued = 0;
+  /** Output completed at the last look (queued - writableLength). */
+  lastFlushed = 0;
+  /** When output was last seen blocked without progress; 0 = not blocked. */
+  blockedSince = 0;
+  /** A cork is held until the next tick. */
+  corked = false;
+  /** Output queued under the current cork. */
+  corkBytes = 0;
+  /** Graceful close: destroy if still open by this time. */
+  lingerUntil = 0;
+
+  constructor(
+    readonly server: StratumServer,
+    readonly socket: ClientSocket,
+    readonly id: number,
+    readonly address: string,
+    readonly port: number,
+    readonly serverIndex: number,
+    readonly highdiff: boolean,
+    readonly connectedAt: number,
+  ) {}
+
+  send(line: string | Uint8Array): boolean {
+    if (this.closed) return false;
+    const socket = this.socket;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(uncorkClient, this);
+    }
+    let len: number;
+    if (typeof line === 'string') {
+      if (line.charCodeAt(line.length - 1) !== 0x0a) line += '\n';
+      len = line.length;
+    } else {
+      len = line.length;
+      if (line[len - 1] !== 0x0a) {
+        socket.write(line);
+        line = NEWLINE;
+        this.queued += len;
+        this.corkBytes += len;
+        this.server._bytesOut += len;
+        len = 1;
+      }
+    }
+    socket.write(line);
+    this.queued += len;
+    this.corkBytes += len;
+    this.server._bytesOut += len;
+    // Output from earlier ticks the kernel has not taken; this tick's output is
+    // judged after the uncork, once the kernel has had its chance (uncorkClient).
+    if (socket.writableLength - this.corkBytes > this.server._maxPendingBytes) {
+      this.server._drop(this, CloseReason.OUTPUT_BOUND, true);
+      return false;
+    }
+    return true;
+  }
+
+  sendJson(msg: unknown): boolean {
+    if (this.closed) return false;
+    return this.send(JSON.stringify(msg) + '\n');
+  }
+
+  close(reason: string, destroy = false): void {
+    this.server._drop(this, reason, destroy);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      id: this.id, address: this.address, port: this.port, serverIndex: this.serverIndex,
+      highdiff: this.highdiff, connectedAt: this.connectedAt, closed: this.closed,
+    };
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+function uncorkClient(client: Client): void {
+  client.corked = false;
+  client.corkBytes = 0;
+  const socket = client.socket;
+  if (socket.destroyed) return;
+  socket.uncork(); // the kernel takes what it can at once; writableLength is the rest
+  if (!client.closed) client.server._afterFlush(client);
+}
+
+// Shared socket listeners (`this` is the socket): no closures per connection.
+function onSocketData(this: ClientSocket, chunk: Buffer): void {
+  const client = this[kClient];
+  if (client === undefined || client.closed) return;
+  client.server._onData(client, chunk);
+}
+function onSocketEnd(this: ClientSocket): void {
+  const client = this[kClient];
+  if (client !== undefined) client.server._drop(client, CloseReason.CLIENT_CLOSED, false);
+}
+function onSocketError(this: ClientSocket, err: Error): void {
+  const client = this[kClient];
+  if (client === undefined) return;
+  const code = (err as NodeJS.ErrnoException).code ?? err.message;
+  client.server._drop(client, `${CloseReason.SOCKET_ERROR}: ${code}`, true);
+}
+function onSocketClose(this: ClientSocket): void {
+  const client = this[kClient];
+  if (client === undefined) return;
+  client.server._onSocketClosed(client);
+}
+function onLine(client: Client, line: string): boolean {
+  return client.server._onLine(client, line);
+}
+function emitClose(server: StratumServer, client: Client, reason: string): void {
+  try {
+    server.emit('close', client, reason);
+  } catch (err) {
+    server._listenerFailed('close', client, err);
+  }
+}
+function noop(): void {}
+
+function positive(name: string, value: number | undefined, dflt: number, allowZero = false): number {
+  if (value === undefined) return dflt;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw ckError('CKP_ERR_STRATUM_OPTION', name, allowZero ? 'a number >= 0' : 'a number > 0', value);
+  }
+  return value;
+}
+
+/** Parse one serverurl; "host:0" means an ephemeral port (tests). */
+function parseUrl(url: string): { host: string; port: number } {
+  if (typeof url !== 'string') throw ckError('CKP_ERR_STRATUM_URL', String(url), 'expected a "host:port" string');
+  const eph = /:0$/.test(url.trim());
+  const parsed = parseHostPort(eph ? url.trim().replace(/:0$/, ':1') : url);
+  if (typeof parsed === 'string') throw ckError('CKP_ERR_STRATUM_URL', url, parsed);
+  return { host: parsed.host, port: eph ? 0 : parsed.port };
+}
+
+function hostPortText(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function plainAddress(addr: string): string {
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class StratumServer extends EventEmitter<StratumServerEvents> {
+  /** false: new connections are accepted and closed at once (ckpool "reject"); existing ones are kept. */
+  accepting = true;
+
+  readonly urls: readonly string[];
+  readonly maxClients: number;
+  readonly maxLineBytes: number;
+  readonly maxPendingBytes: number;
+  readonly sendTimeoutMs: number;
+  readonly highdiffPort: number;
+  readonly keepAliveMs: number;
+  readonly closeLingerMs: number;
+
+  /** @internal hot-path copy */
+  _maxPendingBytes: number;
+  /** @internal */
+  _bytesOut = 0;
+
+  private readonly logger: Logger;
+  private readonly replyInvalidJson: boolean;
+  private readonly bindRetries: number;
+  private readonly bindRetryMs: number;
+  private readonly backlog: number;
+  private readonly parsedUrls: { host: string; port: number }[];
+
+  private readonly clients = new Map<number, Client>();
+  private readonly blocked = new Set<Client>();
+  private readonly lingering = new Set<Client>();
+  private servers: (net.Server | undefined)[] = [];
+  private bound: { host: string; port: number }[] = [];
+  private highdiffByIndex: boolean[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private nextId: number;
+  private state: 'new' | 'listening' | 'closed' = 'new';
+  private accepted = 0;
+  private bytesIn = 0;
+  private readonly dropped: Record<string, number> = Object.create(null) as Record<string, number>;
+  private lastRefusalLog = 0;
+  private refusedSinceLog = 0;
+
+  constructor(opts: StratumServerOptions) {
+    super();
+    if (!Array.isArray(opts.urls) || opts.urls.length === 0) {
+      throw ckError('CKP_ERR_STRATUM_URL', '(none)', 'at least one "host:port" url is required');
+    }
+    this.urls = [...opts.urls];
+    this.parsedUrls = this.urls.map(parseUrl);
+    this.maxClients = positive('maxClients', opts.maxClients, DEFAULTS.maxClients, true);
+    this.maxLineBytes = positive('maxLineBytes', opts.maxLineBytes, DEFAULTS.maxLineBytes);
+    this.maxPendingBytes = positive('maxPendingBytes', opts.maxPendingBytes, DEFAULTS.maxPendingBytes);
+    this._maxPendingBytes = this.maxPendingBytes;
+    this.sendTimeoutMs = positive('sendTimeoutMs', opts.sendTimeoutMs, DEFAULTS.sendTimeoutMs);
+    this.highdiffPort = positive('highdiffPort', opts.highdiffPort, DEFAULTS.highdiffPort, true);
+    this.keepAliveMs = positive('keepAliveMs', opts.keepAliveMs, DEFAULTS.keepAliveMs);
+    this.closeLingerMs = positive('closeLingerMs', opts.closeLingerMs, DEFAULTS.closeLingerMs, true);
+    this.bindRetries = positive('bindRetries', opts.bindRetries, DEFAULTS.bindRetries, true);
+    this.bindRetryMs = positive('bindRetryMs', opts.bindRetryMs, DEFAULTS.bindRetryMs, true);
+    this.backlog = positive('backlog', opts.backlog, DEFAULTS.backlog);
+    this.replyInvalidJson = opts.replyInvalidJson ?? true;
+    this.logger = opts.logger ?? new NullLogger();
+    this.nextId = this.urls.length;
+  }
+
+  /** Open connections by id. */
+  get connections(): ReadonlyMap<number, StratumConnection> {
+    return this.clients;
+  }
+
+  /** Actually bound addresses, by serverIndex (empty before listen()). */
+  get addresses(): { host: string; port: number }[] {
+    return this.bound.map((a) => ({ ...a }));
+  }
+
+  get listening(): boolean {
+    return this.state === 'listening';
+  }
+
+  /** Bind every url. Rejects with CKP_ERR_STRATUM_LISTEN naming the url if one cannot be bound (the others are closed again). */
+  async listen(): Promise<void> {
+    if (this.state !== 'new') throw ckError('CKP_ERR_STRATUM_STATE', this.state === 'closed' ? 'is closed' : 'is already listening');
+    this.state = 'listening';
+    try {
+      for (let i = 0; i < this.parsedUrls.length; i++) {
+        const { host, port } = this.parsedUrls[i]!;
+        const srv = await this.bindWithRetry(i, this.urls[i]!, { host, port, backlog: this.backlog });
+        this.servers[i] = srv;
+        const addr = srv.address() as net.AddressInfo;
+        this.bound[i] = { host, port: addr.port };
+      }
+    } catch (err) {
+      await this.bindFailed();
+      throw err;
+    }
+    await this.started();
+  }
+
+  /**
+   * Listen on already-open listening sockets (socket handover): fds[i] becomes serverIndex i.
+   * The urls given to the constructor still name the listeners and decide highdiff when the
+   * fd's own port cannot be read.
+   */
+  async listenFds(fds: number[]): Promise<void> {
+    if (this.state !== 'new') throw ckError('CKP_ERR_STRATUM_STATE', this.state === 'closed' ? 'is closed' : 'is already listening');
+    this.state = 'listening';
+    try {
+      for (let i = 0; i < fds.length; i++) {
+        const name = this.urls[i] ?? `fd ${fds[i]}`;
+        const srv = await this.bindWithRetry(i, name, { fd: fds[i]!, backlog: this.backlog }, 0);
+        this.servers[i] = srv;
+        const addr = srv.address();
+        const parsed = this.parsedUrls[i];
+        this.bound[i] = typeof addr === 'object' && addr !== null
+          ? { host: addr.address, port: addr.port }
+          : { host: parsed?.host ?? '', port: parsed?.port ?? 0 };
+      }
+    } catch (err) {
+      await this.bindFailed();
+      throw err;
+    }
+    await this.started();
+  }
+
+  private async bindFailed(): Promise<void> {
+    if (this.state === 'listening') this.state = 'new'; // close() meanwhile: stay closed
+    await this.closeListeners();
+    this.bound = [];
+  }
+
+  private async started(): Promise<void> {
+    if (this.state !== 'listening') {
+      await this.bindFailed();
+      throw ckError('CKP_ERR_STRATUM_STATE', 'was closed while binding');
+    }
+    this.highdiffByIndex = this.bound.map((a) => a.port > this.highdiffPort);
+    for (let i = 0; i < this.bound.length; i++) {
+      const a = this.bound[i]!;
+      this.logger.notice(`Stratum server ${i} listening on ${hostPortText(a.host, a.port)}${this.highdiffByIndex[i] ? ' (highdiff)' : ''}`);
+    }
+    const interval = Math.max(10, Math.min(1000, Math.floor(this.sendTimeoutMs / 4), this.closeLingerMs > 0 ? this.closeLingerMs : 1000));
+    this.sweepTimer = setInterval(() => this.sweep(), interval);
+    this.sweepTimer.unref();
+    this.emit('listening', this.bound.map((a) => hostPortText(a.host, a.port)));
+  }
+
+  private async bindWithRetry(index: number, name: string, options: net.ListenOptions | { fd: number; backlog: number }, retries = this.bindRetries): Promise<net.Server> {
+    for (let attempt = 0; ; attempt++) {
+      const srv = net.createServer({ allowHalfOpen: false, pauseOnConnect: false });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', reject);
+          // { fd } is a handle object, which net.Server.listen accepts like options.
+          srv.listen(options as net.ListenOptions, () => {
+            srv.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        srv.close(noop);
+        const code = (err as NodeJS.ErrnoException).code ?? String(err);
+        if (attempt < retries && this.state === 'listening') {
+          this.logger.warning(`Failed to bind stratum server ${name} (${code}), retrying in ${this.bindRetryMs} ms`);
+          await sleep(this.bindRetryMs);
+          if (this.state === 'listening') continue;
+        }
+        throw ckErrorCause('CKP_ERR_STRATUM_LISTEN', err, name, (err as Error).message ?? code);
+      }
+      srv.on('connection', (socket: net.Socket) => this.onConnection(socket, index));
+      srv.on('error', (err) => {
+        // Accept errors (EMFILE, ENFILE, ...) are reported here; the listener keeps going.
+        this.logger.err(`Stratum server ${name}: ${(err as Error).message}`);
+      });
+      return srv;
+    }
+  }
+
+  /** Stop listening and destroy every client (each gets 'close' with 'server closing'). */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    const done = this.closeListeners();
+    for (const client of [...this.clients.values()]) this._drop(client, CloseReason.SERVER_CLOSING, true);
+    for (const client of this.lingering) client.socket.destroy();
+    this.lingering.clear();
+    await done;
+    // The 'close' events are emitted on the next tick; let them out before resolving.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  private async closeListeners(): Promise<void> {
+    const servers = this.servers.filter((s): s is net.Server => s !== undefined);
+    this.servers = [];
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  /**
+   * Send one line to every open connection (or those `filter` accepts). The line is
+   * encoded once and the same Buffer goes to every socket. Returns how many took it.
+   */
+  broadcast(line: string | Uint8Array, filter?: (conn: StratumConnection) => boolean): number {
+    let buf: Uint8Array;
+    if (typeof line === 'string') buf = Buffer.from(line.endsWith('\n') ? line : `${line}\n`);
+    else buf = line[line.length - 1] === 0x0a ? line : Buffer.concat([line, NEWLINE]);
+    let sent = 0;
+    // Snapshot: a send may drop a client, which deletes it from the map.
+    for (const client of [...this.clients.values()]) {
+      if (filter !== undefined && !filter(client)) continue;
+      if (client.send(buf)) sent++;
+    }
+    return sent;
+  }
+
+  stats(): StratumServerStats {
+    return {
+      clients: this.clients.size,
+      accepted: this.accepted,
+      closing: this.lingering.size,
+      blocked: this.blocked.size,
+      dropped: { ...this.dropped },
+      bytesIn: this.bytesIn,
+      bytesOut: this._bytesOut,
+    };
+  }
+
+  private countDrop(reason: string): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+  }
+
+  private refuse(socket: net.Socket, reason: string): void {
+    socket.on('error', noop);
+    socket.destroy();
+    this.countDrop(reason);
+    // Rate-limited: a connection storm must not become a log storm.
+    this.refusedSinceLog++;
+    const now = Date.now();
+    if (now - this.lastRefusalLog >= 1000) {
+      this.logger.notice(`Refused ${this.refusedSinceLog} connection(s): ${reason === CloseReason.SERVER_FULL ? `Server full (${this.clients.size} clients)` : 'not accepting clients'}`);
+      this.lastRefusalLog = now;
+      this.refusedSinceLog = 0;
+    }
+  }
+
+  private onConnection(socket: net.Socket, serverIndex: number): void {
+    if (this.state !== 'listening') {
+      socket.on('error', noop);
+      socket.destroy();
+      return;
+    }
+    if (!this.accepting) return this.refuse(socket, CloseReason.NOT_ACCEPTING);
+    if (this.clients.size >= this.maxClients) return this.refuse(socket, CloseReason.SERVER_FULL);
+    const remote = socket.remoteAddress;
+    if (remote === undefined) {
+      // Already gone (reset before accept completed).
+      socket.on('error', noop);
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, this.keepAliveMs);
+    const id = this.nextId++;
+    const client = new Client(this, socket as ClientSocket, id, plainAddress(remote), socket.remotePort ?? 0,
+      serverIndex, this.highdiffByIndex[serverIndex] ?? false, Date.now());
+    (socket as ClientSocket)[kClient] = client;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    this.clients.set(id, client);
+    this.accepted++;
+    this.logger.info(`Connected new client ${id} from ${client.address}:${client.port} on server ${serverIndex}`);
+    try {
+      this.emit('connection', client);
+    } catch (err) {
+      this._listenerFailed('connection', client, err);
+      this._drop(client, CloseReason.INTERNAL_ERROR, true);
+    }
+  }
+
+  /** @internal A consumer's listener threw: log it, never let it escape into Node's socket code. */
+  _listenerFailed(event: string, client: Client, err: unknown): void {
+    this.logger.err(`Stratum ${event} handler failed for client ${client.id}: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  /** @internal */
+  _onData(client: Client, chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    const res = feedLines(client, chunk, this.maxLineBytes, client, onLine);
+    if (res === FeedResult.TOO_LONG && !client.closed) {
+      this.logger.info(`Client ${client.id} ${client.address} sent a line over ${this.maxLineBytes} bytes, dropping`);
+      this._drop(client, CloseReason.LINE_TOO_LONG, true);
+    }
+  }
+
+  /** @internal One line; false stops reading the chunk. */
+  _onLine(client: Client, line: string): boolean {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      if (line.trim() === '') return true; // whitespace-only line: skip like an empty one
+      this.badLine(client, CloseReason.INVALID_JSON, line);
+      return false;
+    }
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+      this.badLine(client, CloseReason.NOT_OBJECT, line);
+      return false;
+    }
+    try {
+      this.emit('message', client, msg as Record<string, unknown>, line);
+    } catch (err) {
+      // A bug in the consumer must not take the server down; this client's state is suspect.
+      this._listenerFailed('message', client, err);
+      this._drop(client, CloseReason.INTERNAL_ERROR, true);
+      return false;
+    }
+    return !client.closed;
+  }
+
+  private badLine(client: Client, reason: string, line: string): void {
+    const shown = line.length > 80 ? `${line.slice(0, 80)}...` : line;
+    this.logger.info(`Client ${client.id} ${client.address} sent ${reason} (${JSON.stringify(shown)}), disconnecting`);
+    if (this.replyInvalidJson) client.send(INVALID_JSON_REPLY);
+    this._drop(client, reason, false);
+  }
+
+  /** @internal After the cork is released: bound what the kernel did not take, note a blocked client. */
+  _afterFlush(client: Client): void {
+    const pending = client.socket.writableLength;
+    if (pending === 0) return;
+    if (pending > this._maxPendingBytes) {
+      this._drop(client, CloseReason.OUTPUT_BOUND, true);
+      return;
+    }
+    if (client.blockedSince !== 0) return;
+    client.blockedSince = Date.now();
+    client.lastFlushed = client.queued - pending;
+    this.blocked.add(client);
+  }
+
+  /**
+   * @internal Mark `client` closed (once): out of `connections`, counted, socket ended or
+   * destroyed, 'close' emitted on the next tick.
+   */
+  _drop(client: Client, reason: string, destroy: boolean): void {
+    if (client.closed) {
+      if (destroy && !client.socket.destroyed) client.socket.destroy();
+      return;
+    }
+    client.closed = true;
+    client.closeReason = reason;
+    client.partial = null;
+    this.clients.delete(client.id);
+    this.blocked.delete(client);
+    this.countDrop(reason);
+    if (reason !== CloseReason.CLIENT_CLOSED) this.logger.info(`Dropping client ${client.id} ${client.address}: ${reason}`);
+    else this.logger.debug(`Client ${client.id} ${client.address} disconnected`);
+    const socket = client.socket;
+    if (destroy || socket.destroyed) {
+      socket.destroy();
+    } else {
+      socket.end();
+      if (!socket.destroyed) {
+        client.lingerUntil = Date.now() + this.closeLingerMs;
+        this.lingering.add(client);
+      }
+    }
+    process.nextTick(emitClose, this, client, reason);
+  }
+
+  /** @internal The socket is gone for good. */
+  _onSocketClosed(client: Client): void {
+    this.lingering.delete(client);
+    this.blocked.delete(client);
+    if (!client.closed) this._drop(client, CloseReason.CLIENT_CLOSED, true);
+  }
+
+  /** The one timer: blocked senders and lingering graceful closes. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const client of this.blocked) {
+      const pending = client.socket.writableLength;
+      if (client.closed) {
+        this.blocked.delete(client);
+      } else if (pending === 0) {
+        client.blockedSince = 0;
+        this.blocked.delete(client);
+      } else if (client.queued - pending !== client.lastFlushed) {
+        client.lastFlushed = client.queued - pending;
+        client.blockedSince = now;
+      } else if (now - client.blockedSince >= this.sendTimeoutMs) {
+        this.logger.info(`Client ${client.id} ${client.address} blocked sending for ${now - client.blockedSince} ms (${pending} queued)`);
+        this._drop(client, CloseReason.SEND_TIMEOUT, true);
+      }
+    }
+    for (const client of this.lingering) {
+      if (client.socket.destroyed) this.lingering.delete(client);
+      else if (now >= client.lingerUntil) {
+        this.lingering.delete(client);
+        client.socket.destroy();
+      }
+    }
+  }
+}
