@@ -14,7 +14,7 @@ import { embeddedDemoConfig } from '../config/parse.js';
 import type { CkpoolConfig } from '../config/types.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { ServerSet } from '../node/servers.js';
-import { StratumServer } from '../stratum/server.js';
+import { StratumServer, type StratumServerOptions } from '../stratum/server.js';
 import { PoolStats } from '../stats/stats.js';
 import { ShareLog } from '../stats/sharelog.js';
 import { Generator } from '../work/generator.js';
@@ -36,6 +36,8 @@ export interface PoolOptions {
   statsIntervalMs?: number;
   /** auth deadline for miners, ms (default 60 000) */
   authTimeoutMs?: number;
+  /** connector limits (line length, output bound, send timeout…) */
+  server?: Omit<StratumServerOptions, 'urls' | 'logger'>;
 }
 
 export class Pool {
@@ -81,7 +83,7 @@ export class Pool {
     });
     const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger });
     const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
-    const server = new StratumServer({ urls: [...config.serverurl], maxClients: config.maxclients, logger });
+    const server = new StratumServer({ maxClients: config.maxclients, ...opts.server, urls: [...config.serverurl], logger });
     try {
       await generator.start(opts.nodeTimeoutMs);
       await stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));

@@ -120,7 +120,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     opts.server.on('close', (c, reason) => this.#onClose(c, reason));
     this.#gen.on('workbase', (wb, clean) => this.#onWorkbase(wb, clean));
     if (this.#gen.current) this.#onWorkbase(this.#gen.current, true);
-    this.#sweep = setInterval(() => this.#sweepClients(), 5_000);
+    this.#sweep = setInterval(() => this.#sweepClients(), Math.min(5_000, (opts.authTimeoutMs ?? 60_000) / 4));
     this.#sweep.unref();
   }
 
