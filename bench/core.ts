@@ -4,8 +4,10 @@
  * Prints: sha256d of an 80-byte header (native vs node:crypto); share checks per
  * second on one core, single-call and batched, for a coinbase-only template and a
  * 4000-transaction one (12-step merkle branch); merkle branch for 4000 txids; and
- * the machine's raw SHA-256 block rate (`openssl speed -evp sha256`) with each share
- * check expressed as a multiple of the compressions it needs at that rate.
+ * the machine's raw SHA-256 block rate (`openssl speed -evp sha256`, one stream) with
+ * each batched share check expressed as a multiple of the compressions it needs at
+ * that rate. Batched checks hash two shares at once (2-way SHA-NI), so they can cost
+ * less than 1× that single-stream limit. The last line is a JSON summary.
  * All ratios come from the same run (these machines are noisy).
  */
 import { execFileSync } from 'node:child_process';
@@ -72,11 +74,27 @@ bench
   .add('sha256d(80 B) node:crypto', () => { createHash('sha256').update(createHash('sha256').update(header).digest()).digest(); });
 await bench.run();
 console.table(bench.table());
+// The same three as sustained loops (calls/s over many back-to-back calls, GC included).
+const loops = (fn: () => void) => rate(quick ? 300 : 1500, () => { for (let i = 0; i < 64; i++) fn(); return 64; });
+const hashRates = {
+  nativeNewBuffer: loops(() => { sha256d(header); }),
+  nativeInto: loops(() => { sha256dInto(header, out); }),
+  nodeCrypto: loops(() => { createHash('sha256').update(createHash('sha256').update(header).digest()).digest(); }),
+};
+console.log(`sha256d(80 B) calls/s in a loop: native new Buffer ${fmt(hashRates.nativeNewBuffer)}, native into caller buffer ${fmt(hashRates.nativeInto)}, node:crypto ${fmt(hashRates.nodeCrypto)}`);
 
 // ------------------------------------------------------------ share checks
+// Both forms include writing the records from JS every round (the pool must fill a
+// record per share anyway), so "single-call extra" = single − batched per check is
+// what checking shares one call at a time costs over the batched path: the N-API call
+// plus, on SHA-NI machines, the 2-way hashing a lone share cannot use (batches hash
+// records in pairs). BENCHMARKS.md splits the two.
 const BATCH = 1024;
 const ms = quick ? 500 : 2500;
-interface Row { template: string; compressions: number; single: number; batched: number; ratio: number; overheadUs: number }
+interface Row {
+  template: string; compressions: number; single: number; singleMethod: number; batched: number;
+  ratio: number; overheadUs: number; methodOverheadUs: number;
+}
 const rows: Row[] = [];
 for (const txs of [0, 4000]) {
   const c = makeChecker(txs);
@@ -84,24 +102,37 @@ for (const txs of [0, 4000]) {
   const shares = Array.from({ length: BATCH }, (_, i) => ({
     extranonce1: en1, extranonce2: randomBytes(8), ntime: 1732400000, nonce: i * 2654435761 >>> 0, difficulty: 65536,
   }));
-  // single: one N-API call per share, record buffer reused (what ShareChecker.check does minus result object)
+  // single: one N-API call per share through ShareChecker's path (record reused)
   const rec = Buffer.alloc(c.recordSize);
   let k = 0;
   const single = rate(ms, () => {
+    for (let i = 0; i < 64; i++) { c.writeRecord(rec, 0, shares[k++ & (BATCH - 1)]); c.checkRecord(rec); }
+    return 64;
+  });
+  // for comparison: the same through the napi-rs class method job.check(record)
+  const singleMethod = rate(ms, () => {
     for (let i = 0; i < 64; i++) { c.writeRecord(rec, 0, shares[k++ & (BATCH - 1)]); c.job.check(rec); }
     return 64;
   });
-  // batched: records prepared once (as the pool fills them while reading sockets), one call per 1024
+  // batched: fill 1024 records from JS, then one call checks them all
   const b = c.batch(BATCH);
-  for (const s of shares) b.add(s);
-  const batched = rate(ms, () => { b.run(); return BATCH; });
+  const batched = rate(ms, () => {
+    b.clear();
+    for (let i = 0; i < BATCH; i++) b.add(shares[i]);
+    b.run();
+    return BATCH;
+  });
   const compressions = c.compressionsPerCheck;
-  const ratio = batched > 0 ? (raw.rate / compressions) / batched : NaN;
-  rows.push({ template: `${txs} txs (branch ${c.job.compressionsPerCheck > 0 ? merkleDepth(txs) : 0})`, compressions, single, batched, ratio, overheadUs: (1 / single - 1 / batched) * 1e6 });
+  const ratio = (raw.rate / compressions) / batched;
+  rows.push({
+    template: `${txs} txs (branch ${merkleDepth(txs)})`, compressions, single, singleMethod, batched, ratio,
+    overheadUs: (1 / single - 1 / batched) * 1e6, methodOverheadUs: (1 / singleMethod - 1 / batched) * 1e6,
+  });
 }
+/** Branch length for a template of n non-coinbase transactions. */
 function merkleDepth(n: number): number { return n === 0 ? 0 : Math.ceil(Math.log2(n + 1)); }
 
-console.log('\nshare checks on one core');
+console.log('\nshare checks on one core (records written from JS in every form)');
 console.table(rows.map((r) => ({
   template: r.template,
   'compressions/check': r.compressions,
@@ -110,6 +141,7 @@ console.table(rows.map((r) => ({
   'cost vs limit (≤1.3)': fmt(r.ratio, 2),
   'single checks/s': fmt(r.single),
   'single-call extra µs (≤0.3)': fmt(r.overheadUs, 3),
+  'via job.check() method, extra µs': fmt(r.methodOverheadUs, 3),
 })));
 
 // ------------------------------------------------------------ merkle branch for 4000 txs
@@ -119,7 +151,11 @@ console.log(`\nmerkle branch, 4000 txids: ${fmt(1000 / branchPerSec, 3)} ms (tar
 
 const summary = {
   rawCompressionsPerSec: Math.round(raw.rate),
-  shareChecks: rows.map((r) => ({ template: r.template, compressions: r.compressions, batchedPerSec: Math.round(r.batched), singlePerSec: Math.round(r.single), costVsLimit: +r.ratio.toFixed(3), singleExtraUs: +r.overheadUs.toFixed(3) })),
+  sha256d80PerSec: Object.fromEntries(Object.entries(hashRates).map(([k, v]) => [k, Math.round(v)])),
+  shareChecks: rows.map((r) => ({
+    template: r.template, compressions: r.compressions, batchedPerSec: Math.round(r.batched), singlePerSec: Math.round(r.single),
+    costVsLimit: +r.ratio.toFixed(3), singleExtraUs: +r.overheadUs.toFixed(3), methodSingleExtraUs: +r.methodOverheadUs.toFixed(3),
+  })),
   merkleBranch4000Ms: +(1000 / branchPerSec).toFixed(3),
 };
 console.log('\n' + JSON.stringify(summary));

@@ -20,13 +20,20 @@ export declare class ShareJob {
   get networkTarget(): Buffer
   /**
    * Check the single record at the start of `record`; writes its outputs in place
-   * and returns the share difficulty.
+   * and returns the share difficulty. (The hot single-share path is `checker()`.)
    */
   check(record: Buffer): number
   /** Check every record in `records` in place; returns how many were checked. */
   checkBatch(records: Buffer): number
   /** The 80-byte header a share describes (extranonce = en1 ‖ en2). */
   header(extranonce: Uint8Array, ntime: number, nonce: number, versionBits: number): Buffer
+  /**
+   * A fast single-share checker for this job: a function `(record) => difficulty`
+   * that does what `check(record)` does (checks the record at the start of
+   * `record` in place, returns the share difficulty, throws the same coded errors)
+   * for about a fifth of the call overhead.
+   */
+  checker(): (record: Buffer) => number
 }
 
 export declare function buildCoinbase(input: CoinbaseInput): CoinbaseParts

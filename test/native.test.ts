@@ -133,6 +133,72 @@ test('batch check equals single checks, and flags report network target', (t) =>
   t.is(FLAG_MEETS_NETWORK, 2);
 });
 
+test('checker() function, check() method and 2-way batches of every length agree', (t) => {
+  const v = vectors[4];
+  const en1 = Buffer.from(v.extranonce1, 'hex');
+  // a real branch too, so the 2-way path folds merkle nodes
+  const notify = [...v.notify.slice(0, 4), Array.from({ length: 5 }, () => randomBytes(32).toString('hex')), ...v.notify.slice(5)];
+  for (const params of [v.notify, notify]) {
+    const c = ShareChecker.fromNotify(params, 4, 4);
+    const fn = c.job.checker();
+    const share = (i: number) => ({
+      extranonce1: en1, extranonce2: randomBytes(4), ntime: 0x64b3f3ec + i, nonce: randomBytes(4).readUInt32LE(),
+      versionBits: (i % 3) << 13, difficulty: [1e-9, 1e-6, 1, 65536][i % 4],
+    });
+    for (const n of [1, 2, 3, 4, 5, 8, 9, 31, 64, 257]) {
+      const b = c.batch(n);
+      const inputs = Array.from({ length: n }, (_, i) => share(i));
+      for (const s of inputs) b.add(s);
+      b.run();
+      for (let i = 0; i < n; i++) {
+        const rec = Buffer.alloc(c.recordSize);
+        c.writeRecord(rec, 0, inputs[i]);
+        const viaMethod = Buffer.from(rec);
+        const d = fn(rec);
+        t.is(c.job.check(viaMethod), d);
+        t.deepEqual(rec, viaMethod);
+        t.deepEqual(rec, b.buffer.subarray(i * c.recordSize, (i + 1) * c.recordSize), `batch of ${n}, record ${i}`);
+        t.is(b.difficulty(i), d);
+        t.deepEqual(c.check(inputs[i]), b.result(i));
+      }
+    }
+    // records inside a larger buffer at an odd byte offset (DataView and checker both honour byteOffset)
+    const s = share(7);
+    const big = Buffer.alloc(c.recordSize + 100);
+    const rec = big.subarray(7, 7 + c.recordSize);
+    c.writeRecord(rec, 0, s);
+    fn(rec);
+    t.deepEqual(c.readResult(rec, 0), c.check(s));
+  }
+});
+
+test('checker() errors carry the native codes', (t) => {
+  const code = (f: () => unknown, want: string) => {
+    const e = t.throws(f);
+    t.is((e as NodeJS.ErrnoException).code, want, e?.message);
+  };
+  const c = ShareChecker.fromNotify(vectors[0].notify, 4, 4);
+  const fn = c.job.checker();
+  const good = { extranonce1: Buffer.alloc(4), extranonce2: Buffer.alloc(4), ntime: 1, nonce: 1, difficulty: 1 };
+  const rec = Buffer.alloc(c.recordSize);
+  c.writeRecord(rec, 0, good);
+  t.is(typeof fn(rec), 'number');
+  code(() => (fn as unknown as () => number)(), 'CKP_ERR_NATIVE_ARG');
+  code(() => (fn as unknown as (x: unknown) => number)('not a buffer'), 'CKP_ERR_NATIVE_ARG');
+  code(() => fn(Buffer.alloc(c.recordSize - 1)), 'CKP_ERR_NATIVE_LENGTH');
+  for (const d of [0, -1, NaN, Infinity]) {
+    c.writeRecord(rec, 0, { ...good, difficulty: d });
+    code(() => fn(rec), 'CKP_ERR_NATIVE_RANGE');
+  }
+  code(() => c.writeRecord(rec, 1, good), 'CKP_ERR_NATIVE_RANGE');
+  code(() => c.writeRecord(rec, -1, good), 'CKP_ERR_NATIVE_RANGE');
+  // a longer buffer: only its first record is checked, as with job.check
+  const two = Buffer.alloc(2 * c.recordSize);
+  c.writeRecord(two, 0, good);
+  c.writeRecord(two, c.recordSize, { ...good, difficulty: 0 });
+  t.is(typeof fn(two), 'number');
+});
+
 // ---------------------------------------------------------------- random agreement with node:crypto
 test('sha256d, sha256, midstate agree with node:crypto on thousands of inputs', (t) => {
   const out = Buffer.alloc(32);

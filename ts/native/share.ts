@@ -3,8 +3,11 @@
  *
  * `ShareChecker` prepares one job (coinbase halves, branch, header fields) once; each
  * check then writes one fixed-size record into a reusable buffer and makes a single
- * N-API call. `ShareBatch` fills many records and checks them in one call — the form
- * the pool's share pipeline uses. Record layout: crates/ckpool-core/src/share.rs.
+ * N-API call through `job.checker()` — a plain N-API function, ~0.2 µs cheaper per call
+ * than the napi-rs method `job.check()` (why: src/lib.rs, `ShareJob::checker`).
+ * `ShareBatch` fills many records and checks them in one call — the form the pool's
+ * share pipeline uses; the core hashes its records two at a time (2-way SHA-NI where
+ * the CPU has it). Record layout: crates/ckpool-core/src/share.rs.
  */
 import { ckError } from '../errors.js';
 import { native } from './binding.js';
@@ -53,11 +56,52 @@ function asBuffer(b: Bytes): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Write a share's input fields into the record at `off` of `rec` (`dv` views `rec`).
+ * A DataView and byte loops, not Buffer#writeUInt32LE/#set: ~30 ns instead of ~85 ns
+ * per record, which matters when a whole batched check costs ~0.2 µs. The caller
+ * guarantees `off` is a valid record offset; the numeric fields are written first so
+ * an out-of-range offset throws (DataView) before any byte is stored.
+ */
+function fillRecord(enLen: number, rec: Buffer, dv: DataView, off: number, s: ShareInput): void {
+  const e1 = s.extranonce1;
+  const e2 = s.extranonce2;
+  if (!(e1 instanceof Uint8Array) || !(e2 instanceof Uint8Array)) {
+    throw ckError('CKP_ERR_NATIVE_ARG', 'extranonce1 and extranonce2 must be Buffers');
+  }
+  const l1 = e1.length;
+  const l2 = e2.length;
+  if (l1 + l2 !== enLen) {
+    throw ckError('CKP_ERR_NATIVE_LENGTH', `extranonce1+extranonce2: expected ${enLen} bytes, got ${l1 + l2}`);
+  }
+  const en = off + enLen;
+  dv.setUint32(en, s.ntime >>> 0, true);
+  dv.setUint32(en + 4, s.nonce >>> 0, true);
+  dv.setUint32(en + 8, (s.versionBits ?? 0) >>> 0, true);
+  dv.setFloat64(en + 12, s.difficulty, true);
+  for (let i = 0; i < l1; i++) rec[off + i] = e1[i];
+  const o2 = off + l1;
+  for (let i = 0; i < l2; i++) rec[o2 + i] = e2[i];
+}
+
 export class ShareChecker {
   readonly job: InstanceType<typeof native.ShareJob>;
   readonly extranonceLen: number;
   readonly recordSize: number;
   private readonly record: Buffer;
+  private readonly recordView: DataView;
+  /** One-entry cache of a DataView over the last buffer given to `writeRecord`. */
+  private lastBuf: Buffer;
+  private lastView: DataView;
+  /**
+   * `job.checker()`: checks the record at the start of its argument in place (record
+   * layout in share.rs; write it with `writeRecord`) and returns its difficulty.
+   */
+  readonly checkRecord: (record: Buffer) => number;
 
   constructor(spec: JobSpec) {
     if (!Array.isArray(spec?.branch)) throw ckError('CKP_ERR_NATIVE_ARG', 'branch must be an array of 32-byte hashes');
@@ -87,6 +131,10 @@ export class ShareChecker {
     this.extranonceLen = spec.extranonce1Len + spec.extranonce2Len;
     this.recordSize = this.job.recordSize;
     this.record = Buffer.alloc(this.recordSize);
+    this.recordView = viewOf(this.record);
+    this.lastBuf = this.record;
+    this.lastView = this.recordView;
+    this.checkRecord = this.job.checker();
   }
 
   /** Build a checker from a mining.notify parameter list (as sent to miners). */
@@ -114,21 +162,14 @@ export class ShareChecker {
 
   /** Write one share's inputs into `rec` at `off` (record layout in share.rs). */
   writeRecord(rec: Buffer, off: number, s: ShareInput): void {
-    const e1 = s.extranonce1;
-    const e2 = s.extranonce2;
-    if (!(e1 instanceof Uint8Array) || !(e2 instanceof Uint8Array)) {
-      throw ckError('CKP_ERR_NATIVE_ARG', 'extranonce1 and extranonce2 must be Buffers');
+    if (!Number.isInteger(off) || off < 0 || off + this.recordSize > rec.length) {
+      throw ckError('CKP_ERR_NATIVE_RANGE', `record offset ${off} outside a ${rec.length}-byte buffer`);
     }
-    if (e1.length + e2.length !== this.extranonceLen) {
-      throw ckError('CKP_ERR_NATIVE_LENGTH', `extranonce1+extranonce2: expected ${this.extranonceLen} bytes, got ${e1.length + e2.length}`);
+    if (rec !== this.lastBuf) {
+      this.lastBuf = rec;
+      this.lastView = viewOf(rec);
     }
-    rec.set(e1, off);
-    rec.set(e2, off + e1.length);
-    const en = off + this.extranonceLen;
-    rec.writeUInt32LE(s.ntime >>> 0, en);
-    rec.writeUInt32LE(s.nonce >>> 0, en + 4);
-    rec.writeUInt32LE((s.versionBits ?? 0) >>> 0, en + 8);
-    rec.writeDoubleLE(s.difficulty, en + 12);
+    fillRecord(this.extranonceLen, rec, this.lastView, off, s);
   }
 
   /** Read the outputs of the record at `off`. */
@@ -146,8 +187,8 @@ export class ShareChecker {
 
   /** Check one share. */
   check(s: ShareInput): ShareResult {
-    this.writeRecord(this.record, 0, s);
-    this.job.check(this.record);
+    fillRecord(this.extranonceLen, this.record, this.recordView, 0, s);
+    this.checkRecord(this.record);
     return this.readResult(this.record, 0);
   }
 
@@ -165,13 +206,15 @@ export class ShareChecker {
 export class ShareBatch {
   readonly buffer: Buffer;
   length = 0;
+  private readonly view: DataView;
   constructor(readonly checker: ShareChecker, readonly capacity: number) {
     this.buffer = Buffer.alloc(checker.recordSize * capacity);
+    this.view = viewOf(this.buffer);
   }
   /** Queue a share; returns its index. */
   add(s: ShareInput): number {
     if (this.length >= this.capacity) throw ckError('CKP_ERR_NATIVE_RANGE', `batch is full (${this.capacity})`);
-    this.checker.writeRecord(this.buffer, this.length * this.checker.recordSize, s);
+    fillRecord(this.checker.extranonceLen, this.buffer, this.view, this.length * this.checker.recordSize, s);
     return this.length++;
   }
   /** Check every queued share. */

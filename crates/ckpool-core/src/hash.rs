@@ -3,6 +3,7 @@
 //! paths hash fixed-size inputs (64-byte merkle nodes, 80-byte headers, 32-byte
 //! digests) with exactly the compressions they need and no buffering or allocation.
 
+use crate::shani::compress2;
 use sha2::compress256;
 use sha2::digest::generic_array::{typenum::U64, GenericArray};
 
@@ -15,7 +16,7 @@ pub const H0: [u32; 8] = [
 /// View a slice whose length is a multiple of 64 as SHA-256 blocks, without copying.
 #[inline(always)]
 fn as_blocks(data: &[u8]) -> &[Block] {
-    debug_assert!(data.len() % 64 == 0);
+    debug_assert!(data.len().is_multiple_of(64));
     // SAFETY: GenericArray<u8, U64> is #[repr(transparent)] over [u8; 64] (alignment 1),
     // so a byte slice of length 64*n has the same layout as [Block; n].
     unsafe { std::slice::from_raw_parts(data.as_ptr() as *const Block, data.len() / 64) }
@@ -61,12 +62,8 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 /// SHA-256 of a 32-byte digest: exactly one compression with constant padding.
 #[inline(always)]
 pub fn sha256_32(d: &[u8; 32]) -> [u8; 32] {
-    let mut buf = [0u8; 64];
-    buf[..32].copy_from_slice(d);
-    buf[32] = 0x80;
-    buf[62] = 0x01; // bit length 256 = 0x0100
     let mut st = H0;
-    compress(&mut st, &buf);
+    compress(&mut st, &pad32(d)); // padding: 0x80, bit length 256 = 0x0100
     state_bytes(&st)
 }
 
@@ -98,14 +95,106 @@ pub fn sha256d_64(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
 /// sha256d of an 80-byte block header: 3 compressions.
 #[inline(always)]
 pub fn sha256d_80(header: &[u8; 80]) -> [u8; 32] {
+    let mut st = H0;
+    compress(&mut st, &pad80(header));
+    sha256_32(&state_bytes(&st))
+}
+
+// ------------------------------------------------------------ two messages at once
+//
+// The `_x2` functions hash two independent messages of the same shape through
+// `shani::compress2` (2-way SHA-NI where the CPU has it, two plain compressions
+// elsewhere). Each result is bit-identical to its single-message twin above.
+
+#[inline(always)]
+fn pad32(d: &[u8; 32]) -> [u8; 64] {
+    let mut buf = [0u8; 64];
+    buf[..32].copy_from_slice(d);
+    buf[32] = 0x80;
+    buf[62] = 0x01;
+    buf
+}
+
+/// [`sha256_32`] of two digests.
+#[inline(always)]
+pub fn sha256_32_x2(a: &[u8; 32], b: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    let (mut sa, mut sb) = (H0, H0);
+    compress2(&mut sa, &mut sb, &pad32(a), &pad32(b));
+    (state_bytes(&sa), state_bytes(&sb))
+}
+
+/// [`sha256_32`] of two digests still held as SHA-256 states (saves a byte round trip
+/// for callers that compressed them).
+#[inline(always)]
+pub fn sha256_32_x2_states(a: &[u32; 8], b: &[u32; 8]) -> ([u8; 32], [u8; 32]) {
+    sha256_32_x2(&state_bytes(a), &state_bytes(b))
+}
+
+/// [`sha256d_64`] of two (left, right) pairs.
+#[inline(always)]
+pub fn sha256d_64_x2(la: &[u8; 32], ra: &[u8; 32], lb: &[u8; 32], rb: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    let mut ba = [0u8; 128];
+    let mut bb = [0u8; 128];
+    ba[..32].copy_from_slice(la);
+    ba[32..64].copy_from_slice(ra);
+    ba[64..].copy_from_slice(&PAD64);
+    bb[..32].copy_from_slice(lb);
+    bb[32..64].copy_from_slice(rb);
+    bb[64..].copy_from_slice(&PAD64);
+    let (mut sa, mut sb) = (H0, H0);
+    compress2(&mut sa, &mut sb, &ba, &bb);
+    sha256_32_x2_states(&sa, &sb)
+}
+
+/// The two padded blocks of an 80-byte header.
+#[inline(always)]
+fn pad80(header: &[u8; 80]) -> [u8; 128] {
     let mut buf = [0u8; 128];
     buf[..80].copy_from_slice(header);
     buf[80] = 0x80;
     buf[126] = 0x02;
     buf[127] = 0x80; // 640 bits
-    let mut st = H0;
-    compress(&mut st, &buf);
-    sha256_32(&state_bytes(&st))
+    buf
+}
+
+/// [`sha256d_80`] of two headers.
+#[inline(always)]
+pub fn sha256d_80_x2(a: &[u8; 80], b: &[u8; 80]) -> ([u8; 32], [u8; 32]) {
+    let (mut sa, mut sb) = (H0, H0);
+    compress2(&mut sa, &mut sb, &pad80(a), &pad80(b));
+    sha256_32_x2_states(&sa, &sb)
+}
+
+/// [`finish`] for two messages whose tails have the same length.
+pub fn finish_x2(mut sa: [u32; 8], mut sb: [u32; 8], prefix_len: usize, ta: &[u8], tb: &[u8]) -> ([u8; 32], [u8; 32]) {
+    assert_eq!(ta.len(), tb.len(), "finish_x2: tails of different lengths");
+    let full = ta.len() / 64 * 64;
+    if full > 0 {
+        compress2(&mut sa, &mut sb, &ta[..full], &tb[..full]);
+    }
+    let rest = ta.len() - full;
+    let total = if rest < 56 { 64 } else { 128 };
+    let bits = ((prefix_len + ta.len()) as u64) * 8;
+    let mut ba = [0u8; 128];
+    let mut bb = [0u8; 128];
+    for (buf, t) in [(&mut ba, ta), (&mut bb, tb)] {
+        buf[..rest].copy_from_slice(&t[full..]);
+        buf[rest] = 0x80;
+        buf[total - 8..total].copy_from_slice(&bits.to_be_bytes());
+    }
+    compress2(&mut sa, &mut sb, &ba[..total], &bb[..total]);
+    (state_bytes(&sa), state_bytes(&sb))
+}
+
+/// [`sha256`] of two messages of the same length.
+pub fn sha256_x2(a: &[u8], b: &[u8]) -> ([u8; 32], [u8; 32]) {
+    finish_x2(H0, H0, 0, a, b)
+}
+
+/// [`sha256d`] of two messages of the same length.
+pub fn sha256d_x2(a: &[u8], b: &[u8]) -> ([u8; 32], [u8; 32]) {
+    let (ha, hb) = sha256_x2(a, b);
+    sha256_32_x2(&ha, &hb)
 }
 
 /// SHA-256 midstate of the first 64 header bytes: the eight state words after one
@@ -197,5 +286,56 @@ mod tests {
         assert_eq!(compressions(80), 2);
         assert_eq!(compressions(119), 2);
         assert_eq!(compressions(120), 3);
+    }
+
+    #[test]
+    fn two_way_hashes_match_single_and_digest_api() {
+        use crate::shani::tests::Rng;
+        let mut rng = Rng::new(7);
+        let mut n = 0;
+        // every length 0..=300 (all padding cases, several block boundaries), then
+        // random longer ones; ten random message pairs per length
+        let lens: Vec<usize> = (0..=300).chain((0..60).map(|_| (rng.next() % 2000) as usize)).collect();
+        for &len in &lens {
+            for _ in 0..10 {
+                let mut a = vec![0u8; len];
+                let mut b = vec![0u8; len];
+                rng.fill(&mut a);
+                rng.fill(&mut b);
+                let (ha, hb) = sha256_x2(&a, &b);
+                assert_eq!(ha, sha256(&a), "len {len}");
+                assert_eq!(hb, sha256(&b), "len {len}");
+                assert_eq!(ha, <[u8; 32]>::from(Sha256::digest(&a)), "len {len}");
+                assert_eq!(hb, <[u8; 32]>::from(Sha256::digest(&b)), "len {len}");
+                let (da, db) = sha256d_x2(&a, &b);
+                assert_eq!((da, db), (reference_d(&a), reference_d(&b)), "len {len}");
+                n += 2;
+            }
+        }
+        assert!(n > 6000);
+    }
+
+    #[test]
+    fn two_way_fixed_size_variants_match() {
+        use crate::shani::tests::Rng;
+        let mut rng = Rng::new(8);
+        for _ in 0..2000 {
+            let mut x = [[0u8; 32]; 4];
+            for h in x.iter_mut() {
+                rng.fill(h);
+            }
+            let (a, b) = sha256_32_x2(&x[0], &x[1]);
+            assert_eq!((a, b), (sha256_32(&x[0]), sha256_32(&x[1])));
+            assert_eq!(a, <[u8; 32]>::from(Sha256::digest(x[0])));
+            let (a, b) = sha256d_64_x2(&x[0], &x[1], &x[2], &x[3]);
+            assert_eq!((a, b), (sha256d_64(&x[0], &x[1]), sha256d_64(&x[2], &x[3])));
+            assert_eq!(a, reference_d(&[x[0], x[1]].concat()));
+            let mut h = [[0u8; 80]; 2];
+            rng.fill(&mut h[0]);
+            rng.fill(&mut h[1]);
+            let (a, b) = sha256d_80_x2(&h[0], &h[1]);
+            assert_eq!((a, b), (sha256d_80(&h[0]), sha256d_80(&h[1])));
+            assert_eq!(b, reference_d(&h[1]));
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod hash;
 pub mod header;
 pub mod merkle;
 pub mod share;
+pub mod shani;
 pub mod target;
 
 pub use error::{CoreError, Result};
