@@ -61,6 +61,15 @@ export interface StratumServerOptions {
   bindRetryMs?: number;
   /** listen(2) backlog. Default 8192 (ckpool). */
   backlog?: number;
+  /**
+   * Flood control, a token bucket per client: at most `floodBurst` messages at once
+   * (default 4096) refilled at `floodRate` per second (default 50 000). Miners send a
+   * few messages a second and load generators keep a pipeline of tens; a client that
+   * pushes thousands of lines in one go without waiting for replies is dropped
+   * ('flood') before its replies pile up in kernel buffers.
+   */
+  floodBurst?: number;
+  floodRate?: number;
   logger?: Logger;
 }
 
@@ -130,6 +139,7 @@ export const CloseReason = {
   INVALID_JSON: 'invalid json',
   NOT_OBJECT: 'not a json object',
   LINE_TOO_LONG: 'line too long',
+  FLOOD: 'flood',
   OUTPUT_BOUND: 'output bound exceeded',
   SEND_TIMEOUT: 'send timeout',
   SERVER_FULL: 'server full',
@@ -153,6 +163,8 @@ const DEFAULTS = {
   bindRetries: 0,
   bindRetryMs: 5_000,
   backlog: 8192,
+  floodBurst: 4096,
+  floodRate: 50_000,
 };
 
 const kClient = Symbol('stratumClient');
@@ -167,6 +179,9 @@ class Client implements StratumConnection, PartialHolder {
   partial: Buffer | null = null;
   /** Output queued so far (same units as socket.writableLength). */
   queued = 0;
+  /** flood-control tokens and when they were last refilled (ms) */
+  tokens = -1;
+  tokenTime = 0;
   /** Output completed at the last look (queued - writableLength). */
   lastFlushed = 0;
   /** When output was last seen blocked without progress; 0 = not blocked. */
@@ -327,6 +342,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   readonly highdiffPort: number;
   readonly keepAliveMs: number;
   readonly closeLingerMs: number;
+  readonly floodBurst: number;
+  readonly floodRate: number;
 
   /** @internal hot-path copy */
   _maxPendingBytes: number;
@@ -373,6 +390,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     this.bindRetries = positive('bindRetries', opts.bindRetries, DEFAULTS.bindRetries, true);
     this.bindRetryMs = positive('bindRetryMs', opts.bindRetryMs, DEFAULTS.bindRetryMs, true);
     this.backlog = positive('backlog', opts.backlog, DEFAULTS.backlog);
+    this.floodBurst = positive('floodBurst', opts.floodBurst, DEFAULTS.floodBurst);
+    this.floodRate = positive('floodRate', opts.floodRate, DEFAULTS.floodRate);
     this.replyInvalidJson = opts.replyInvalidJson ?? true;
     this.logger = opts.logger ?? new NullLogger();
     this.nextId = this.urls.length;
@@ -611,6 +630,11 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
 
   /** @internal One line; false stops reading the chunk. */
   _onLine(client: Client, line: string): boolean {
+    if (!this.takeToken(client)) {
+      this.logger.info(`Client ${client.id} ${client.address} flooded more than ${this.floodBurst} messages, dropping`);
+      this._drop(client, CloseReason.FLOOD, true);
+      return false;
+    }
     let msg: unknown;
     try {
       msg = JSON.parse(line);
@@ -632,6 +656,19 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       return false;
     }
     return !client.closed;
+  }
+
+  private takeToken(client: Client): boolean {
+    const now = performance.now();
+    if (client.tokens < 0) {
+      client.tokens = this.floodBurst;
+    } else {
+      client.tokens = Math.min(this.floodBurst, client.tokens + ((now - client.tokenTime) * this.floodRate) / 1000);
+    }
+    client.tokenTime = now;
+    if (client.tokens < 1) return false;
+    client.tokens -= 1;
+    return true;
   }
 
   private badLine(client: Client, reason: string, line: string): void {
