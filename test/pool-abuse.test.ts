@@ -109,7 +109,9 @@ test.serial('10,000 submits flooded without reading replies: dropped; the pool s
   flooder.socket.write(burst);
   await goodStillMines(t, 'during the flood');
   const reason = await why;
-  t.is(reason, 'flood', 'flooder dropped by flood control');
+  // the connector's rate limit, or (if the lines trickle in on a loaded machine) the
+  // stratifier's invalid-submit burst limit
+  t.regex(String(reason), /^(flood|invalid share flood)$/, 'flooder dropped by flood control');
   await goodStillMines(t, 'after the flood');
   t.true((pool.server.stats().dropped[String(reason)] ?? 0) >= 1);
 });

@@ -187,7 +187,8 @@ test.serial('a flood of 10,000 submits without reading replies is dropped by the
   // Loopback TCP absorbs about 4 MB for a reader that does not read, so the echo is
   // padded to ~1 KB per reply (a real pool's notify is about that size): 10,000
   // replies are ~10 MB, far past the kernel's buffers plus maxPendingBytes.
-  const h = await start(t, { maxPendingBytes: 256 * 1024 }, { pad: 900 });
+  // flood control is switched off here to test the output bound on its own
+  const h = await start(t, { maxPendingBytes: 256 * 1024, floodBurst: 1_000_000 }, { pad: 900 });
   const [good, goodConn] = await h.connect();
   const [flood, floodConn] = await h.connect({ paused: true });
 
@@ -209,11 +210,30 @@ test.serial('a flood of 10,000 submits without reading replies is dropped by the
   await flood.closed;
 });
 
+test.serial('flood control: a burst beyond floodBurst lines is dropped as "flood"; paced lines are not', async (t) => {
+  const h = await start(t, { floodBurst: 100, floodRate: 1000 });
+  const [paced, pacedConn] = await h.connect();
+  const [flood, floodConn] = await h.connect({ paused: true });
+  let lines = '';
+  for (let i = 0; i < 500; i++) lines += submit(i);
+  flood.write(lines);
+  t.is(await h.closeOf(floodConn.id), CloseReason.FLOOD);
+  // 60 round trips, then 200 ms for the bucket to refill, then 60 more: never beyond it
+  for (let i = 0; i < 60; i++) await paced.roundTrip(3_000_000 + i);
+  await new Promise((r) => setTimeout(r, 200));
+  for (let i = 0; i < 60; i++) await paced.roundTrip(4_000_000 + i);
+  t.false(pacedConn.closed);
+  t.is(h.server.stats().dropped[CloseReason.FLOOD], 1);
+  flood.socket.resume();
+  await flood.closed;
+});
+
 test.serial('a slow reader is dropped after sendTimeoutMs and never delays the others', async (t) => {
   // Each request from the slow client gets 80 lines of 64 KB (5 MB): the kernel
   // takes ~4 MB, the rest stays queued (under maxPendingBytes) and makes no progress.
   const big = JSON.stringify({ id: null, method: 'client.show_message', params: ['x'.repeat(64 * 1024)] });
-  const h = await start(t, { sendTimeoutMs: 300, maxPendingBytes: 16 * 1024 * 1024 }, {
+  // the good client's tight round-trip loop would trip flood control: not what this tests
+  const h = await start(t, { sendTimeoutMs: 300, maxPendingBytes: 16 * 1024 * 1024, floodRate: 1e9 }, {
     handler: (conn, msg) => {
       if (msg.method === 'big') for (let i = 0; i < 80; i++) conn.send(big);
       else conn.sendJson({ id: msg.id, result: msg, error: null });

@@ -28,6 +28,8 @@ export interface Client {
   /** time of the first invalid submit since the last good one (0 = none), and the step reached */
   invalidSince: number;
   invalidStep: number;
+  /** invalid submits since the last good share */
+  invalidRun: number;
   /** rate limit for get_transactions / get_txnhashes */
   lastTxnRequest: number;
   bestDiff: number;

@@ -91,6 +91,7 @@ interface Pending {
 const SESSION_KEEP_MS = 600_000;
 const BATCH = 256;
 const MAX_TXN_REPLY_BYTES = 512 * 1024;
+const INVALID_BURST = 500;
 
 export class Stratifier extends EventEmitter<StratifierEvents> {
   readonly clients = new Map<number, Client>();
@@ -142,7 +143,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     const client: Client = {
       conn, id: conn.id, sessionId: '', enonce1: null, enonce1Hex: '', agent: '', subscribed: false, authorised: false,
       workername: '', username: '', script: null, versionMask: this.#o.versionMask, vd, lastSentSeq: -1,
-      invalidSince: 0, invalidStep: 0, lastTxnRequest: 0, bestDiff: 0, accepted: 0, rejected: 0,
+      invalidSince: 0, invalidStep: 0, invalidRun: 0, lastTxnRequest: 0, bestDiff: 0, accepted: 0, rejected: 0,
     };
     conn.state = client;
     this.clients.set(conn.id, client);
@@ -543,6 +544,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
       c.accepted++;
       c.invalidSince = 0;
       c.invalidStep = 0;
+      c.invalidRun = 0;
     } else {
       c.rejected++;
       this.#invalid(c);
@@ -586,9 +588,19 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     this.emit('share', c, { accepted, reason: accepted ? null : Reject[kind!].reason, sdiff, diff, hash });
   }
 
-  /** ckpool §5.12: resend work after 60 s of invalid shares, reconnect after 120 s, drop after 180 s. */
+  /**
+   * ckpool §5.12: resend work after 60 s of invalid shares, reconnect after 120 s, drop
+   * after 180 s. Beyond ckpool: a burst of INVALID_BURST invalid submits in a row with
+   * no good share between them (far more than any miner sends; ~30 min of shares at the
+   * vardiff rate) is a flood, and the client is dropped at once.
+   */
   #invalid(c: Client): void {
     const now = Date.now();
+    if (++c.invalidRun >= INVALID_BURST) {
+      this.#log.notice(`Client ${c.id} ${c.conn.address} sent ${c.invalidRun} invalid submits in a row, dropping`);
+      c.conn.close('invalid share flood', true);
+      return;
+    }
     if (!c.invalidSince) {
       c.invalidSince = now;
       return;

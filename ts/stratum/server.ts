@@ -63,8 +63,9 @@ export interface StratumServerOptions {
   backlog?: number;
   /**
    * Flood control, a token bucket per client: at most `floodBurst` messages at once
-   * (default 4096) refilled at `floodRate` per second (default 50 000). Miners send a
-   * few messages a second and load generators keep a pipeline of tens; a client that
+   * (default 4096) refilled at `floodRate` per second (default 10 000). Miners send a
+   * few messages a second and load generators keep a pipeline of tens (raise the rate
+   * for a benchmark that pushes one connection harder); a client that
    * pushes thousands of lines in one go without waiting for replies is dropped
    * ('flood') before its replies pile up in kernel buffers.
    */
@@ -164,7 +165,7 @@ const DEFAULTS = {
   bindRetryMs: 5_000,
   backlog: 8192,
   floodBurst: 4096,
-  floodRate: 50_000,
+  floodRate: 10_000,
 };
 
 const kClient = Symbol('stratumClient');
