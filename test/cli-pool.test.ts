@@ -1,0 +1,84 @@
+/**
+ * The `ckpool` binary end to end: a real process started from bin/ckpool.js with a
+ * ckpool.conf pointing at a real bcoin regtest node; a miner mines through it; SIGTERM
+ * stops it cleanly with the stats written. And a fatal config problem (an address of
+ * the wrong network) exits non-zero with a clear message.
+ */
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { freePort } from '../ts/node/ports.js';
+import { StratumClient } from '../ts/miner/client.js';
+import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
+
+const bin = new URL('../bin/ckpool.js', import.meta.url).pathname;
+const dir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-cli-'));
+let node: BcoinNode;
+const children: ChildProcess[] = [];
+
+test.before(async () => {
+  node = await startTestBcoin({ walletEnabled: false });
+  await node.generateToAddress(2, REGTEST_ADDRESS);
+});
+test.after.always(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await stopAllBcoins();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function conf(name: string, extra: Record<string, unknown>): string {
+  const file = path.join(dir, `${name}.conf`);
+  writeFileSync(file, JSON.stringify({
+    btcd: [{ url: node.url, auth: node.user, pass: node.pass, notify: false }],
+    btcaddress: REGTEST_ADDRESS, logdir: path.join(dir, `${name}-logs`), startdiff: 0.000001, mindiff: 0.000001,
+    highdiff: 0.000001, // test ports are above 4000, which ckpool makes "highdiff" ports
+    ...extra,
+  }, null, 1) + '\n# trailing text is ignored, as in ckpool\n');
+  return file;
+}
+
+function run(args: string[]) {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { err += d; });
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  return { child, exited, out: () => out, err: () => err };
+}
+
+test.serial('ckpool -c conf: mines against bcoin, SIGTERM stops it cleanly with stats written', async (t) => {
+  const port = await freePort();
+  const file = conf('pool1', { serverurl: [`127.0.0.1:${port}`] });
+  const p = run(['-c', file, '-n', 'pool1', '-q', '-l', '7']);
+  const deadline = Date.now() + 20_000;
+  while (!/stratum on/.test(p.out()) && Date.now() < deadline && p.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  t.regex(p.out(), new RegExp(`stratum on stratum\\+tcp://127\\.0\\.0\\.1:${port}`), p.err());
+  const c = await StratumClient.connect(port);
+  await c.subscribe();
+  t.is((await c.authorize('cli.w1')).result, true);
+  await c.nextJob(5000, true);
+  const s = c.grind({ job: c.job! });
+  t.is((await c.submit('cli.w1', s.params)).result, true);
+  c.close();
+  p.child.kill('SIGTERM');
+  const [code] = await p.exited;
+  t.is(code, 0);
+  const logdir = path.join(dir, 'pool1-logs');
+  t.true(existsSync(path.join(logdir, 'pool', 'pool.status')));
+  const log = readFileSync(path.join(logdir, 'pool1.log'), 'utf8');
+  t.regex(log, /received signal SIGTERM, shutting down/);
+  t.false(log.includes(node.pass), 'the RPC password never reaches the log');
+});
+
+test.serial('a btcaddress of another network is fatal: non-zero exit, clear message', async (t) => {
+  const file = conf('pool2', { btcaddress: 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4', serverurl: [`127.0.0.1:${await freePort()}`] });
+  const p = run(['-c', file, '-n', 'pool2']);
+  const [code] = await p.exited;
+  t.not(code, 0);
+  t.regex(p.err(), /btcaddress "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4" is not valid on regtest/);
+});
