@@ -1,20 +1,36 @@
 /**
  * ckpool-ts library entry point: the building blocks the ckpool binaries use,
- * exported for other programs.
+ * exported for other programs. Importing it starts nothing.
  */
+// native share core: hashing, merkle, coinbase, headers, targets
 export * from './native/core.js';
+// share validator
 export {
-  ShareChecker,
-  ShareBatch,
-  checkShare,
-  FLAG_MEETS_SHARE,
-  FLAG_MEETS_NETWORK,
-  FLAG_VERSION_OUTSIDE_MASK,
-  type JobSpec,
-  type ShareInput,
-  type ShareResult,
-  type FullShare,
+  ShareChecker, ShareBatch, checkShare, FLAG_MEETS_SHARE, FLAG_MEETS_NETWORK, FLAG_VERSION_OUTSIDE_MASK,
+  type JobSpec, type ShareInput, type ShareResult, type FullShare,
 } from './native/share.js';
+// addresses
 export { addressToScript, decodeAddress, addressNetwork, NETWORKS, type NetworkName, type AddressType, type DecodedAddress } from './bitcoin/address.js';
+// config loader (ckpool.conf)
+export { loadConfig, parseConfig, embeddedDemoConfig } from './config/index.js';
+export type { CkpoolConfig, BtcdEntry, ProxyEntry, Mode } from './config/types.js';
+// bitcoind client: RPC, failover set, block watcher, bcoin regtest launcher
+export { RpcClient, ServerSet, Server, BlockWatcher, startBcoin, BcoinNode } from './node/index.js';
+export type { BlockTemplate, TemplateTransaction, BtcdConfig } from './node/index.js';
+// work: workbases, generator, block assembly
+export { Workbase, splitPayout, POOL_TAG, type Payout, type WorkbaseOptions } from './work/workbase.js';
+export { Generator, networkOfChain, DONATION_ADDRESS, type GeneratorOptions, type BlockSubmission } from './work/generator.js';
+export { assembleBlock, type SolvedBlock } from './work/block.js';
+// stratum server (connector), stratifier, the whole pool
+export { StratumServer, CloseReason, type StratumServerOptions, type StratumConnection } from './stratum/server.js';
+export { Stratifier, type StratifierOptions } from './pool/stratifier.js';
+export { Pool, type PoolConfig, type PoolOptions } from './pool/pool.js';
+// stats, status files, share logs
+export { PoolStats, ShareLog } from './stats/index.js';
+export { decayTime, suffixString, hashrateFromDsps } from './stats/decay.js';
+// a stratum client (test miner, load generator)
+export { StratumClient } from './miner/client.js';
+// errors and logging
 export { CkpoolError, ckError, isCkpoolError, catalogue, type ErrorCode } from './errors.js';
 export { LogLevel, type Logger, ConsoleLogger, NullLogger, MemoryLogger } from './log/logger.js';
+export { FileLogger } from './log/file.js';

@@ -36,6 +36,8 @@ export interface PoolOptions {
   statsIntervalMs?: number;
   /** auth deadline for miners, ms (default 60 000) */
   authTimeoutMs?: number;
+  /** where the once-a-second status line goes (ckpool's stdout throbber; the CLI passes stdout unless -q) */
+  throbber?: { write(s: string): unknown } | null;
   /** connector limits (line length, output bound, send timeout…) */
   server?: Omit<StratumServerOptions, 'urls' | 'logger'>;
 }
@@ -81,7 +83,7 @@ export class Pool {
       logdir: config.logdir,
       logger,
     });
-    const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger });
+    const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger, throbber: opts.throbber ?? null });
     const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
     const server = new StratumServer({ maxClients: config.maxclients, ...opts.server, urls: [...config.serverurl], logger });
     try {

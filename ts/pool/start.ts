@@ -46,6 +46,8 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
   try {
     pool = await Pool.start(config, {
       logger, solo: options.mode === 'solo', logShares: options.flags.logShares, name: options.name,
+      // ckpool's status line on stdout once a second, unless -q (or stdout is not a terminal)
+      throbber: options.flags.quiet || !process.stdout.isTTY ? null : process.stdout,
     });
   } catch (e) {
     await node?.stop();
