@@ -22,7 +22,8 @@ export interface VardiffState {
   /** diff accumulated within 50 ms of the last decay (ckpool's uadiff batching) */
   uadiff: number;
   lastDecay: number;
-  firstShare: number;
+  /** start of the rate measurement (client creation) */
+  measureStart: number;
   lastDiffChange: number;
   ssdc: number;
 }
@@ -36,7 +37,10 @@ export interface VardiffLimits {
 }
 
 export function newVardiff(diff: number, now: number): VardiffState {
-  return { diff, oldDiff: diff, diffChangeSeq: 0, suggestDiff: 0, dsps5: 0, uadiff: 0, lastDecay: now, firstShare: 0, lastDiffChange: now, ssdc: 0 };
+  // The measurement starts now, not at the first share: ckpool starts its bias clock at
+  // the first share, so a slow miner whose first share comes after 240 s has its rate
+  // divided by a near-zero bias and its difficulty *raised* hundreds of times.
+  return { diff, oldDiff: diff, diffChangeSeq: 0, suggestDiff: 0, dsps5: 0, uadiff: 0, lastDecay: now, measureStart: now, lastDiffChange: now, ssdc: 0 };
 }
 
 /** Clamp a wanted difficulty to the pool's and the miner's limits, in ckpool's order. */
@@ -54,7 +58,6 @@ export function clampDiff(want: number, st: Pick<VardiffState, 'suggestDiff'>, l
  * next workbase will get: the new difficulty applies from that job on.
  */
 export function vardiffShare(st: VardiffState, creditedDiff: number, now: number, nextSeq: number, lim: VardiffLimits): number | null {
-  if (st.firstShare === 0) st.firstShare = now;
   // decay in whole steps; shares within 50 ms of the last step are batched
   const elapsed = (now - st.lastDecay) / 1000;
   if (elapsed < 0.05) {
@@ -72,7 +75,7 @@ export function vardiffShare(st: VardiffState, creditedDiff: number, now: number
     st.ssdc = 0;
     return null;
   }
-  const bias = 1 - Math.exp(-Math.max(now - st.firstShare, 1) / 1000 / 300);
+  const bias = 1 - Math.exp(-Math.max(now - st.measureStart, 1) / 1000 / 300);
   const dsps = st.dsps5 / bias;
   const drr = dsps / st.diff;
   if (drr > 0.15 && drr < 0.4) return null;
