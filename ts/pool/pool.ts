@@ -38,6 +38,8 @@ export interface PoolOptions {
   authTimeoutMs?: number;
   /** where the once-a-second status line goes (ckpool's stdout throbber; the CLI passes stdout unless -q) */
   throbber?: { write(s: string): unknown } | null;
+  /** invalid submits in a row before a client is dropped as a flood (default 500) */
+  invalidBurst?: number;
   /** connector limits (line length, output bound, send timeout…) */
   server?: Omit<StratumServerOptions, 'urls' | 'logger'>;
 }
@@ -95,7 +97,7 @@ export class Pool {
         mindiff: config.mindiff, startdiff: config.startdiff, highdiff: config.highdiff, maxdiff: config.maxdiff,
         nonce1length: config.nonce1length, nonce2length: config.nonce2length, versionMask: config.versionMask,
         updateInterval: config.updateInterval, poolName: opts.name ?? 'ckpool-ts', serverUrls: [...config.serverurl],
-        authTimeoutMs: opts.authTimeoutMs, logger,
+        authTimeoutMs: opts.authTimeoutMs, invalidBurst: opts.invalidBurst, logger,
       });
       await server.listen();
       return new Pool(config, generator, server, stratifier, stats, shareLog, logger);

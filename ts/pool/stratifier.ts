@@ -53,6 +53,12 @@ export interface StratifierOptions {
   /** serverurl entries, for the share log's createinet */
   serverUrls?: string[];
   authTimeoutMs?: number;
+  /**
+   * Invalid submits in a row (no good share between) after which a client is dropped
+   * at once as a flood; default 500. Load generators that send random shares on
+   * purpose (ckpool-bench) need it raised.
+   */
+  invalidBurst?: number;
   logger?: Logger;
 }
 
@@ -590,13 +596,13 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
 
   /**
    * ckpool §5.12: resend work after 60 s of invalid shares, reconnect after 120 s, drop
-   * after 180 s. Beyond ckpool: a burst of INVALID_BURST invalid submits in a row with
+   * after 180 s. Beyond ckpool: a burst of `invalidBurst` invalid submits in a row with
    * no good share between them (far more than any miner sends; ~30 min of shares at the
    * vardiff rate) is a flood, and the client is dropped at once.
    */
   #invalid(c: Client): void {
     const now = Date.now();
-    if (++c.invalidRun >= INVALID_BURST) {
+    if (++c.invalidRun >= (this.#o.invalidBurst ?? INVALID_BURST)) {
       this.#log.notice(`Client ${c.id} ${c.conn.address} sent ${c.invalidRun} invalid submits in a row, dropping`);
       c.conn.close('invalid share flood', true);
       return;
