@@ -15,11 +15,13 @@
  * network-target comparison on the exact 256-bit target rather than a 0.999 × double.
  */
 import { EventEmitter } from 'node:events';
+import { ckError } from '../errors.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { ShareBatch, ShareChecker, FLAG_MEETS_NETWORK, FLAG_MEETS_SHARE, FLAG_VERSION_OUTSIDE_MASK } from '../native/share.js';
 import { prevhashFromStratum } from '../native/core.js';
 import type { StratumConnection, StratumServer } from '../stratum/server.js';
-import type { Generator, BlockSubmission } from '../work/generator.js';
+import type { BlockSubmission } from '../work/generator.js';
+import type { WorkSource } from '../work/source.js';
 import type { Workbase } from '../work/workbase.js';
 import type { CoinbaseParts } from '../native/core.js';
 import type { PoolStats } from '../stats/stats.js';
@@ -32,7 +34,8 @@ import {
 import { applyDiff, clampDiff, creditedDiff, newVardiff, vardiffShare, type VardiffLimits } from './vardiff.js';
 
 export interface StratifierOptions {
-  generator: Generator;
+  /** where work comes from: the Generator (bitcoinds), or an upstream pool */
+  generator: WorkSource;
   server: StratumServer;
   stats?: PoolStats | null;
   shareLog?: ShareLog | null;
@@ -43,8 +46,15 @@ export interface StratifierOptions {
   highdiff: number;
   /** 0 = none */
   maxdiff: number;
+  /** total extranonce1 bytes per client (prefix included) */
   nonce1length: number;
   nonce2length: number;
+  /**
+   * A fixed leading part of every client's extranonce1 (hex), e.g. an upstream pool's
+   * extranonce1 in the proxy modes; the rest (nonce1length minus its length) is
+   * allocated per client. With nothing left, one client at a time.
+   */
+  enonce1Prefix?: string;
   versionMask: number;
   /** seconds; also the get_txnhashes rate limit */
   updateInterval: number;
@@ -102,7 +112,7 @@ const INVALID_BURST = 500;
 export class Stratifier extends EventEmitter<StratifierEvents> {
   readonly clients = new Map<number, Client>();
   readonly #o: StratifierOptions;
-  readonly #gen: Generator;
+  readonly #gen: WorkSource;
   readonly #log: Logger;
   readonly #jobs = new Map<string, Job>();
   readonly #sessions = new Map<string, { enonce1Hex: string; at: number }>();
@@ -116,6 +126,10 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
 
   constructor(opts: StratifierOptions) {
     super();
+    const prefix = opts.enonce1Prefix ?? '';
+    if (!/^([0-9a-f]{2})*$/.test(prefix) || prefix.length / 2 > opts.nonce1length) {
+      throw ckError('CKP_ERR_STRATUM_OPTION', 'enonce1Prefix', `lower-case hex of at most nonce1length (${opts.nonce1length}) bytes`, prefix);
+    }
     this.#o = opts;
     this.#gen = opts.generator;
     this.#log = opts.logger ?? new NullLogger();
@@ -217,15 +231,23 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
 
   // ------------------------------------------------------------------ subscribe / authorize
 
-  #newEnonce1(): string {
-    const len = this.#o.nonce1length;
-    for (;;) {
-      const v = this.#enonce1Counter++;
-      const b = Buffer.alloc(8);
-      b.writeBigUInt64LE(v & 0xffffffffffffffffn);
-      const hex = b.subarray(0, len).toString('hex');
+  /**
+   * A free extranonce1: the prefix, then the low bytes of a counter seeded with the start
+   * time (little-endian, as ckpool), skipping values in use. Null when the space is full.
+   */
+  #newEnonce1(): string | null {
+    const prefix = this.#o.enonce1Prefix ?? '';
+    const len = this.#o.nonce1length - prefix.length / 2;
+    if (len <= 0) return this.#enonce1InUse.has(prefix) ? null : prefix;
+    const space = 2 ** (8 * len);
+    if (this.#enonce1InUse.size >= space) return null;
+    const b = Buffer.alloc(8);
+    for (let tries = 0; tries < 4096; tries++) {
+      b.writeBigUInt64LE(this.#enonce1Counter++ & 0xffffffffffffffffn);
+      const hex = prefix + b.subarray(0, len).toString('hex');
       if (!this.#enonce1InUse.has(hex)) return hex;
     }
+    return null;
   }
 
   #subscribe(c: Client, id: unknown, params: unknown): void {
@@ -255,7 +277,12 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
       }
     }
     if (!enonce1Hex) {
-      enonce1Hex = this.#newEnonce1();
+      const fresh = this.#newEnonce1();
+      if (fresh === null) {
+        conn.send(reply(id, null, err(StratumError.OTHER, 'Pool full: no extranonce1 left')));
+        return;
+      }
+      enonce1Hex = fresh;
       c.sessionId = (this.#sessionCounter++ >>> 0).toString(16).padStart(8, '0');
     }
     c.enonce1Hex = enonce1Hex;

@@ -11,8 +11,8 @@
  */
 import { ckError } from '../errors.js';
 import {
-  buildCoinbase, difficultyFromNbits, fromDisplayHex, merkleBranch, stratumPrevhash, targetFromNbits,
-  witnessCommitment, type CoinbaseParts, type PayoutOutput,
+  buildCoinbase, difficultyFromNbits, fromDisplayHex, fromHex, hex32, merkleBranch, prevhashFromStratum, stratumPrevhash,
+  targetFromNbits, toDisplayHex, witnessCommitment, type CoinbaseParts, type PayoutOutput,
 } from '../native/core.js';
 import type { BlockTemplate } from '../node/rpc-types.js';
 
@@ -38,6 +38,20 @@ export interface WorkbaseOptions {
   nonce2length: number;
   /** Per-workbase randomiser pushed into the coinbase (ckpool: nanoseconds). */
   coinbaseNonce?: number;
+}
+
+/**
+ * A job received over stratum (an upstream pool's mining.notify) rather than built from
+ * a template: the coinbase halves, branch and header fields are taken as given. Used by
+ * the proxy modes, and to replay recorded jobs.
+ */
+export interface StratumJobOptions {
+  /** the 9 mining.notify params: job id, prevhash, coinb1, coinb2, branch, version, nbits, ntime, clean */
+  notify: readonly unknown[];
+  seq: number;
+  epoch: number;
+  nonce1length: number;
+  nonce2length: number;
 }
 
 export interface PayoutSplit {
@@ -97,17 +111,52 @@ export class Workbase {
   readonly nonce1length: number;
   readonly nonce2length: number;
   readonly createdAt: number;
-  readonly #opts: WorkbaseOptions;
+  /** where the job came from: a node's block template, or an upstream stratum notify */
+  readonly source: 'template' | 'stratum';
+  readonly #opts: WorkbaseOptions | null;
   readonly #coinbaseNonce: number;
   /** Solo mode: coinbase halves per payout script, made on first use. */
   readonly #perScript = new Map<string, CoinbaseParts>();
 
-  constructor(opts: WorkbaseOptions) {
-    const t = opts.template;
-    checkTemplate(t);
-    this.#opts = opts;
+  constructor(opts: WorkbaseOptions | StratumJobOptions) {
     this.seq = opts.seq;
     this.jobId = (opts.epoch >>> 0).toString(16).padStart(8, '0') + (opts.seq >>> 0).toString(16).padStart(8, '0');
+    this.nonce1length = opts.nonce1length;
+    this.nonce2length = opts.nonce2length;
+    this.createdAt = Date.now();
+    if ('notify' in opts) {
+      // ---- a job from upstream: everything as the notify gives it
+      const n = opts.notify;
+      if (!Array.isArray(n) || n.length < 8 || !Array.isArray(n[4])) throw ckError('CKP_ERR_WORK_TEMPLATE', 'notify params must be the 9-element mining.notify list');
+      this.source = 'stratum';
+      this.#opts = null;
+      this.#coinbaseNonce = 0;
+      this.stratumPrevhash = fromHex('prevhash', n[1], 32).toString('hex');
+      this.prevhash = toDisplayHex(prevhashFromStratum(this.stratumPrevhash));
+      this.coinb1 = fromHex('coinb1', n[2]);
+      this.coinb2 = fromHex('coinb2', n[3]);
+      this.branch = (n[4] as unknown[]).map((b, i) => fromHex(`merkle_branch[${i}]`, b, 32));
+      this.branchHex = this.branch.map((b) => b.toString('hex'));
+      this.version = hex32('version', n[5]);
+      this.nbits = hex32('nbits', n[6]);
+      this.ntime = hex32('ntime', n[7]);
+      this.height = 0;
+      this.coinbasevalue = 0;
+      this.split = { pool: 0, donation: 0 };
+      this.witnessCommitment = null; // already inside coinb2 if there is one
+      this.template = {
+        version: this.version, rules: [], previousblockhash: this.prevhash, transactions: [], coinbaseaux: {},
+        coinbasevalue: 0, target: '', mintime: 0, mutable: [], noncerange: '', sigoplimit: 0, sizelimit: 0,
+        curtime: this.ntime, bits: (n[6] as string).toLowerCase(), height: 0,
+      };
+      this.networkTarget = targetFromNbits(this.nbits);
+      this.networkDiff = difficultyFromNbits(this.nbits);
+      return;
+    }
+    const t = opts.template;
+    checkTemplate(t);
+    this.source = 'template';
+    this.#opts = opts;
     this.template = t;
     this.height = t.height;
     this.prevhash = t.previousblockhash.toLowerCase();
@@ -118,9 +167,6 @@ export class Workbase {
     this.networkTarget = targetFromNbits(this.nbits);
     this.networkDiff = difficultyFromNbits(this.nbits);
     this.coinbasevalue = t.coinbasevalue;
-    this.nonce1length = opts.nonce1length;
-    this.nonce2length = opts.nonce2length;
-    this.createdAt = Date.now();
     this.#coinbaseNonce = opts.coinbaseNonce ?? (Number(process.hrtime.bigint() % 0xffffffffn) >>> 0);
 
     const txids = Buffer.concat(t.transactions.map((tx, i) => fromDisplayHex(`transactions[${i}].txid`, tx.txid ?? tx.hash)));
@@ -158,6 +204,7 @@ export class Workbase {
     const key = script.toString('hex');
     let parts = this.#perScript.get(key);
     if (parts) return parts;
+    if (!this.#opts) throw ckError('CKP_ERR_WORK_TEMPLATE', 'a job from upstream has only its own coinbase; it cannot pay another address');
     const { payout } = this.#opts;
     const outputs: PayoutOutput[] = [{ script, value: this.split.pool }];
     if (this.split.donation > 0 && payout.donationScript) outputs.push({ script: payout.donationScript, value: this.split.donation });
