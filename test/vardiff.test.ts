@@ -18,7 +18,7 @@ function simulate(st: VardiffState, dsps: number, seconds: number, l = lim): num
     now += 100;
     while (acc >= interval) {
       acc -= interval;
-      const change = vardiffShare(st, creditedDiff(st, seq), now, seq + 1, l);
+      const change = vardiffShare(st, creditedDiff(st, seq), now, l);
       if (change !== null) {
         applyDiff(st, change, now, seq + 1, seq);
         seq++; // a new job carries the new difficulty
@@ -56,7 +56,7 @@ test('no change inside the hysteresis band, and none before 72 shares or 240 s',
   t.is(simulate(st, 2.5, 1800), 10);
   const st2 = newVardiff(1, 1_000_000);
   let changed = false;
-  for (let i = 1; i <= 71; i++) if (vardiffShare(st2, 1, 1_000_000 + i * 1000, 2, lim) !== null) changed = true;
+  for (let i = 1; i <= 71; i++) if (vardiffShare(st2, 1, 1_000_000 + i * 1000, lim) !== null) changed = true;
   t.false(changed, 'fewer than 72 shares within 240 s: no decision yet');
 });
 
@@ -76,6 +76,6 @@ test('a difficulty change applies from the next job; older jobs keep theirs', (t
 test('a share credited at an old difficulty resets the count instead of deciding', (t) => {
   const st = newVardiff(4, 0);
   st.ssdc = 100;
-  t.is(vardiffShare(st, 1, 300_000, 2, lim), null);
+  t.is(vardiffShare(st, 1, 300_000, lim), null);
   t.is(st.ssdc, 0);
 });

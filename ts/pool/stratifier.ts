@@ -586,7 +586,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     const submitted = accepted || (kind === 'STALE' && meetsShare);
     this.#o.stats?.addShare({ user: c.username, worker: c.workername, clientId: c.id, diff, sdiff, accepted, submitted, now });
     if (submitted) {
-      const change = vardiffShare(c.vd, diff, now, this.#nextSeq(), this.limits);
+      const change = vardiffShare(c.vd, diff, now, this.limits);
       if (change !== null) {
         applyDiff(c.vd, change, now, this.#nextSeq(), c.lastSentSeq);
         c.conn.send(setDifficulty(change));
@@ -664,7 +664,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
       nonce: p.nonceHex, ntime: p.ntimeHex, version_bits: p.vbits.toString(16).padStart(8, '0'),
     }).then((result) => {
       if (result.accepted) {
-        this.#o.stats?.blockFound(Date.now());
+        this.#o.stats?.blockFound(Date.now(), { workername: c.workername });
         const text = showMessage(`Block ${wb.height} solved by ${c.workername} @ ${this.#o.poolName ?? 'ckpool-ts'}!`);
         for (const other of this.clients.values()) if (other.authorised) other.conn.send(text);
       }

@@ -54,10 +54,10 @@ export function clampDiff(want: number, st: Pick<VardiffState, 'suggestDiff'>, l
 
 /**
  * Account a counted share (accepted, or stale-but-good) credited at `creditedDiff`.
- * Returns the new difficulty when it should change, else null. `nextSeq` is the seq the
- * next workbase will get: the new difficulty applies from that job on.
+ * Returns the new difficulty when it should change, else null; the caller applies it
+ * with applyDiff (from the next job on).
  */
-export function vardiffShare(st: VardiffState, creditedDiff: number, now: number, nextSeq: number, lim: VardiffLimits): number | null {
+export function vardiffShare(st: VardiffState, creditedDiff: number, now: number, lim: VardiffLimits): number | null {
   // decay in whole steps; shares within 50 ms of the last step are batched
   const elapsed = (now - st.lastDecay) / 1000;
   if (elapsed < 0.05) {
