@@ -74,8 +74,23 @@ export interface StratifierOptions {
 
 export interface StratifierEvents {
   /** a share was judged (tests and the control API listen) */
-  share: [client: Client, result: { accepted: boolean; reason: string | null; sdiff: number; diff: number; hash: string }];
+  share: [client: Client, result: ShareVerdict];
   block: [client: Client, result: BlockSubmission];
+}
+
+/** What the stratifier decided about one submit (the 'share' event). */
+export interface ShareVerdict {
+  accepted: boolean;
+  /** ckpool's reject-reason, null when accepted */
+  reason: string | null;
+  /** the share's own difficulty (-1 when it was never hashed) */
+  sdiff: number;
+  /** the difficulty it was judged and credited at */
+  diff: number;
+  /** block hash, display order ('' when never hashed) */
+  hash: string;
+  /** the submit as the pool understood it (absent for an unknown job): what a proxy forwards upstream */
+  work?: { wb: Workbase; nonce2: string; ntime: string; nonce: string; versionBits: number };
 }
 
 /** Per-workbase state on the stratifier side. */
@@ -618,7 +633,10 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
         });
       }
     }
-    this.emit('share', c, { accepted, reason: accepted ? null : Reject[kind!].reason, sdiff, diff, hash });
+    this.emit('share', c, {
+      accepted, reason: accepted ? null : Reject[kind!].reason, sdiff, diff, hash,
+      work: p ? { wb: p.job.wb, nonce2: p.nonce2Hex, ntime: p.ntimeHex, nonce: p.nonceHex, versionBits: p.vbits } : undefined,
+    });
   }
 
   /**
