@@ -54,7 +54,7 @@ function run(args: string[]) {
 test.serial('ckpool -c conf: mines against bcoin, SIGTERM stops it cleanly with stats written', async (t) => {
   const port = await freePort();
   const file = conf('pool1', { serverurl: [`127.0.0.1:${port}`] });
-  const p = run(['-c', file, '-n', 'pool1', '-q', '-l', '7']);
+  const p = run(['-c', file, '-n', 'pool1', '-q', '-l', '7', '-s', path.join(dir, 'sock1')]);
   const deadline = Date.now() + 20_000;
   while (!/stratum on/.test(p.out()) && Date.now() < deadline && p.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
   t.regex(p.out(), new RegExp(`stratum on stratum\\+tcp://127\\.0\\.0\\.1:${port}`), p.err());
@@ -77,7 +77,7 @@ test.serial('ckpool -c conf: mines against bcoin, SIGTERM stops it cleanly with 
 
 test.serial('a btcaddress of another network is fatal: non-zero exit, clear message', async (t) => {
   const file = conf('pool2', { btcaddress: 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4', serverurl: [`127.0.0.1:${await freePort()}`] });
-  const p = run(['-c', file, '-n', 'pool2']);
+  const p = run(['-c', file, '-n', 'pool2', '-s', path.join(dir, 'sock2')]);
   const [code] = await p.exited;
   t.not(code, 0);
   t.regex(p.err(), /btcaddress "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4" is not valid on regtest/);

@@ -185,7 +185,7 @@ test('--help and --version end parsing with output and exit code 0', (t) => {
 
 // --- run.ts --------------------------------------------------------------------------
 
-test('checkImplemented: proxy family is issue 6, -H/-k/-D/-g are issue 5', (t) => {
+test('checkImplemented: proxy family is issue 6, -H/-D are issue 5; -k and -g are implemented', (t) => {
   const cases: [string[], string][] = [
     [['-p'], 'proxy mode (-p) is not implemented yet (issue 6)'],
     [['-u'], 'userproxy mode (-u) is not implemented yet (issue 6)'],
@@ -193,9 +193,7 @@ test('checkImplemented: proxy family is issue 6, -H/-k/-D/-g are issue 5', (t) =
     [['-N'], 'node mode (-N) is not implemented yet (issue 6)'],
     [['-R'], 'redirector mode (-R) is not implemented yet (issue 6)'],
     [['-H'], 'handover (-H) is not implemented yet (issue 5)'],
-    [['-k'], 'killing the old instance (-k) is not implemented yet (issue 5)'],
     [['-D'], 'daemonising (-D) is not implemented yet (issue 5)'],
-    [['-g', 'x'], 'socket group (-g) is not implemented yet (issue 5)'],
   ];
   for (const [argv, message] of cases) {
     const e = t.throws(() => checkImplemented(parseArgs(argv)), { instanceOf: CkpoolError });
@@ -203,6 +201,7 @@ test('checkImplemented: proxy family is issue 6, -H/-k/-D/-g are issue 5', (t) =
     t.is(e.message, message);
   }
   t.notThrows(() => checkImplemented(parseArgs(['-B', '-L', '-q', '-l', '7'])));
+  t.notThrows(() => checkImplemented(parseArgs(['-k', '-g', 'x'])));
 });
 
 test('run: pool mode without ts/pool/start says it is not implemented', async (t) => {
@@ -235,7 +234,7 @@ test('run: pool and solo mode hand options, config and logger to startPool', asy
   t.is(calls[0]![2], logger);
   // Unimplemented flags are refused before the pool module is even loaded.
   let loaded = false;
-  await t.throwsAsync(run(parseArgs(['-k']), config, logger, { loadPool: async () => { loaded = true; return {}; } }));
+  await t.throwsAsync(run(parseArgs(['-D']), config, logger, { loadPool: async () => { loaded = true; return {}; } }));
   t.false(loaded);
 });
 
@@ -271,12 +270,12 @@ test('ckpool -p exits non-zero saying proxy mode is not implemented yet', async 
   t.is(r.stdout, '');
 });
 
-test('ckpool -R and -k exit non-zero with their issue numbers', async (t) => {
-  const [r, k] = await Promise.all([ckpool(['-R']), ckpool(['-B', '-k'])]);
+test('ckpool -R and -D exit non-zero with their issue numbers', async (t) => {
+  const [r, k] = await Promise.all([ckpool(['-R']), ckpool(['-B', '-D'])]);
   t.is(r.code, 1);
   t.regex(r.stderr, /redirector mode \(-R\) is not implemented yet \(issue 6\)/);
   t.is(k.code, 1);
-  t.regex(k.stderr, /killing the old instance \(-k\) is not implemented yet \(issue 5\)/);
+  t.regex(k.stderr, /daemonising \(-D\) is not implemented yet \(issue 5\)/);
 });
 
 test('ckpool --version prints the package version', async (t) => {

@@ -92,6 +92,34 @@ export const catalogue = {
   CKP_ERR_STATS_SHARELOG_WRITE: { message: 'cannot append %s share log line(s) to %s: %s' },
   CKP_ERR_STATS_SHARELOG_BACKLOG: { message: 'share log backlog over %s lines: dropped %s line(s)' },
   CKP_ERR_STATS_SHARELOG_CLOSED: { message: 'share log for %s is closed: dropped a line' },
+
+  // --- control socket (ts/control) ------------------------------------------
+  // The unix control sockets, their framing, the sockdir and pid file, and the
+  // ckpmsg / notifier clients.
+  CKP_ERR_CONTROL_FRAME: { message: 'invalid control message length %s (ckpool allows 1..%s bytes)' },
+  CKP_ERR_CONTROL_TOO_BIG: { message: 'control message of %s bytes is over the %s byte limit' },
+  CKP_ERR_CONTROL_TIMEOUT: { message: 'control socket %s: no %s within %s ms' },
+  CKP_ERR_CONTROL_CLOSED: { message: 'control socket %s closed after %s of %s reply bytes' },
+  CKP_ERR_CONTROL_NOT_RUNNING: { message: 'no instance is running on %s (%s): is ckpool started with this name and sockdir?' },
+  CKP_ERR_CONTROL_CONNECT: { message: 'cannot talk to control socket %s: %s' },
+  CKP_ERR_CONTROL_SOCKDIR: { message: 'cannot use sockdir %s: %s' },
+  CKP_ERR_CONTROL_LISTEN: { message: 'cannot listen on control socket %s: %s' },
+  CKP_ERR_CONTROL_SOCKET_IN_USE: { message: 'control socket %s is answered by another running process; is another instance using sockdir %s?' },
+  CKP_ERR_CONTROL_GROUP: { message: 'unknown group %s (-g): no such group in %s' },
+  CKP_ERR_CONTROL_RUNNING: { message: 'Process main pid %s still exists, start ckpool with -H to get a handover or -k if you wish to kill it' },
+  CKP_ERR_CONTROL_KILL: { message: 'could not terminate old process main pid %s: %s' },
+  CKP_ERR_CONTROL_PIDFILE: { message: 'cannot write pid file %s: %s' },
+
+  // --- ckpool-bench (ts/bench) ------------------------------------------------
+  // The stratum load generator and its fake template source (benchmarks only).
+  CKP_ERR_BENCH_OPTION: { message: '%s must be %s, got %s' },
+  CKP_ERR_BENCH_CONNECT: { message: 'cannot reach the pool at %s: %s' },
+  CKP_ERR_BENCH_HANDSHAKE: { message: 'no connection to %s finished subscribe + authorize (%s)' },
+  CKP_ERR_BENCH_TIMEOUT: { message: '%s did not finish within %s s: %s' },
+  CKP_ERR_BENCH_TRIGGER: { message: 'block change trigger failed: %s' },
+  CKP_ERR_BENCH_PID: { message: 'cannot read /proc for pid %s: %s' },
+  CKP_ERR_BENCH_LISTEN: { message: 'template source cannot listen on %s: %s' },
+  CKP_ERR_BENCH_RPC: { message: 'template source %s: %s' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof catalogue;

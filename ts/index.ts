@@ -28,6 +28,8 @@ export { Pool, type PoolConfig, type PoolOptions } from './pool/pool.js';
 // stats, status files, share logs
 export { PoolStats, ShareLog } from './stats/index.js';
 export { decayTime, suffixString, hashrateFromDsps } from './stats/decay.js';
+// the control socket (ckpmsg / notifier protocol)
+export { ControlServer, sendControl } from './control/index.js';
 // a stratum client (test miner, load generator)
 export { StratumClient } from './miner/client.js';
 // errors and logging

@@ -39,10 +39,10 @@ export function checkImplemented(options: ResolvedOptions): void {
   const f = options.flags;
   if (isProxyMode(options.mode)) throw missing(`${options.mode} mode (${MODE_FLAG[options.mode]})`, PROXY_FAMILY);
   if (f.trusted) throw missing('trusted remote mode (-t)', 'no issue filed yet');
+  // -k and -g are handled by ts/control (the sockdir and control sockets); -H also
+  // implies -k, so it is checked first.
   if (f.handover) throw missing('handover (-H)', OPERATIONS);
-  if (f.killold) throw missing('killing the old instance (-k)', OPERATIONS);
   if (f.daemonise) throw missing('daemonising (-D)', OPERATIONS);
-  if (f.group !== undefined) throw missing('socket group (-g)', OPERATIONS);
 }
 
 // A variable, so TypeScript does not try to resolve a module that may not exist yet.

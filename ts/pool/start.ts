@@ -4,11 +4,21 @@
  * With no config file at all it runs the embedded demo: a bcoin regtest node started
  * as a child process, mined past segwit activation (height 432), and the pool on it
  * with a sub-1 start difficulty so a CPU miner finds shares within seconds. Ctrl-C
- * (SIGINT) or SIGTERM stops the pool and the node cleanly.
+ * (SIGINT), SIGTERM or the control socket's `shutdown` stops the pool and the node
+ * cleanly and removes the control sockets and the pid file.
+ *
+ * Before anything else the instance claims its sockdir (ts/control/instance.ts: a
+ * live same-named instance is refused unless -k, a crashed one's files are cleaned)
+ * and opens its control sockets, so `ckpmsg ping` / `shutdown` work while the pool is
+ * still waiting for bitcoind.
  */
+import { basename, dirname } from 'node:path';
 import type { ResolvedOptions } from '../cli/ckpool.js';
 import type { CkpoolConfig, BtcdEntry } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import { resolveGroup } from '../control/group.js';
+import { claimInstance } from '../control/instance.js';
+import { ControlServer } from '../control/server.js';
 import { startBcoin, type BcoinNode } from '../node/bcoin.js';
 import { Pool } from './pool.js';
 
@@ -40,19 +50,49 @@ async function demoConfig(config: CkpoolConfig, logger: Logger): Promise<{ confi
 }
 
 export async function startPool(options: ResolvedOptions, config: CkpoolConfig, logger: Logger): Promise<Pool> {
+  const gid = options.flags.group !== undefined ? resolveGroup(options.flags.group) : undefined;
+  const instance = await claimInstance({ name: options.name, sockdir: options.sockdir, killold: options.flags.killold, logger });
   let node: BcoinNode | null = null;
-  if (config.embeddedDemo) ({ config, node } = await demoConfig(config, logger));
-  let pool: Pool;
+  let pool: Pool | null = null;
+  let control: ControlServer | null = null;
+
+  let stopping = false;
+  const shutdown = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.notice(`Process ${options.name} ${why}, shutting down`);
+    try {
+      await pool?.stop();
+      await node?.stop();
+    } catch (e) {
+      logger.err(`Shutdown: ${(e as Error).message}`);
+    } finally {
+      await control?.close().catch(() => undefined);
+      instance.release();
+      process.exit(0);
+    }
+  };
+  // From here on a signal must also remove the sockets and the pid file.
+  process.once('SIGINT', () => void shutdown('received signal SIGINT'));
+  process.once('SIGTERM', () => void shutdown('received signal SIGTERM'));
+
   try {
+    control = await ControlServer.start({
+      sockdir: options.sockdir, gid, logger, onShutdown: () => void shutdown('received shutdown command'),
+    });
+    if (config.embeddedDemo) ({ config, node } = await demoConfig(config, logger));
     pool = await Pool.start(config, {
       logger, solo: options.mode === 'solo', logShares: options.flags.logShares, name: options.name,
       // ckpool's status line on stdout once a second, unless -q (or stdout is not a terminal)
       throbber: options.flags.quiet || !process.stdout.isTTY ? null : process.stdout,
     });
   } catch (e) {
+    await control?.close().catch(() => undefined);
     await node?.stop();
+    instance.release();
     throw e;
   }
+  control.attach(pool);
   const urls = pool.addresses.map((a) => `stratum+tcp://${a.host === '0.0.0.0' ? '127.0.0.1' : a.host}:${a.port}`);
   say(`${options.name} ${options.mode} mode: stratum on ${urls.join(', ')}`);
   if (node) {
@@ -62,20 +102,14 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     say(`  mine with:  minerd -a sha256d -o ${urls[0]} -u ${user} -p x`);
   }
   say(`  stats: ${config.logdir}/pool/pool.status, ${config.logdir}/users/; log ${config.logdir}/${options.name}.log`);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.notice(`Process ${options.name} received signal ${signal}, shutting down`);
-    try {
-      await pool.stop();
-      await node?.stop();
-    } finally {
-      process.exit(0);
-    }
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  say(`  control: ${options.sockdir}listener (ckpmsg -s ${parentOf(options.sockdir)} -n ${baseOf(options.sockdir)})`);
   return pool;
+}
+
+/** ckpmsg's -s is the sockdir's parent and -n its last component (behaviour §3). */
+function parentOf(sockdir: string): string {
+  return dirname(sockdir.replace(/\/+$/, '')) || '/';
+}
+function baseOf(sockdir: string): string {
+  return basename(sockdir.replace(/\/+$/, ''));
 }

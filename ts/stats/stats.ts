@@ -404,6 +404,15 @@ export class PoolStats {
 
     // Compatibility with ckpool: a solve starts a new round for the pool counters and
     // every best-share-since-last-block.
+    this.resetShares();
+    return msg;
+  }
+
+  /**
+   * Start a new round: the pool's accepted/rejected counters and every best share since
+   * the last block (ckpool's reset_bestshares; the control socket's `resetshares`).
+   */
+  resetShares(): void {
     this.accountedShares = 0;
     this.accountedDiff = 0;
     this.accountedRejects = 0;
@@ -413,7 +422,6 @@ export class PoolStats {
       u.bestDiff = 0;
       for (const w of u.workers.values()) w.bestDiff = 0;
     }
-    return msg;
   }
 
   // -------------------------------------------------------------------------
