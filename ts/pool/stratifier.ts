@@ -36,7 +36,8 @@ import { applyDiff, clampDiff, creditedDiff, newVardiff, vardiffShare, type Vard
 export interface StratifierOptions {
   /** where work comes from: the Generator (bitcoinds), or an upstream pool */
   generator: WorkSource;
-  server: StratumServer;
+  /** the connector whose miners this stratifier serves (more can be attached later) */
+  server?: StratumServer;
   stats?: PoolStats | null;
   shareLog?: ShareLog | null;
   /** -B: usernames are payout addresses */
@@ -151,9 +152,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     const now = Math.floor(Date.now() / 1000);
     this.#enonce1Counter = BigInt(now);
     this.#sessionCounter = now >>> 0;
-    opts.server.on('connection', (c) => this.#onConnection(c));
-    opts.server.on('message', (c, msg) => this.#onMessage(c, msg));
-    opts.server.on('close', (c, reason) => this.#onClose(c, reason));
+    if (opts.server) this.attach(opts.server);
     this.#gen.on('workbase', (wb, clean) => this.#onWorkbase(wb, clean));
     if (this.#gen.current) this.#onWorkbase(this.#gen.current, true);
     this.#sweep = setInterval(() => this.#sweepClients(), Math.min(5_000, (opts.authTimeoutMs ?? 60_000) / 4));
@@ -170,7 +169,19 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
 
   // ------------------------------------------------------------------ connections
 
-  #onConnection(conn: StratumConnection): void {
+  /**
+   * Serve the miners of a connector. Other sources of miners (a passthrough link's
+   * multiplexed sub-clients, say) call connect/message/disconnect directly with their own
+   * StratumConnection objects.
+   */
+  attach(server: StratumServer): void {
+    server.on('connection', (c) => this.connect(c));
+    server.on('message', (c, msg) => this.message(c, msg));
+    server.on('close', (c, reason) => this.disconnect(c, reason));
+  }
+
+  /** A new miner connection. */
+  connect(conn: StratumConnection): void {
     const now = Date.now();
     const startdiff = conn.highdiff ? Math.max(this.#o.startdiff, this.#o.highdiff) : this.#o.startdiff;
     const vd = newVardiff(startdiff, now);
@@ -184,7 +195,8 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     this.clients.set(conn.id, client);
   }
 
-  #onClose(conn: StratumConnection, reason: string): void {
+  /** A miner connection went away. */
+  disconnect(conn: StratumConnection, reason: string): void {
     const c = this.clients.get(conn.id);
     if (!c) return;
     this.clients.delete(conn.id);
@@ -209,7 +221,8 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
 
   // ------------------------------------------------------------------ dispatch
 
-  #onMessage(conn: StratumConnection, msg: Record<string, unknown>): void {
+  /** One parsed JSON message from a miner. */
+  message(conn: StratumConnection, msg: Record<string, unknown>): void {
     const c = this.clients.get(conn.id);
     if (!c) return;
     const id = msg.id;
