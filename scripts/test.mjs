@@ -76,19 +76,34 @@ if (!ensureNative()) {
 
   // ava in TAP: one `ok N - title` / `not ok N - title` line per test; `# SKIP` / `# TODO` marks.
   const avaBin = join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
-  const avaArgs = [avaBin, '--tap', ...process.argv.slice(2)];
-  let avaSeen = 0;
-  const ava = await run(process.execPath, avaArgs, (line) => {
-    const m = /^(not ok|ok) \d+ /.exec(line);
-    if (!m) return;
-    avaSeen += 1;
-    if (/# (SKIP|TODO)/i.test(line)) skipped += 1;
-    else if (m[1] === 'ok') passed += 1;
-    else failed += 1;
-  });
-  if (ava !== 0) {
-    status = 1;
-    if (avaSeen === 0) failed += 1; // ava crashed before reporting anything
+  const runAva = async (files) => {
+    let avaSeen = 0;
+    const ava = await run(process.execPath, [avaBin, '--tap', ...files], (line) => {
+      const m = /^(not ok|ok) \d+ /.exec(line);
+      if (!m) return;
+      avaSeen += 1;
+      if (/# (SKIP|TODO)/i.test(line)) skipped += 1;
+      else if (m[1] === 'ok') passed += 1;
+      else failed += 1;
+    });
+    if (ava !== 0) {
+      status = 1;
+      if (avaSeen === 0) failed += 1; // ava crashed before reporting anything
+    }
+  };
+  // CKPOOL_INSTALL_TEST=1 enables test/install.test.ts (release:pack + npm installs, a
+  // minute or two of cargo and npm): it then runs alone, after the others, so its builds
+  // do not slow down timing-sensitive tests running beside it.
+  const installTest = 'test/install.test.ts';
+  if (process.argv.length > 2 || process.env.CKPOOL_INSTALL_TEST !== '1') {
+    await runAva(process.argv.slice(2));
+  } else {
+    const all = readdirSync(join(root, 'test'), { recursive: true })
+      .map((f) => join('test', String(f)))
+      .filter((f) => f.endsWith('.test.ts') && f !== installTest)
+      .sort();
+    await runAva(all);
+    await runAva([installTest]);
   }
 }
 

@@ -3,6 +3,7 @@
  * because it `require`s the platform .node file). Only ts/native/ imports this.
  */
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type * as Binding from '../../binding/index.js';
 
 const require = createRequire(import.meta.url);
@@ -12,10 +13,14 @@ function load(): typeof Binding {
     return require('../../binding/index.js') as typeof Binding;
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
+    const platform = `${process.platform}-${process.arch}`;
     throw new Error(
       `ckpool-ts: the native core could not be loaded (${msg}).\n` +
-        'No prebuilt binary matches this platform and none was built from source: ' +
-        'install a Rust toolchain (https://rustup.rs) and run `npm run build:native`.',
+        `No prebuilt binary matched this platform (${platform}; prebuilt packages exist for linux-x64-gnu ` +
+        'and linux-arm64-gnu) and none was built from source. Building it needs a Rust toolchain ' +
+        '(cargo, rustc >= 1.88; https://rustup.rs); with it, run ' +
+        `\`node ${fileURLToPath(new URL('../../scripts/install.cjs', import.meta.url))} --build\`` +
+        ' (in a source checkout: `npm run build:native`).',
       { cause: err },
     );
   }
