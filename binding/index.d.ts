@@ -110,8 +110,14 @@ export declare function midstate(header: Uint8Array): Buffer
 
 export declare function nbitsFromTarget(targetLe: Uint8Array): number
 
+/** Ask the instance listening on unix socket `path` for a descriptor (ckpool's `getxfd<i>`). */
+export declare function requestFd(path: string, request: string, timeoutMs: number): number
+
 /** Legacy-serialised coinbase → segwit serialisation with the zero witness reserved value. */
 export declare function segwitCoinbase(legacy: Uint8Array): Buffer
+
+/** Send file descriptor `fd` over the connected unix socket `connFd` (SCM_RIGHTS). */
+export declare function sendFd(connFd: number, fd: number): void
 
 /** Single SHA-256. */
 export declare function sha256(data: Uint8Array): Buffer

@@ -458,3 +458,19 @@ unsafe extern "C" fn drop_check_fn(_env: sys::napi_env, data: *mut std::ffi::c_v
     // SAFETY: `data` came from Box::into_raw in `ShareJob::checker`; finalized once.
     drop(unsafe { Box::from_raw(data as *mut JobCell) });
 }
+
+// ---------------------------------------------------------------- socket handover (-H)
+
+mod fdpass;
+
+/// Send file descriptor `fd` over the connected unix socket `connFd` (SCM_RIGHTS).
+#[napi]
+pub fn send_fd(env: Env, conn_fd: i32, fd: i32) -> napi::Result<()> {
+    guard(&env, || fdpass::send_fd(conn_fd, fd).map_err(|d| CoreError::Io { what: "sendFd", detail: d }))
+}
+
+/// Ask the instance listening on unix socket `path` for a descriptor (ckpool's `getxfd<i>`).
+#[napi]
+pub fn request_fd(env: Env, path: String, request: String, timeout_ms: u32) -> napi::Result<i32> {
+    guard(&env, || fdpass::request_fd(&path, &request, timeout_ms).map_err(|d| CoreError::Io { what: "requestFd", detail: d }))
+}

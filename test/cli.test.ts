@@ -185,16 +185,11 @@ test('--help and --version end parsing with output and exit code 0', (t) => {
 
 // --- run.ts --------------------------------------------------------------------------
 
-test('checkImplemented: proxy family is issue 6, -H/-D are issue 5; -k and -g are implemented', (t) => {
+test('checkImplemented: only trusted remote mode (-t) is not implemented; -k, -g, -H and -D are', (t) => {
   const cases: [string[], string][] = [
-    [['-p'], 'proxy mode (-p) is not implemented yet (issue 6)'],
-    [['-u'], 'userproxy mode (-u) is not implemented yet (issue 6)'],
-    [['-P'], 'passthrough mode (-P) is not implemented yet (issue 6)'],
-    [['-N'], 'node mode (-N) is not implemented yet (issue 6)'],
-    [['-R'], 'redirector mode (-R) is not implemented yet (issue 6)'],
-    [['-H'], 'handover (-H) is not implemented yet (issue 5)'],
-    [['-D'], 'daemonising (-D) is not implemented yet (issue 5)'],
+    [['-t'], 'trusted remote mode (-t) is not implemented yet (no issue filed yet)'],
   ];
+  t.notThrows(() => checkImplemented(parseArgs(['-H', '-D'])));
   for (const [argv, message] of cases) {
     const e = t.throws(() => checkImplemented(parseArgs(argv)), { instanceOf: CkpoolError });
     t.is(e.code, 'CKP_ERR_CLI_NOT_IMPLEMENTED');
@@ -202,6 +197,9 @@ test('checkImplemented: proxy family is issue 6, -H/-D are issue 5; -k and -g ar
   }
   t.notThrows(() => checkImplemented(parseArgs(['-B', '-L', '-q', '-l', '7'])));
   t.notThrows(() => checkImplemented(parseArgs(['-k', '-g', 'x'])));
+  // the proxy family (issue 6) is implemented
+  for (const f of ['-p', '-u', '-P', '-N', '-R']) t.notThrows(() => checkImplemented(parseArgs([f])), f);
+  t.notThrows(() => checkImplemented(parseArgs([], 'ckproxy')));
 });
 
 test('run: pool mode without ts/pool/start says it is not implemented', async (t) => {
@@ -234,7 +232,7 @@ test('run: pool and solo mode hand options, config and logger to startPool', asy
   t.is(calls[0]![2], logger);
   // Unimplemented flags are refused before the pool module is even loaded.
   let loaded = false;
-  await t.throwsAsync(run(parseArgs(['-D']), config, logger, { loadPool: async () => { loaded = true; return {}; } }));
+  await t.throwsAsync(run(parseArgs(['-t']), config, logger, { loadPool: async () => { loaded = true; return {}; } }));
   t.false(loaded);
 });
 
@@ -263,19 +261,19 @@ function ckpool(args: string[], cwd = ROOT): Promise<Ran> {
   });
 }
 
-test('ckpool -p exits non-zero saying proxy mode is not implemented yet', async (t) => {
-  const r = await ckpool(['-p']);
+test('ckpool -p without a config file exits non-zero asking for one with a proxy list', async (t) => {
+  const r = await ckpool(['-p'], tempDir(t, 'ckpool-cli-'));
   t.is(r.code, 1);
-  t.is(r.stderr, 'ckpool: proxy mode (-p) is not implemented yet (issue 6)\n');
+  t.regex(r.stderr, /^ckpool: config file ckproxy\.conf not found: proxy mode needs a config file with a "proxy" list/);
   t.is(r.stdout, '');
 });
 
-test('ckpool -R and -D exit non-zero with their issue numbers', async (t) => {
-  const [r, k] = await Promise.all([ckpool(['-R']), ckpool(['-B', '-D'])]);
+test('ckpool -R without its config and -t exit non-zero with clear messages', async (t) => {
+  const [r, k] = await Promise.all([ckpool(['-R']), ckpool(['-t'])]);
   t.is(r.code, 1);
-  t.regex(r.stderr, /redirector mode \(-R\) is not implemented yet \(issue 6\)/);
+  t.regex(r.stderr, /config file ckredirector\.conf not found: redirector mode needs a config file/);
   t.is(k.code, 1);
-  t.regex(k.stderr, /daemonising \(-D\) is not implemented yet \(issue 5\)/);
+  t.regex(k.stderr, /trusted remote mode \(-t\) is not implemented yet/);
 });
 
 test('ckpool --version prints the package version', async (t) => {

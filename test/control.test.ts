@@ -191,7 +191,7 @@ test('every control command through ckpmsg: replies, errors, miners reached, not
   // --- the ckpool commands, on the listener -------------------------------------------
   const r1 = await ask(t, [
     'ping', '# a comment is skipped', 'loglevel=9', 'loglevel=x', 'loglevel=7', 'stratifierstats', 'connectorstats',
-    'resetshares', 'foo', 'restart', 'getxfd0', 'update', 'update nothex', `notify ${'ab'.repeat(32)}`, 'uptime',
+    'resetshares', 'foo', 'restart', 'getxfd9', 'update', 'update nothex', `notify ${'ab'.repeat(32)}`, 'uptime',
   ]);
   t.deepEqual(r1.slice(0, 4), ['pong', 'Invalid', 'Failed', 'success']);
   t.is(logger.level, 7);
@@ -206,8 +206,10 @@ test('every control command through ckpmsg: replies, errors, miners reached, not
   t.is((cs.clients as { count: number }).count, 1);
   t.is(r1[6], 'resetting');
   t.deepEqual(json(r1[7]!), { error: 'unknown command: foo' });
-  t.deepEqual(json(r1[8]!), { error: 'restart is not implemented yet (issue 5: handover)' });
-  t.deepEqual(json(r1[9]!), { error: 'getxfd is not implemented yet (issue 5: handover)' });
+  // an in-process pool has no command line to re-execute; getxfd0 would pass a real
+  // descriptor (test/handover.test.ts), getxfd9 names a listener that does not exist
+  t.deepEqual(json(r1[8]!), { error: 'restart: this instance cannot re-execute itself' });
+  t.deepEqual(json(r1[9]!), { error: 'getxfd: no listening socket "9" (have 1)' });
   t.is(r1[10], 'updating');
   t.regex(json(r1[11]!).error as string, /is not a 64-digit block hash/);
   t.is(r1[12], 'updating');

@@ -22,6 +22,7 @@ export const catalogue = {
   CKP_ERR_NATIVE_RANGE: { message: 'value out of range: %s' },
   CKP_ERR_NATIVE_ARG: { message: 'invalid argument: %s' },
   CKP_ERR_NATIVE_PANIC: { message: 'internal error in the native core: %s' },
+  CKP_ERR_NATIVE_IO: { message: 'operating system call failed: %s' },
 
   // --- addresses -----------------------------------------------------------
   CKP_ERR_ADDRESS_INVALID: { message: 'invalid bitcoin address %s: %s' },
@@ -109,6 +110,19 @@ export const catalogue = {
   CKP_ERR_CONTROL_RUNNING: { message: 'Process main pid %s still exists, start ckpool with -H to get a handover or -k if you wish to kill it' },
   CKP_ERR_CONTROL_KILL: { message: 'could not terminate old process main pid %s: %s' },
   CKP_ERR_CONTROL_PIDFILE: { message: 'cannot write pid file %s: %s' },
+
+  // --- proxy modes (ts/modes) ------------------------------------------------
+  // Upstream links of proxy, userproxy, passthrough, node and redirector modes, and
+  // the main pool's side of passthrough and node links. Upstream trouble is logged
+  // with these codes and never takes the downstream miners down.
+  CKP_ERR_PROXY_URL: { message: 'invalid upstream pool url %s: %s' },
+  CKP_ERR_PROXY_CONNECT: { message: 'cannot connect to upstream pool %s: %s' },
+  CKP_ERR_PROXY_TIMEOUT: { message: 'upstream pool %s did not answer %s within %s ms' },
+  CKP_ERR_PROXY_CLOSED: { message: 'link to upstream pool %s closed: %s' },
+  CKP_ERR_PROXY_REFUSED: { message: 'upstream pool %s refused %s: %s' },
+  CKP_ERR_PROXY_PROTOCOL: { message: 'upstream pool %s sent an unusable %s: %s' },
+  CKP_ERR_PROXY_NONE_ALIVE: { message: 'no upstream pool is reachable (%s)' },
+  CKP_ERR_PROXY_OPTION: { message: 'proxy mode option %s must be %s, got %s' },
 
   // --- ckpool-bench (ts/bench) ------------------------------------------------
   // The stratum load generator and its fake template source (benchmarks only).

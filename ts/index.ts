@@ -25,6 +25,14 @@ export { assembleBlock, type SolvedBlock } from './work/block.js';
 export { StratumServer, CloseReason, type StratumServerOptions, type StratumConnection } from './stratum/server.js';
 export { Stratifier, type StratifierOptions } from './pool/stratifier.js';
 export { Pool, type PoolConfig, type PoolOptions } from './pool/pool.js';
+// proxy modes: proxy/userproxy, passthrough/node/redirector, upstream failover, the pool's link side
+export { ProxyMode, ProxySource, ProxySession, stratumHandshake, clientPart, type ProxyModeOptions } from './modes/proxy.js';
+export { PassthroughMode, type PassthroughOptions, type PassthroughTap } from './modes/passthrough.js';
+export { NodeTap, startNode } from './modes/node.js';
+export { RedirectorTap, startRedirector } from './modes/redirector.js';
+export { Upstream, UpstreamLink, type UpstreamEntry, type UpstreamOptions } from './modes/upstream.js';
+export { LinkHub, Link } from './modes/links.js';
+export { startMode } from './modes/start.js';
 // stats, status files, share logs
 export { PoolStats, ShareLog } from './stats/index.js';
 export { decayTime, suffixString, hashrateFromDsps } from './stats/decay.js';

@@ -9,8 +9,9 @@
  * - `-l` must be an integer 0..7 (ckpool's atoi turned `-l x` into 0, EMERG);
  * - a missing btcaddress and other config errors exit 1 (ckpool exited 0).
  */
-import { readFileSync, realpathSync } from 'node:fs';
-import { basename } from 'node:path';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/load.js';
@@ -276,6 +277,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2), invo
     return report(prog, e);
   }
 
+  if (options.flags.daemonise && process.env[DAEMON_ENV] !== '1') {
+    try {
+      return daemonise(prog, argv, config, options);
+    } catch (e) {
+      return report(prog, e);
+    }
+  }
+
   let logger: FileLogger;
   try {
     logger = new FileLogger({ logdir: config.logdir, name: options.name, level: options.loglevel });
@@ -297,6 +306,28 @@ export async function main(argv: readonly string[] = process.argv.slice(2), invo
     logger.close();
     return 1;
   }
+}
+
+const DAEMON_ENV = 'CKPOOL_TS_DAEMON';
+
+/**
+ * -D: start the same command line again, detached in its own session, with its stdout
+ * and stderr appended to the log file, and return at once. The config was loaded first,
+ * so configuration errors still reach the terminal.
+ */
+function daemonise(prog: string, argv: readonly string[], config: CkpoolConfig, options: ResolvedOptions): number {
+  mkdirSync(config.logdir, { recursive: true });
+  const out = openSync(join(config.logdir, `${options.name}.log`), 'a');
+  const script = process.argv[1]!;
+  const child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, [DAEMON_ENV]: '1' },
+  });
+  child.unref();
+  closeSync(out);
+  process.stdout.write(`${prog}: running in the background as process ${child.pid}\n`);
+  return 0;
 }
 
 /** True when this module is the program node was started with (not imported). */

@@ -4,7 +4,8 @@
  * Contract: `run(options, config, logger)` resolves once the selected mode has started
  * (the servers it opens keep the process alive) and rejects with a CkpoolError when it
  * cannot. Pool and solo mode are `startPool()` from ts/pool/start.ts, loaded lazily so
- * that this file builds before that module exists; every mode or flag whose issue has
+ * that this file builds before that module exists; the proxy family (-p, -u, -P, -N, -R,
+ * ckproxy) is `startModes()` from ts/modes/start.ts. Every mode or flag whose issue has
  * not landed fails with CKP_ERR_CLI_NOT_IMPLEMENTED ("<feature> is not implemented yet
  * (issue N)").
  */
@@ -22,27 +23,11 @@ export interface RunDeps {
   readonly loadPool?: () => Promise<unknown>;
 }
 
-const PROXY_FAMILY = 'issue 6';
-const OPERATIONS = 'issue 5';
-
-const MODE_FLAG: Record<string, string> = {
-  proxy: '-p',
-  userproxy: '-u',
-  passthrough: '-P',
-  node: '-N',
-  redirector: '-R',
-};
-
 /** Throws CKP_ERR_CLI_NOT_IMPLEMENTED for the first requested feature that is missing. */
 export function checkImplemented(options: ResolvedOptions): void {
   const missing = (feature: string, where: string) => ckError('CKP_ERR_CLI_NOT_IMPLEMENTED', feature, where);
-  const f = options.flags;
-  if (isProxyMode(options.mode)) throw missing(`${options.mode} mode (${MODE_FLAG[options.mode]})`, PROXY_FAMILY);
-  if (f.trusted) throw missing('trusted remote mode (-t)', 'no issue filed yet');
-  // -k and -g are handled by ts/control (the sockdir and control sockets); -H also
-  // implies -k, so it is checked first.
-  if (f.handover) throw missing('handover (-H)', OPERATIONS);
-  if (f.daemonise) throw missing('daemonising (-D)', OPERATIONS);
+  if (options.flags.trusted) throw missing('trusted remote mode (-t)', 'no issue filed yet');
+  // -k, -g and -H are handled by ts/control and ts/pool/start.ts; -D by ts/cli/ckpool.ts.
 }
 
 // A variable, so TypeScript does not try to resolve a module that may not exist yet.
@@ -56,6 +41,11 @@ export function isMissingPoolModule(e: unknown): boolean {
 
 export async function run(options: ResolvedOptions, config: CkpoolConfig, logger: Logger, deps: RunDeps = {}): Promise<void> {
   checkImplemented(options);
+  if (isProxyMode(options.mode)) {
+    const { startModes } = await import('../modes/start.js');
+    await startModes(options, config, logger);
+    return;
+  }
   let mod: unknown;
   try {
     mod = await (deps.loadPool ?? (() => import(POOL_MODULE)))();

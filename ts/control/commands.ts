@@ -35,11 +35,15 @@ export interface CommandContext {
   readonly counters: ControlCounters;
   /** Stop the instance; called once the reply has been sent. */
   readonly shutdown: () => void;
+  /** Re-execute this instance's command line with -H (the new process takes over). */
+  readonly restart?: () => void;
   readonly now: number;
 }
 
 export interface CommandResult {
   readonly reply: string;
+  /** Instead of a framed reply, pass this descriptor to the peer (`getxfd`, SCM_RIGHTS). */
+  readonly sendFd?: number;
   /** Run after the reply has been written (shutdown must not cut its own reply off). */
   readonly after?: () => void;
 }
@@ -80,7 +84,6 @@ interface Spec {
   readonly run: { readonly pool: Handler } | { readonly free: PoolFreeHandler };
 }
 
-const HANDOVER = 'not implemented yet (issue 5: handover)';
 const STARTING = 'the pool is still starting (no work from bitcoind yet); try again shortly';
 
 /** `{"key":value}` from the JSON form, or the plain argument. */
@@ -189,8 +192,41 @@ const COMMANDS: Record<string, Spec> = {
     run: { free: (_cmd, ctx) => json({ uptime: Math.max(0, Math.floor((ctx.now - ctx.startedAt) / 1000)), started: Math.floor(ctx.startedAt / 1000) }) },
   },
 
-  restart: { on: [], run: { free: () => fail(`restart is ${HANDOVER}`) } },
-  getxfd: { on: ['connector'], run: { free: () => fail(`getxfd is ${HANDOVER}`) } },
+  // Handover (ckpool -H): the new instance asks for each listening socket, then tells
+  // this one to hand over: stop accepting (the sockets stay open in the new process),
+  // send every miner client.reconnect, and exit.
+  getxfd: {
+    on: ['connector'],
+    run: {
+      pool: (cmd, _ctx, t) => {
+        const i = /^\d+$/.test(cmd.arg) ? Number(cmd.arg) : NaN;
+        const fds = t.server.listeningFds();
+        if (!(i >= 0 && i < fds.length)) return fail(`getxfd: no listening socket ${JSON.stringify(cmd.arg)} (have ${fds.length})`);
+        return { reply: '', sendFd: fds[i] };
+      },
+    },
+  },
+  handover: {
+    on: [],
+    run: {
+      pool: async (_cmd, ctx, t) => {
+        await t.server.stopListening();
+        const n = t.stratifier.reconnectClients();
+        ctx.logger.notice(`Control: handing over; stopped listening and sent client.reconnect to ${n} miners`);
+        return { reply: 'handing over', after: ctx.shutdown };
+      },
+    },
+  },
+  restart: {
+    on: [],
+    run: {
+      free: (_cmd, ctx) => {
+        if (!ctx.restart) return fail('restart: this instance cannot re-execute itself');
+        ctx.logger.notice('Control: restart requested; starting a new instance with -H');
+        return { reply: 'restarting', after: ctx.restart };
+      },
+    },
+  },
 
   accept: {
     on: ['connector'],

@@ -13,6 +13,7 @@
  */
 import { chmodSync, chownSync } from 'node:fs';
 import net from 'node:net';
+import { sendFd } from '../native/handover.js';
 import { ckErrorCause } from '../errors.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { errorReply, runCommand, type CommandResult } from './commands.js';
@@ -29,6 +30,8 @@ export interface ControlServerOptions {
   readonly gid?: number;
   /** Its level is what `loglevel=N` changes. */
   readonly logger?: Logger;
+  /** Called after `restart` has been answered: start a new instance with -H. */
+  onRestart?: () => void;
   /** Called after `shutdown` has been answered: stop the pool, remove the files, exit. */
   readonly onShutdown?: () => void;
   /** Instance start time for `uptime` (default: now). */
@@ -137,6 +140,7 @@ export class ControlServer {
         startedAt: this.#startedAt,
         counters: this.#counters,
         shutdown: () => this.#opts.onShutdown?.(),
+        restart: this.#opts.onRestart,
         now: Date.now(),
       });
     } catch (e) {
@@ -145,7 +149,13 @@ export class ControlServer {
       result = { reply: errorReply((e as Error).message) };
     }
     try {
-      await writeFrame(socket, encodeFrame(result.reply), WRITE_TIMEOUT_MS, label);
+      if (result.sendFd !== undefined) {
+        // ckpool's getxfd answer: one byte carrying the descriptor, no framed text
+        sendFd(socket, result.sendFd);
+        socket.end();
+      } else {
+        await writeFrame(socket, encodeFrame(result.reply), WRITE_TIMEOUT_MS, label);
+      }
     } catch (e) {
       this.#logger.info(`Control ${name}: reply not delivered: ${(e as Error).message}`);
       socket.destroy();

@@ -41,7 +41,7 @@ export class StratumClient extends EventEmitter<ClientEvents> {
   readonly lines: string[] = [];
   #buf = '';
   #nextId = 1;
-  readonly #waiting = new Map<unknown, (r: StratumReply) => void>();
+  readonly #waiting = new Map<unknown, { resolve: (r: StratumReply) => void; reject: (e: Error) => void }>();
 
   private constructor(socket: net.Socket) {
     super();
@@ -51,6 +51,9 @@ export class StratumClient extends EventEmitter<ClientEvents> {
     socket.on('data', (d: string) => this.#onData(d));
     socket.on('close', () => {
       this.closed = true;
+      // a request whose reply can no longer come fails now, not at its timeout
+      for (const w of this.#waiting.values()) w.reject(new Error('connection closed'));
+      this.#waiting.clear();
       this.emit('close');
     });
     socket.on('error', () => undefined);
@@ -91,7 +94,7 @@ export class StratumClient extends EventEmitter<ClientEvents> {
       } else if (msg.method === undefined && this.#waiting.has(msg.id)) {
         const w = this.#waiting.get(msg.id)!;
         this.#waiting.delete(msg.id);
-        w(msg as unknown as StratumReply);
+        w.resolve(msg as unknown as StratumReply);
       }
     }
   }
@@ -113,9 +116,14 @@ export class StratumClient extends EventEmitter<ClientEvents> {
         this.#waiting.delete(id);
         reject(new Error(`no reply to ${method} (id ${String(id)}) within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#waiting.set(id, (r) => {
+      if (this.closed) {
         clearTimeout(timer);
-        resolve(r);
+        reject(new Error('connection closed'));
+        return;
+      }
+      this.#waiting.set(id, {
+        resolve: (r) => { clearTimeout(timer); resolve(r); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
       });
       this.socket.write(JSON.stringify({ id, method, params }) + '\n');
     });

@@ -9,6 +9,10 @@
  * ```
  * Wires the generator (bitcoinds → workbases), the connector (TCP) and the
  * stratifier (miners, shares, blocks), plus the stats files and optional share logs.
+ * Downstream passthrough and node instances connect like miners and become links
+ * (ts/modes/links.ts): their miners are served as individual clients. `nodeserver`
+ * urls are listened on after the serverurl ones and are the only ones accepting
+ * node links.
  */
 import { embeddedDemoConfig } from '../config/parse.js';
 import type { CkpoolConfig } from '../config/types.js';
@@ -18,6 +22,7 @@ import { StratumServer, type StratumServerOptions } from '../stratum/server.js';
 import { PoolStats } from '../stats/stats.js';
 import { ShareLog } from '../stats/sharelog.js';
 import { Generator } from '../work/generator.js';
+import { LinkHub } from '../modes/links.js';
 import { Stratifier } from './stratifier.js';
 
 export type PoolConfig = Pick<CkpoolConfig, 'btcd'> & Partial<Omit<CkpoolConfig, 'btcd'>>;
@@ -36,6 +41,8 @@ export interface PoolOptions {
   statsIntervalMs?: number;
   /** auth deadline for miners, ms (default 60 000) */
   authTimeoutMs?: number;
+  /** serve on these already-listening socket descriptors (a handover) instead of binding serverurl */
+  listenFds?: number[];
   /** where the once-a-second status line goes (ckpool's stdout throbber; the CLI passes stdout unless -q) */
   throbber?: { write(s: string): unknown } | null;
   /** invalid submits in a row before a client is dropped as a flood (default 500) */
@@ -53,6 +60,8 @@ export class Pool {
     readonly stats: PoolStats,
     readonly shareLog: ShareLog | null,
     readonly logger: Logger,
+    /** passthrough and node links, and the miners behind them */
+    readonly links: LinkHub,
   ) {}
 
   /** Full config from a partial one, with ckpool's defaults. */
@@ -87,20 +96,24 @@ export class Pool {
     });
     const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger, throbber: opts.throbber ?? null });
     const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
-    const server = new StratumServer({ maxClients: config.maxclients, ...opts.server, urls: [...config.serverurl], logger });
+    const server = new StratumServer({ maxClients: config.maxclients, ...opts.server, urls: [...config.serverurl, ...config.nodeserver], logger });
     try {
       await generator.start(opts.nodeTimeoutMs);
       await stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));
       stats.start(opts.statsIntervalMs);
       const stratifier = new Stratifier({
-        generator, server, stats, shareLog, solo,
+        generator, stats, shareLog, solo,
         mindiff: config.mindiff, startdiff: config.startdiff, highdiff: config.highdiff, maxdiff: config.maxdiff,
         nonce1length: config.nonce1length, nonce2length: config.nonce2length, versionMask: config.versionMask,
-        updateInterval: config.updateInterval, poolName: opts.name ?? 'ckpool-ts', serverUrls: [...config.serverurl],
+        updateInterval: config.updateInterval, poolName: opts.name ?? 'ckpool-ts', serverUrls: [...config.serverurl, ...config.nodeserver],
         authTimeoutMs: opts.authTimeoutMs, invalidBurst: opts.invalidBurst, logger,
       });
-      await server.listen();
-      return new Pool(config, generator, server, stratifier, stats, shareLog, logger);
+      const nodeServers = new Set(config.nodeserver.map((_, i) => config.serverurl.length + i));
+      const links = new LinkHub({ server, stratifier, generator, nodeServers, versionMask: config.versionMask, logger });
+      links.attach();
+      if (opts.listenFds) await server.listenFds(opts.listenFds);
+      else await server.listen();
+      return new Pool(config, generator, server, stratifier, stats, shareLog, logger, links);
     } catch (e) {
       generator.close();
       await server.close().catch(() => undefined);

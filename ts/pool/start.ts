@@ -11,14 +11,24 @@
  * live same-named instance is refused unless -k, a crashed one's files are cleaned)
  * and opens its control sockets, so `ckpmsg ping` / `shutdown` work while the pool is
  * still waiting for bitcoind.
+ *
+ * -H (handover): the listening sockets of the running same-named instance are inherited
+ * over its `listener` socket (getxfd), the pool starts serving on them, and the old
+ * instance is told to `handover` (stop accepting, send its miners client.reconnect,
+ * exit) — the ports never close, so no connection attempt is refused.
  */
-import { basename, dirname } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { ResolvedOptions } from '../cli/ckpool.js';
 import type { CkpoolConfig, BtcdEntry } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { resolveGroup } from '../control/group.js';
-import { claimInstance } from '../control/instance.js';
+import { sendControl } from '../control/framing.js';
+import { claimInstance, isAlive, readPidFile, type InstanceClaim } from '../control/instance.js';
+import { serverSocketPath } from '../control/paths.js';
 import { ControlServer } from '../control/server.js';
+import { requestListenFd } from '../native/handover.js';
 import { startBcoin, type BcoinNode } from '../node/bcoin.js';
 import { Pool } from './pool.js';
 
@@ -49,9 +59,38 @@ async function demoConfig(config: CkpoolConfig, logger: Logger): Promise<{ confi
   };
 }
 
+/**
+ * -H: take the listening sockets of the running same-named instance (ckpool's getxfd,
+ * SCM_RIGHTS through the native binding). Null when there is no instance to take over
+ * from (then this one simply starts).
+ */
+function inheritListeners(options: ResolvedOptions, count: number, logger: Logger): { fds: number[]; oldPid: number } | null {
+  const oldPid = readPidFile(join(options.sockdir, 'main.pid'));
+  const listener = serverSocketPath(options.sockdir, 'listener');
+  if (oldPid === null || !isAlive(oldPid) || !existsSync(listener)) {
+    logger.notice('Handover (-H): no running instance to take over from; starting normally');
+    return null;
+  }
+  const fds: number[] = [];
+  for (let i = 0; i < count; i++) {
+    fds.push(requestListenFd(listener, i));
+    logger.notice(`Inherited old server socket ${i} (fd ${fds[i]}) from process ${oldPid}`);
+  }
+  return { fds, oldPid };
+}
+
+/** Re-execute this process's command line with -H (the control socket's `restart`). */
+function restartSelf(logger: Logger): void {
+  const args = process.argv.slice(1);
+  if (!args.includes('-H') && !args.includes('--handover')) args.push('-H');
+  const child = spawn(process.execPath, [...process.execArgv, ...args], { detached: true, stdio: 'ignore' });
+  child.unref();
+  logger.notice(`Restart: started process ${child.pid} with -H`);
+}
+
 export async function startPool(options: ResolvedOptions, config: CkpoolConfig, logger: Logger): Promise<Pool> {
   const gid = options.flags.group !== undefined ? resolveGroup(options.flags.group) : undefined;
-  const instance = await claimInstance({ name: options.name, sockdir: options.sockdir, killold: options.flags.killold, logger });
+  let instance: InstanceClaim | null = null;
   let node: BcoinNode | null = null;
   let pool: Pool | null = null;
   let control: ControlServer | null = null;
@@ -68,30 +107,50 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
       logger.err(`Shutdown: ${(e as Error).message}`);
     } finally {
       await control?.close().catch(() => undefined);
-      instance.release();
+      instance?.release();
       process.exit(0);
     }
   };
   // From here on a signal must also remove the sockets and the pid file.
   process.once('SIGINT', () => void shutdown('received signal SIGINT'));
   process.once('SIGTERM', () => void shutdown('received signal SIGTERM'));
+  const startControl = async () => {
+    instance = await claimInstance({ name: options.name, sockdir: options.sockdir, killold: options.flags.killold || options.flags.handover, logger });
+    control = await ControlServer.start({
+      sockdir: options.sockdir, gid, logger,
+      onShutdown: () => void shutdown('received shutdown command'),
+      onRestart: () => restartSelf(logger),
+    });
+  };
 
   try {
-    control = await ControlServer.start({
-      sockdir: options.sockdir, gid, logger, onShutdown: () => void shutdown('received shutdown command'),
-    });
     if (config.embeddedDemo) ({ config, node } = await demoConfig(config, logger));
+    // serverurl listeners first, then nodeserver ones (the order Pool.start binds them in)
+    const handover = options.flags.handover ? inheritListeners(options, config.serverurl.length + config.nodeserver.length, logger) : null;
+    // Without a handover the control sockets come first, so `ckpmsg ping` / `shutdown`
+    // work while the pool waits for bitcoind. With one, the old instance keeps them until
+    // this one serves on the inherited sockets and has told it to go.
+    if (!handover) await startControl();
     pool = await Pool.start(config, {
       logger, solo: options.mode === 'solo', logShares: options.flags.logShares, name: options.name,
+      listenFds: handover?.fds,
       // ckpool's status line on stdout once a second, unless -q (or stdout is not a terminal)
       throbber: options.flags.quiet || !process.stdout.isTTY ? null : process.stdout,
     });
+    if (handover) {
+      const reply = await sendControl(serverSocketPath(options.sockdir, 'listener'), 'handover').catch((e: Error) => `failed: ${e.message}`);
+      logger.notice(`Handover: old process ${handover.oldPid} answered "${reply}"`);
+      for (let i = 0; i < 100 && isAlive(handover.oldPid); i++) await new Promise((r) => setTimeout(r, 100));
+      await startControl(); // kills the old process if it is still there
+    }
   } catch (e) {
-    await control?.close().catch(() => undefined);
+    await pool?.stop().catch(() => undefined);
+    await (control as ControlServer | null)?.close().catch(() => undefined);
     await node?.stop();
-    instance.release();
+    (instance as InstanceClaim | null)?.release();
     throw e;
   }
+  control = control as unknown as ControlServer;
   control.attach(pool);
   const urls = pool.addresses.map((a) => `stratum+tcp://${a.host === '0.0.0.0' ? '127.0.0.1' : a.host}:${a.port}`);
   say(`${options.name} ${options.mode} mode: stratum on ${urls.join(', ')}`);

@@ -135,6 +135,8 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
   readonly #enonce1InUse = new Set<string>();
   readonly #batches = new Map<ShareChecker, { batch: ShareBatch; items: Pending[] }>();
   #flushScheduled = false;
+  /** proxy modes: the upstream pool's difficulty caps every client's (Infinity = none) */
+  #diffCap = Infinity;
   #enonce1Counter: bigint;
   #sessionCounter: number;
   #sweep: NodeJS.Timeout;
@@ -164,7 +166,26 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
   }
 
   get limits(): VardiffLimits {
-    return { mindiff: this.#o.mindiff, maxdiff: this.#o.maxdiff, networkDiff: this.#gen.current?.networkDiff ?? 0 };
+    const net = this.#gen.current?.networkDiff ?? 0;
+    const cap = this.#diffCap;
+    // the network diff caps only when it is above mindiff (not on regtest); an upstream
+    // pool's diff always does
+    return { mindiff: this.#o.mindiff, maxdiff: this.#o.maxdiff, networkDiff: cap === Infinity ? net : net > this.#o.mindiff ? Math.min(net, cap) : cap };
+  }
+
+  /**
+   * Proxy modes: the upstream pool's difficulty becomes every client's ceiling (ckpool
+   * stratifier.c:update_diff); clients above it are lowered at once, for jobs from now on.
+   */
+  capDifficulty(cap: number): void {
+    if (!(cap > 0) || !Number.isFinite(cap)) return;
+    this.#diffCap = cap;
+    const now = Date.now();
+    for (const c of this.clients.values()) {
+      if (c.vd.diff <= cap) continue;
+      applyDiff(c.vd, cap, now, this.#nextSeq(), c.lastSentSeq);
+      if (c.subscribed) c.conn.send(setDifficulty(cap));
+    }
   }
 
   // ------------------------------------------------------------------ connections
@@ -183,7 +204,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
   /** A new miner connection. */
   connect(conn: StratumConnection): void {
     const now = Date.now();
-    const startdiff = conn.highdiff ? Math.max(this.#o.startdiff, this.#o.highdiff) : this.#o.startdiff;
+    const startdiff = Math.min(conn.highdiff ? Math.max(this.#o.startdiff, this.#o.highdiff) : this.#o.startdiff, this.#diffCap);
     const vd = newVardiff(startdiff, now);
     if (conn.highdiff) vd.suggestDiff = this.#o.highdiff;
     const client: Client = {

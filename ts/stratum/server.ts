@@ -193,6 +193,10 @@ class Client implements StratumConnection, PartialHolder {
   corkBytes = 0;
   /** Graceful close: destroy if still open by this time. */
   lingerUntil = 0;
+  /** Per-connection overrides (setConnectionLimits); 0 = the server's value. */
+  lineLimit = 0;
+  pendingLimit = 0;
+  noFlood = false;
 
   constructor(
     readonly server: StratumServer,
@@ -234,7 +238,7 @@ class Client implements StratumConnection, PartialHolder {
     this.server._bytesOut += len;
     // Output from earlier ticks the kernel has not taken; this tick's output is
     // judged after the uncork, once the kernel has had its chance (uncorkClient).
-    if (socket.writableLength - this.corkBytes > this.server._maxPendingBytes) {
+    if (socket.writableLength - this.corkBytes > (this.pendingLimit || this.server._maxPendingBytes)) {
       this.server._drop(this, CloseReason.OUTPUT_BOUND, true);
       return false;
     }
@@ -510,6 +514,28 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     }
   }
 
+  /** The OS descriptors of the listening sockets, by serverIndex (for a handover). */
+  listeningFds(): number[] {
+    return this.servers.map((srv, i) => {
+      const fd = (srv as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+      if (typeof fd !== 'number' || fd < 0) throw ckError('CKP_ERR_STRATUM_STATE', `listener ${i} has no descriptor`);
+      return fd;
+    });
+  }
+
+  /**
+   * Stop accepting on this process's listeners but keep every connected client — after a
+   * handover the other process accepts on the same sockets (its own descriptors), so the
+   * ports never close.
+   */
+  async stopListening(): Promise<void> {
+    // net.Server.close() stops accepting at once, but its callback waits for every
+    // connection to end — the miners stay connected here, so do not wait for it.
+    const servers = this.servers.filter((s): s is net.Server => s !== undefined);
+    this.servers = [];
+    for (const s of servers) s.close();
+  }
+
   /** Stop listening and destroy every client (each gets 'close' with 'server closing'). */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
@@ -546,6 +572,19 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       if (client.send(buf)) sent++;
     }
     return sent;
+  }
+
+  /**
+   * Raise one connection's limits: a passthrough or node link carries many miners'
+   * lines (longer than a miner's, more of them, and a notify per miner on every new
+   * job). `flood: false` exempts it from flood control.
+   */
+  setConnectionLimits(conn: StratumConnection, limits: { maxLineBytes?: number; maxPendingBytes?: number; flood?: boolean }): void {
+    const client = this.clients.get(conn.id);
+    if (client === undefined || client !== conn) return;
+    if (limits.maxLineBytes !== undefined) client.lineLimit = positive('maxLineBytes', limits.maxLineBytes, this.maxLineBytes);
+    if (limits.maxPendingBytes !== undefined) client.pendingLimit = positive('maxPendingBytes', limits.maxPendingBytes, this.maxPendingBytes);
+    if (limits.flood !== undefined) client.noFlood = !limits.flood;
   }
 
   stats(): StratumServerStats {
@@ -622,16 +661,17 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   /** @internal */
   _onData(client: Client, chunk: Buffer): void {
     this.bytesIn += chunk.length;
-    const res = feedLines(client, chunk, this.maxLineBytes, client, onLine);
+    const limit = client.lineLimit || this.maxLineBytes;
+    const res = feedLines(client, chunk, limit, client, onLine);
     if (res === FeedResult.TOO_LONG && !client.closed) {
-      this.logger.info(`Client ${client.id} ${client.address} sent a line over ${this.maxLineBytes} bytes, dropping`);
+      this.logger.info(`Client ${client.id} ${client.address} sent a line over ${limit} bytes, dropping`);
       this._drop(client, CloseReason.LINE_TOO_LONG, true);
     }
   }
 
   /** @internal One line; false stops reading the chunk. */
   _onLine(client: Client, line: string): boolean {
-    if (!this.takeToken(client)) {
+    if (!client.noFlood && !this.takeToken(client)) {
       this.logger.info(`Client ${client.id} ${client.address} flooded more than ${this.floodBurst} messages, dropping`);
       this._drop(client, CloseReason.FLOOD, true);
       return false;
@@ -683,7 +723,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   _afterFlush(client: Client): void {
     const pending = client.socket.writableLength;
     if (pending === 0) return;
-    if (pending > this._maxPendingBytes) {
+    if (pending > (client.pendingLimit || this._maxPendingBytes)) {
       this._drop(client, CloseReason.OUTPUT_BOUND, true);
       return;
     }

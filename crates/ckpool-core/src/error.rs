@@ -14,6 +14,8 @@ pub enum CoreError {
     Range { what: &'static str, detail: String },
     /// Any other invalid argument (empty list, inconsistent parameters...).
     Arg { what: &'static str, detail: String },
+    /// An operating-system call failed (the binding's socket handover).
+    Io { what: &'static str, detail: String },
 }
 
 impl CoreError {
@@ -24,6 +26,7 @@ impl CoreError {
             CoreError::Hex { .. } => "CKP_ERR_NATIVE_HEX",
             CoreError::Range { .. } => "CKP_ERR_NATIVE_RANGE",
             CoreError::Arg { .. } => "CKP_ERR_NATIVE_ARG",
+            CoreError::Io { .. } => "CKP_ERR_NATIVE_IO",
         }
     }
 
@@ -47,6 +50,7 @@ impl fmt::Display for CoreError {
             CoreError::Hex { what, detail } => write!(f, "{what}: {detail}"),
             CoreError::Range { what, detail } => write!(f, "{what}: {detail}"),
             CoreError::Arg { what, detail } => write!(f, "{what}: {detail}"),
+            CoreError::Io { what, detail } => write!(f, "{what}: {detail}"),
         }
     }
 }

@@ -1,0 +1,201 @@
+/**
+ * Seamless restart: `ckpool -H` takes the listening sockets of the running instance over
+ * its unix socket (SCM_RIGHTS, in the Rust binding) while miners keep connecting and
+ * mining. Real processes (bin/ckpool.js), a real bcoin node behind the hard-target
+ * stand-in of test/helpers/hardbits.ts (so shares are shares, not blocks), real TCP.
+ * Also `restart` through ckpmsg, and -D.
+ */
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { once } from 'node:events';
+import { freePort } from '../ts/node/ports.js';
+import { StratumClient } from '../ts/miner/client.js';
+import { sendControl } from '../ts/control/framing.js';
+import { isAlive, readPidFile } from '../ts/control/instance.js';
+import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS } from './helpers/bcoin.js';
+import { hardBitsProxy, type HardBits } from './helpers/hardbits.js';
+
+const bin = new URL('../bin/ckpool.js', import.meta.url).pathname;
+const dir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-ho-'));
+const children: ChildProcess[] = [];
+let proxy: HardBits;
+let confFile: string;
+let port: number;
+
+test.before(async () => {
+  const node = await startTestBcoin({ walletEnabled: false });
+  await node.generateToAddress(2, REGTEST_ADDRESS);
+  proxy = await hardBitsProxy({ host: node.host, port: node.port });
+  port = await freePort();
+  confFile = path.join(dir, 'ho.conf');
+  writeFileSync(confFile, JSON.stringify({
+    btcd: [{ url: proxy.url, auth: node.user, pass: node.pass, notify: false }],
+    btcaddress: REGTEST_ADDRESS, serverurl: [`127.0.0.1:${port}`], logdir: path.join(dir, 'logs'),
+    // tiny share difficulty: the test process grinds shares and also hosts the RPC stand-in
+    startdiff: 1e-8, mindiff: 1e-8, highdiff: 1e-8, update_interval: 600,
+  }));
+});
+test.after.always(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await proxy?.close();
+  await stopAllBcoins();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function ckpool(args: string[]) {
+  const child = spawn(process.execPath, [bin, '-c', confFile, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { out += d; });
+  const ready = async () => {
+    const deadline = Date.now() + 20_000;
+    while (!/stratum on/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 25));
+    if (!/stratum on/.test(out)) {
+      const log = path.join(dir, 'logs', `${args[1]}.log`);
+      throw new Error(`not ready: ${out}\n--- log tail ---\n${existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-25).join('\n') : ''}`);
+    }
+  };
+  return { child, ready, out: () => out };
+}
+
+/** A miner that mines continuously and reconnects whenever told to or dropped. */
+function miner(name: string, stats: { refused: number; errors: string[]; accepted: { en1: string; nonce2: string; nonce: string }[] }) {
+  let stop = false;
+  let connections = 0;
+  const run = async () => {
+    while (!stop) {
+      let c: StratumClient;
+      try {
+        c = await StratumClient.connect(port);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') stats.refused++;
+        else stats.errors.push(String(e));
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      connections++;
+      let told = false;
+      c.on('message', (m) => { if (m.method === 'client.reconnect') told = true; });
+      try {
+        await c.subscribe(name);
+        await c.authorize(`${name}.w`);
+        await c.nextJob(5000, true);
+        while (!stop && !told && !c.closed) {
+          const s = c.grind({ job: c.job!, diff: 1e-8 });
+          await new Promise((r) => setImmediate(r));
+          const r = await c.submit(`${name}.w`, s.params, 3000).catch(() => null);
+          if (r?.result === true) stats.accepted.push({ en1: c.extranonce1.toString('hex'), nonce2: s.params[1] as string, nonce: s.params[3] as string });
+        }
+      } catch {
+        // dropped mid-request by the old instance: reconnect
+      }
+      c.close();
+    }
+  };
+  const done = run();
+  return { stop: async () => { stop = true; await done; }, connections: () => connections };
+}
+
+function shareLogLines(): { result: boolean; enonce1: string; nonce2: string; nonce: string }[] {
+  const logs = path.join(dir, 'logs');
+  return readdirSync(logs).filter((d) => /^[0-9a-f]{8}$/.test(d)).flatMap((d) =>
+    readdirSync(path.join(logs, d)).flatMap((f) => readFileSync(path.join(logs, d, f), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))));
+}
+
+test.serial('ckpool -H under load: no refused connection, every miner reconnects and mines on, no accepted share lost', async (t) => {
+  const sockdir = path.join(dir, 'sock-ho');
+  const old = ckpool(['-n', 'ho', '-s', sockdir, '-L', '-q']);
+  await old.ready();
+  const stats = { refused: 0, errors: [] as string[], accepted: [] as { en1: string; nonce2: string; nonce: string }[] };
+  const miners = ['m1', 'm2', 'm3', 'm4'].map((n) => miner(n, stats));
+  // and a client that only keeps opening connections
+  let probes = 0;
+  let probing = true;
+  const prober = (async () => {
+    while (probing) {
+      await new Promise<void>((resolve) => {
+        const s = net.connect({ port, host: '127.0.0.1' }, () => { probes++; s.destroy(); resolve(); });
+        s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'ECONNREFUSED') stats.refused++; resolve(); });
+      });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 1500));
+  const before = stats.accepted.length;
+  t.true(before > 0, 'shares accepted by the old instance');
+  const oldPid = old.child.pid!;
+  const fresh = ckpool(['-n', 'ho', '-s', sockdir, '-L', '-q', '-H']);
+  await fresh.ready();
+  if (old.child.exitCode === null) await once(old.child, 'exit');
+  t.false(isAlive(oldPid));
+  t.is(readPidFile(path.join(sockdir, 'main.pid')), fresh.child.pid!);
+  await new Promise((r) => setTimeout(r, 1500));
+  probing = false;
+  await prober;
+  await Promise.all(miners.map((m) => m.stop()));
+
+  t.is(stats.refused, 0, 'no connection attempt was refused');
+  t.deepEqual(stats.errors, []);
+  t.true(probes > 50, `${probes} probe connections`);
+  for (const m of miners) t.true(m.connections() >= 2, 'each miner reconnected');
+  t.true(stats.accepted.length > before, 'shares accepted after the handover');
+  t.regex(fresh.out() + readFileSync(path.join(dir, 'logs', 'ho.log'), 'utf8'), /Inherited old server socket 0/);
+
+  // every accepted share is in the share log (old instance's and new instance's lines)
+  await sendControl(path.join(sockdir, 'listener'), 'shutdown');
+  await once(fresh.child, 'exit');
+  const logged = new Set(shareLogLines().filter((l) => l.result).map((l) => `${l.enonce1}:${l.nonce2}:${l.nonce}`));
+  const missing = stats.accepted.filter((a) => !logged.has(`${a.en1}:${a.nonce2}:${a.nonce}`));
+  t.deepEqual(missing, [], `${missing.length} of ${stats.accepted.length} accepted shares missing from the share logs`);
+});
+
+test.serial('restart through the control socket: a new process takes over with -H', async (t) => {
+  const sockdir = path.join(dir, 'sock-rs');
+  const old = ckpool(['-n', 'rs', '-s', sockdir, '-q']);
+  await old.ready();
+  const reply = await sendControl(path.join(sockdir, 'listener'), 'restart');
+  t.is(reply, 'restarting');
+  await once(old.child, 'exit');
+  const deadline = Date.now() + 20_000;
+  let pid: number | null = null;
+  while (Date.now() < deadline) {
+    pid = readPidFile(path.join(sockdir, 'main.pid'));
+    if (pid !== null && pid !== old.child.pid && existsSync(path.join(sockdir, 'listener'))) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.not(pid, null);
+  t.not(pid, old.child.pid);
+  t.is(await sendControl(path.join(sockdir, 'listener'), 'ping'), 'pong');
+  const c = await StratumClient.connect(port);
+  await c.subscribe();
+  t.is((await c.authorize('after.restart')).result, true);
+  c.close();
+  await sendControl(path.join(sockdir, 'listener'), 'shutdown');
+  for (let i = 0; i < 100 && isAlive(pid!); i++) await new Promise((r) => setTimeout(r, 50));
+  t.false(isAlive(pid!));
+});
+
+test.serial('-D runs in the background: the command returns, the daemon answers, shutdown stops it', async (t) => {
+  const sockdir = path.join(dir, 'sock-d');
+  const p = ckpool(['-n', 'dd', '-s', sockdir, '-D']);
+  const [code] = (await once(p.child, 'exit')) as [number];
+  t.is(code, 0);
+  t.regex(p.out(), /running in the background as process \d+/);
+  const pid = Number(/process (\d+)/.exec(p.out())![1]);
+  let pong = '';
+  for (let i = 0; i < 200 && pong !== 'pong'; i++) {
+    pong = await sendControl(path.join(sockdir, 'listener'), 'ping').catch(() => '');
+    if (pong !== 'pong') await new Promise((r) => setTimeout(r, 50));
+  }
+  t.is(pong, 'pong');
+  t.true(isAlive(pid));
+  await sendControl(path.join(sockdir, 'listener'), 'shutdown');
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  t.false(isAlive(pid));
+  t.false(existsSync(path.join(sockdir, 'main.pid')), 'pid file removed');
+});

@@ -1,0 +1,256 @@
+/**
+ * The main pool's side of passthrough and node links (behaviour §12.2, §12.3).
+ *
+ * A connection that starts with `mining.passthrough` (on any serverurl) or
+ * `mining.node` (only on a `nodeserver` url; elsewhere it is dropped) is answered
+ * `{"result":true}` and becomes a multiplexed link: it leaves the stratifier, gets
+ * link-sized limits (long lines, a large output bound, no flood control), and every
+ * line on it is one miner's message tagged with `client_id` (plus `address` and
+ * `server`). Each (link, client_id) is a virtual StratumConnection the stratifier
+ * serves like any miner — its own extranonce1, difficulty, vardiff and stats, by its
+ * own worker name — whose output goes back over the link as the same JSON with
+ * `"client_id":N` first. Dropping one sends the line `dropclient=N`; the downstream's
+ * `mining.term` for a miner that left removes it; a closed link removes all of its
+ * miners.
+ *
+ * Node links also get `{"node.method":"workinfo",...}` for every new workbase: the
+ * whole template (transactions included), the coinbase halves and the nonce and
+ * version-mask settings, so the node can check its miners' shares itself and build and
+ * submit a block to its own bitcoind. (Pool mode only: in -B solo mode every user has
+ * their own coinbase, which a node cannot rebuild, so none is sent.)
+ *
+ * Links are trusted as in ckpool: any client may turn itself into one, and a link is
+ * exempt from flood control (it carries many miners); its miners do count against
+ * `maxclients`. Put passthroughs and nodes on a port miners cannot reach if that matters.
+ *
+ * Differences from ckpool 0.9.9: sub-client ids come from a pool-wide counter starting
+ * at 2^32 rather than `(link id << 32) | client_id` (JavaScript numbers stay exact to
+ * 2^53, which that formula would exceed after ~2 million connections); a link-level
+ * `mining.ping` (no client_id) is answered "pong" so the downstream can tell a quiet
+ * link from a dead one.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log/logger.js';
+import { NullLogger } from '../log/logger.js';
+import type { Client } from '../pool/client.js';
+import { reply } from '../pool/protocol.js';
+import type { Stratifier } from '../pool/stratifier.js';
+import type { StratumConnection, StratumServer } from '../stratum/server.js';
+import type { WorkSource } from '../work/source.js';
+import type { Workbase } from '../work/workbase.js';
+import { hex8 } from './common.js';
+
+export type LinkKind = 'passthrough' | 'node';
+
+export interface LinkHubOptions {
+  server: StratumServer;
+  stratifier: Stratifier;
+  /** the pool's work: node links are sent its workbases */
+  generator: WorkSource;
+  /** serverIndex values of the `nodeserver` urls (the only ones accepting mining.node) */
+  nodeServers: ReadonlySet<number>;
+  versionMask: number;
+  logger?: Logger;
+}
+
+/** Limits of a link connection: downstream miner lines plus tags, and a notify per miner per job. */
+const LINK_LIMITS = { maxLineBytes: 64 * 1024, maxPendingBytes: 1024 * 1024 * 1024, flood: false };
+/** first sub-client id (direct connections count up from the number of serverurls) */
+let nextSubId = 2 ** 32;
+
+/** One miner behind a passthrough or node link, as the stratifier sees it. */
+class SubConnection implements StratumConnection {
+  readonly id: number;
+  readonly port = 0;
+  readonly connectedAt = Date.now();
+  closed = false;
+  closeReason: string | undefined = undefined;
+  state: unknown = undefined;
+  readonly #prefix: string;
+
+  constructor(readonly link: Link, readonly clientId: number, readonly address: string, readonly serverIndex: number, readonly highdiff: boolean) {
+    this.id = nextSubId++;
+    this.#prefix = `{"client_id":${clientId},`;
+  }
+
+  send(line: string | Uint8Array): boolean {
+    if (this.closed) return false;
+    const s = typeof line === 'string' ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8');
+    if (s.charCodeAt(0) !== 0x7b || s.length < 3) return false;
+    return this.link.conn.send(this.#prefix + s.slice(1));
+  }
+
+  sendJson(msg: unknown): boolean {
+    return this.send(JSON.stringify(msg));
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.link.conn.send(`dropclient=${this.clientId}`);
+    this.link.hub._subGone(this, reason);
+  }
+}
+
+/** One passthrough or node connection. */
+export class Link {
+  readonly subs = new Map<number, SubConnection>();
+  readonly since = Date.now();
+  /** miner messages relayed */
+  messages = 0;
+  constructor(readonly hub: LinkHub, readonly conn: StratumConnection, readonly kind: LinkKind, readonly agent: string) {}
+}
+
+export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [link: Link, reason: string] }> {
+  readonly links = new Map<number, Link>();
+  /** miners behind all links */
+  subClients = 0;
+  readonly #o: LinkHubOptions;
+  readonly #log: Logger;
+  #workinfo: string | null = null;
+
+  constructor(opts: LinkHubOptions) {
+    super();
+    this.#o = opts;
+    this.#log = opts.logger ?? new NullLogger();
+    opts.generator.on('workbase', (wb) => this.#onWorkbase(wb));
+  }
+
+  /** Route the server's miners: links here, everyone else to the stratifier. */
+  attach(): void {
+    const { server, stratifier } = this.#o;
+    server.on('connection', (c) => stratifier.connect(c));
+    server.on('message', (c, msg) => {
+      if (this.links.size !== 0) {
+        const link = this.links.get(c.id);
+        if (link !== undefined) return this.#fromLink(link, msg);
+      }
+      const m = msg.method;
+      if (typeof m === 'string' && m.length >= 11 && (m.charCodeAt(7) | 0x20) !== 0x73 /* s: subscribe, submit */) {
+        const l = m.toLowerCase();
+        if (l === 'mining.passthrough' || l === 'mining.node') return this.#handshake(c, msg, l === 'mining.node' ? 'node' : 'passthrough');
+      }
+      stratifier.message(c, msg);
+    });
+    server.on('close', (c, reason) => {
+      const link = this.links.get(c.id);
+      if (link !== undefined) this.#linkClosed(link, reason);
+      else stratifier.disconnect(c, reason);
+    });
+  }
+
+  #handshake(c: StratumConnection, msg: Record<string, unknown>, kind: LinkKind): void {
+    const { server, stratifier } = this.#o;
+    const client = c.state as Client | undefined;
+    if (client?.subscribed) {
+      // only before subscribe (ckpool); a miner sending it later just gets "not found"
+      stratifier.message(c, msg);
+      return;
+    }
+    if (kind === 'node' && !this.#o.nodeServers.has(c.serverIndex)) {
+      this.#log.notice(`Client ${c.id} ${c.address} sent mining.node on a port that is not a nodeserver, dropping`);
+      c.close('mining.node on a non-node port');
+      return;
+    }
+    const agent = Array.isArray(msg.params) && typeof msg.params[0] === 'string' ? msg.params[0].slice(0, 64) : '';
+    stratifier.disconnect(c, `became a ${kind} link`);
+    const link = new Link(this, c, kind, agent);
+    this.links.set(c.id, link);
+    server.setConnectionLimits(c, LINK_LIMITS);
+    c.send(reply(msg.id, true));
+    this.#log.notice(`Client ${c.id} ${c.address} is a ${kind} link${agent ? ` (${agent})` : ''}`);
+    if (kind === 'node') {
+      const wb = this.#o.generator.current;
+      if (wb) {
+        const info = this.#workinfo ?? this.#makeWorkinfo(wb);
+        if (info) c.send(info);
+      }
+    }
+    this.emit('link', link);
+  }
+
+  #fromLink(link: Link, msg: Record<string, unknown>): void {
+    const cid = msg.client_id;
+    if (typeof cid !== 'number' || !Number.isSafeInteger(cid) || cid < 0) {
+      if (msg.method === 'mining.ping') link.conn.send(reply(msg.id, 'pong'));
+      return;
+    }
+    link.messages++;
+    let sub = link.subs.get(cid);
+    if (msg.method === 'mining.term') {
+      if (sub !== undefined) this._subGone(sub, 'mining.term');
+      return;
+    }
+    if (sub === undefined) {
+      // miners behind links count against maxclients like direct ones
+      if (this.subClients + this.#o.server.connections.size >= this.#o.server.maxClients) {
+        link.conn.send(`dropclient=${cid}`);
+        return;
+      }
+      const addr = typeof msg.address === 'string' && msg.address.length <= 64 ? msg.address : link.conn.address;
+      sub = new SubConnection(link, cid, addr, link.conn.serverIndex, link.conn.highdiff);
+      link.subs.set(cid, sub);
+      this.subClients++;
+      this.#o.stratifier.connect(sub);
+    }
+    try {
+      this.#o.stratifier.message(sub, msg);
+    } catch (e) {
+      // a bug must cost this miner only, not every miner on the link
+      this.#log.err(`Handling a message of ${link.kind} client ${cid} failed: ${(e as Error)?.stack ?? String(e)}`);
+      sub.close('internal error');
+    }
+  }
+
+  /** @internal A sub-client is gone (dropped by the pool, or mining.term). */
+  _subGone(sub: SubConnection, reason: string): void {
+    if (sub.closed) return;
+    sub.closed = true;
+    sub.closeReason = reason;
+    sub.link.subs.delete(sub.clientId);
+    this.subClients--;
+    // never re-entrantly from inside the stratifier (it may be closing this client)
+    process.nextTick(() => this.#o.stratifier.disconnect(sub, reason));
+  }
+
+  #linkClosed(link: Link, reason: string): void {
+    this.links.delete(link.conn.id);
+    this.#log.notice(`${link.kind} link ${link.conn.id} ${link.conn.address} closed (${reason}): dropping its ${link.subs.size} miner(s)`);
+    this.subClients -= link.subs.size;
+    for (const sub of link.subs.values()) {
+      sub.closed = true;
+      sub.closeReason = `${link.kind} link closed`;
+      this.#o.stratifier.disconnect(sub, sub.closeReason);
+    }
+    link.subs.clear();
+    this.emit('linkClosed', link, reason);
+  }
+
+  #onWorkbase(wb: Workbase): void {
+    this.#workinfo = null;
+    let nodes = 0;
+    for (const l of this.links.values()) if (l.kind === 'node') nodes++;
+    if (nodes === 0) return;
+    const info = this.#makeWorkinfo(wb);
+    if (!info) return;
+    for (const l of this.links.values()) if (l.kind === 'node') l.conn.send(info);
+  }
+
+  /** ckpool's node.method workinfo, with the whole template (transactions included). */
+  #makeWorkinfo(wb: Workbase): string | null {
+    if (wb.source !== 'template' || wb.coinb1.length === 0) return null;
+    this.#workinfo = JSON.stringify({
+      'node.method': 'workinfo',
+      jobid: wb.jobId,
+      seq: wb.seq,
+      height: wb.height,
+      prevhash: wb.prevhash,
+      coinb1: wb.coinb1.toString('hex'),
+      coinb2: wb.coinb2.toString('hex'),
+      enonce1varlen: wb.nonce1length,
+      enonce2varlen: wb.nonce2length,
+      versionmask: hex8(this.#o.versionMask),
+      template: wb.template,
+    });
+    return this.#workinfo;
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * Passthrough mode (-P; behaviour §12.2), and the base of node (-N, ./node.ts) and
+ * redirector (-R, ./redirector.ts) modes: every miner connection is collated onto one
+ * upstream link. The main pool's side is ./links.ts.
+ *
+ * - Handshake: `{"id":0,"method":"mining.passthrough","params":[agent]}` (node:
+ *   `mining.node`), answered `{"result":true}`.
+ * - Miner → upstream: each line as the miner sent it, with `"client_id":N,
+ *   "address":"ip","server":n` appended inside the object (string splicing: the server
+ *   has already checked the line is a JSON object, so nothing is re-serialised).
+ * - Upstream → miner: `{"client_id":N,...}` loses its tag and goes to miner N —
+ *   `{"client_id":N,` at the start (how ckpool-ts's pool writes it) is cut off as text;
+ *   anywhere else the line is parsed and re-serialised. `dropclient=N` drops miner N.
+ * - A miner that leaves is reported with `{"id":42,"client_id":N,...,"method":"mining.term","params":[]}`.
+ * - The `proxy` array is a failover set (./upstream.ts). A new link knows none of the
+ *   miners, so when one comes up after a loss (or a fail-back) every miner is sent
+ *   client.reconnect. While no link is up, miners stay connected, requests are answered
+ *   with an error saying the upstream is unavailable, and new connections are refused.
+ *   (ckpool 0.9.9 drops every miner when its upstream goes.)
+ * - Silence: a link-level `mining.ping` probe at half the silence timeout (ckpool-ts
+ *   pools answer it); silence only counts while miners are connected, since an idle
+ *   link carries nothing.
+ * - No stats beyond counters; a `Passthrough:` line is logged every 60 s, as ckpool's
+ *   connector does.
+ */
+import { EventEmitter } from 'node:events';
+import type { CkpoolConfig } from '../config/types.js';
+import { ckError } from '../errors.js';
+import { NullLogger, type Logger } from '../log/logger.js';
+import { StratumError, err, reconnect, reply } from '../pool/protocol.js';
+import { StratumServer, type StratumConnection, type StratumServerOptions } from '../stratum/server.js';
+import { AGENT } from './common.js';
+import { Upstream, type Active, type Json, type UpstreamLink } from './upstream.js';
+
+export type PassthroughKind = 'passthrough' | 'node' | 'redirector';
+
+/** One miner connected to the passthrough. */
+export interface Miner {
+  readonly conn: StratumConnection;
+  readonly id: number;
+  /** `,"client_id":N,"address":"ip","server":n}`: what ends each of its lines upstream */
+  readonly suffix: string;
+  /** it has sent something over the current link */
+  sent: boolean;
+  /** the tap's per-miner state */
+  tap: unknown;
+}
+
+/** What node and redirector modes add to a plain passthrough. */
+export interface PassthroughTap {
+  /** every upstream message to a miner must be parsed and shown to toMiner (else the text fast path is used) */
+  readonly parseDownstream: boolean;
+  fromMiner?(m: Miner, msg: Json): void;
+  toMiner?(m: Miner, msg: Json): void;
+  /** a message for the passthrough itself (no client_id), e.g. a node's workinfo */
+  fromUpstream?(msg: Json): void;
+  gone?(m: Miner): void;
+  close?(): void | Promise<void>;
+}
+
+export interface PassthroughOptions {
+  logger?: Logger;
+  name?: string;
+  server?: Omit<StratumServerOptions, 'urls' | 'logger'>;
+  /** upstream silence (with miners connected) that means reconnect, ms (default max(300 s, 4 × update_interval)) */
+  silenceMs?: number;
+  retryMs?: number;
+  failbackMs?: number;
+  connectTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  /** period of the `Passthrough:` log line, ms (default 60 000) */
+  logIntervalMs?: number;
+}
+
+const CLIENT_ID_PREFIX = '{"client_id":';
+
+export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; down: [reason: string] }> {
+  readonly miners = new Map<number, Miner>();
+  readonly upstream: Upstream<true>;
+  readonly logger: Logger;
+  readonly counters = { up: 0, down: 0, dropped: 0, reconnected: 0 };
+  readonly #tap: PassthroughTap | null;
+  #timer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    readonly config: CkpoolConfig,
+    readonly kind: PassthroughKind,
+    readonly server: StratumServer,
+    opts: PassthroughOptions,
+    tap: PassthroughTap | null,
+  ) {
+    super();
+    this.logger = opts.logger ?? new NullLogger();
+    this.#tap = tap;
+    const method = kind === 'node' ? 'mining.node' : 'mining.passthrough';
+    this.upstream = new Upstream<true>({
+      entries: config.proxy.map((p) => ({ url: p.url, auth: p.auth, pass: p.pass })),
+      name: kind,
+      logger: this.logger,
+      handshake: async (link) => {
+        const answer = link.waitFor((m) => m.client_id === undefined && 'result' in m, `the ${method} handshake`, opts.handshakeTimeoutMs ?? 15_000);
+        link.sendJson({ id: 0, method, params: [AGENT] });
+        const r = await answer;
+        if (r.result !== true) throw ckError('CKP_ERR_PROXY_REFUSED', link.url, method, JSON.stringify(r.error ?? r.result));
+        return true as const;
+      },
+      silenceMs: opts.silenceMs ?? Math.max(300, 4 * config.updateInterval) * 1000,
+      silenceApplies: () => this.miners.size > 0,
+      probe: (link) => link.sendJson({ id: 'ping', method: 'mining.ping', params: [] }),
+      retryMs: opts.retryMs,
+      failbackMs: opts.failbackMs,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    });
+  }
+
+  /** Listen for miners and start connecting upstream (miners are refused until a link is up). */
+  static async start(config: CkpoolConfig, opts: PassthroughOptions = {}, tap: PassthroughTap | null = null): Promise<PassthroughMode> {
+    const kind: PassthroughKind = config.mode === 'node' ? 'node' : config.mode === 'redirector' ? 'redirector' : 'passthrough';
+    if (config.mode !== kind) throw ckError('CKP_ERR_PROXY_OPTION', 'mode', 'passthrough, node or redirector', config.mode);
+    const logger = opts.logger ?? new NullLogger();
+    const server = new StratumServer({ maxClients: config.maxclients, ...opts.server, urls: [...config.serverurl], logger });
+    server.accepting = false;
+    const mode = new PassthroughMode(config, kind, server, { ...opts, logger }, tap);
+    mode.#wire();
+    try {
+      await server.listen();
+    } catch (e) {
+      await mode.stop();
+      throw e;
+    }
+    mode.upstream.start();
+    mode.#timer = setInterval(() => mode.#logStats(), opts.logIntervalMs ?? 60_000);
+    mode.#timer.unref();
+    return mode;
+  }
+
+  get addresses(): { host: string; port: number }[] {
+    return this.server.addresses;
+  }
+
+  /** Resolves once a link is up (miners are accepted). */
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    await this.upstream.waitUp(timeoutMs);
+  }
+
+  #wire(): void {
+    const server = this.server;
+    server.on('connection', (conn) => {
+      const suffix = `,"client_id":${conn.id},"address":${JSON.stringify(conn.address)},"server":${conn.serverIndex}}`;
+      this.miners.set(conn.id, { conn, id: conn.id, suffix, sent: false, tap: undefined });
+    });
+    server.on('message', (conn, msg, raw) => {
+      const m = this.miners.get(conn.id);
+      if (m === undefined) return;
+      const a = this.upstream.active;
+      if (a === null) {
+        if (msg.method !== undefined && msg.id !== undefined && msg.id !== null) {
+          conn.send(reply(msg.id, null, err(StratumError.OTHER, 'Upstream pool unavailable, please wait')));
+        }
+        return;
+      }
+      this.#tap?.fromMiner?.(m, msg);
+      const t = raw.trimEnd();
+      const body = t.slice(0, -1).trimEnd();
+      a.link.send(body.charCodeAt(body.length - 1) === 0x7b ? body + m.suffix.slice(1) : body + m.suffix);
+      m.sent = true;
+      this.counters.up++;
+    });
+    server.on('close', (conn) => {
+      const m = this.miners.get(conn.id);
+      if (m === undefined) return;
+      this.miners.delete(conn.id);
+      this.#tap?.gone?.(m);
+      const a = this.upstream.active;
+      if (a !== null && m.sent) a.link.send(`{"id":42${m.suffix.slice(0, -1)},"method":"mining.term","params":[]}`);
+    });
+    this.upstream.on('up', (a) => this.#onUp(a));
+    this.upstream.on('down', (reason) => {
+      this.server.accepting = false;
+      for (const m of this.miners.values()) m.sent = false;
+      this.logger.warning(`${this.kind}: no upstream pool (${reason}); ${this.miners.size} miner(s) wait, new ones are refused`);
+      this.emit('down', reason);
+    });
+    this.upstream.on('message', (msg) => this.#fromUpstream(msg));
+  }
+
+  #onUp(a: Active<true>): void {
+    // a new link knows none of the miners on the old one: they must subscribe again
+    if (this.miners.size) {
+      this.logger.notice(`${this.kind}: new upstream link: sending ${this.miners.size} miner(s) client.reconnect`);
+      for (const m of [...this.miners.values()]) {
+        m.sent = false; // the new link never heard of it: no mining.term for it there
+        this.counters.reconnected++;
+        m.conn.send(reconnect());
+        m.conn.close('upstream link changed');
+      }
+    }
+    a.link.rawHook = (line) => this.#rawLine(line);
+    this.server.accepting = true;
+    this.emit('up', a);
+  }
+
+  /** The fast path for lines from upstream: true when handled without parsing. */
+  #rawLine(line: string): boolean {
+    if (line.startsWith(CLIENT_ID_PREFIX)) {
+      if (this.#tap?.parseDownstream) return false;
+      let i = CLIENT_ID_PREFIX.length;
+      let id = 0;
+      let c = line.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) return false;
+      while (c >= 0x30 && c <= 0x39) {
+        id = id * 10 + (c - 0x30);
+        c = line.charCodeAt(++i);
+      }
+      if (c !== 0x2c /* , */) return false;
+      const m = this.miners.get(id);
+      if (m !== undefined) {
+        m.conn.send('{' + line.slice(i + 1));
+        this.counters.down++;
+      }
+      return true;
+    }
+    if (line.startsWith('dropclient=')) {
+      const m = this.miners.get(Number(line.slice(11)));
+      if (m !== undefined) {
+        this.counters.dropped++;
+        m.conn.close('dropped by upstream');
+      }
+      return true;
+    }
+    return false;
+  }
+
+  #fromUpstream(msg: Json): void {
+    const id = msg.client_id;
+    if (id === undefined) {
+      this.#tap?.fromUpstream?.(msg);
+      return;
+    }
+    const m = typeof id === 'number' ? this.miners.get(id) : undefined;
+    if (m === undefined) return;
+    delete msg.client_id;
+    this.#tap?.toMiner?.(m, msg);
+    m.conn.send(JSON.stringify(msg));
+    this.counters.down++;
+  }
+
+  #logStats(): void {
+    const a = this.upstream.active;
+    this.logger.notice(`Passthrough:${JSON.stringify({
+      kind: this.kind, miners: this.miners.size, upstream: a ? a.entry.url : null, relayed_up: this.counters.up,
+      relayed_down: this.counters.down, dropped: this.counters.dropped, reconnected: this.counters.reconnected,
+    })}`);
+  }
+
+  /** The active link (null while none is up). */
+  get link(): UpstreamLink | null {
+    return this.upstream.active?.link ?? null;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.upstream.close();
+    await this.server.close();
+    await this.#tap?.close?.();
+  }
+}

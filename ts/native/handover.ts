@@ -1,0 +1,25 @@
+/**
+ * Socket handover (`ckpool -H`) through the native binding: Node can neither send nor
+ * receive file descriptors over a unix socket, so the two SCM_RIGHTS steps are in Rust
+ * (src/fdpass.rs) and this module adapts them to Node's objects.
+ */
+import type net from 'node:net';
+import { ckError } from '../errors.js';
+import { native } from './binding.js';
+
+/** The OS descriptor behind a Node socket or server (libuv keeps it on the handle). */
+export function fdOf(handleOwner: net.Socket | net.Server): number {
+  const fd = (handleOwner as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw ckError('CKP_ERR_NATIVE_IO', 'no file descriptor behind this socket');
+  return fd;
+}
+
+/** Answer a `getxfd` request: pass `fd` to the peer of `conn` (one byte + SCM_RIGHTS). */
+export function sendFd(conn: net.Socket, fd: number): void {
+  native.sendFd(fdOf(conn), fd);
+}
+
+/** Ask the instance behind `listenerPath` for its listening socket `index`. */
+export function requestListenFd(listenerPath: string, index: number, timeoutMs = 5000): number {
+  return native.requestFd(listenerPath, `getxfd${index}`, timeoutMs);
+}
