@@ -1,15 +1,5 @@
 #!/usr/bin/env node
-// `ckpmsg` launcher: the compiled CLI (dist/) when the package is built, else the
-// TypeScript source through tsx (a source checkout, where tsx is installed).
-import { existsSync } from 'node:fs';
+// `ckpmsg`: see bin/launch.js.
+import { launch } from './launch.js';
 
-const built = new URL('../dist/cli/ckpmsg.js', import.meta.url);
-let cli;
-if (existsSync(built)) {
-  cli = await import(built.href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  cli = await import(new URL('../ts/cli/ckpmsg.ts', import.meta.url).href);
-}
-process.exitCode = await cli.main(process.argv.slice(2));
+await launch('ckpmsg');

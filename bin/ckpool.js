@@ -1,17 +1,6 @@
 #!/usr/bin/env node
-// `ckpool` launcher: the compiled CLI (dist/) when the package is built, else the
-// TypeScript source through tsx (a source checkout, where tsx is installed).
-import { existsSync } from 'node:fs';
+// `ckpool`: the name we were run as matters — a copy or symlink called ckproxy means -p.
 import { basename } from 'node:path';
+import { launch } from './launch.js';
 
-const built = new URL('../dist/cli/ckpool.js', import.meta.url);
-let cli;
-if (existsSync(built)) {
-  cli = await import(built.href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  cli = await import(new URL('../ts/cli/ckpool.ts', import.meta.url).href);
-}
-// The name we were run as matters: a copy or symlink called ckproxy means -p.
-process.exitCode = await cli.main(process.argv.slice(2), basename(process.argv[1] ?? 'ckpool'));
+await launch('ckpool', basename(process.argv[1] ?? 'ckpool'));

@@ -127,13 +127,10 @@ export const catalogue = {
   // --- ckpool-bench (ts/bench) ------------------------------------------------
   // The stratum load generator and its fake template source (benchmarks only).
   CKP_ERR_BENCH_OPTION: { message: '%s must be %s, got %s' },
-  CKP_ERR_BENCH_CONNECT: { message: 'cannot reach the pool at %s: %s' },
   CKP_ERR_BENCH_HANDSHAKE: { message: 'no connection to %s finished subscribe + authorize (%s)' },
-  CKP_ERR_BENCH_TIMEOUT: { message: '%s did not finish within %s s: %s' },
   CKP_ERR_BENCH_TRIGGER: { message: 'block change trigger failed: %s' },
   CKP_ERR_BENCH_PID: { message: 'cannot read /proc for pid %s: %s' },
   CKP_ERR_BENCH_LISTEN: { message: 'template source cannot listen on %s: %s' },
-  CKP_ERR_BENCH_RPC: { message: 'template source %s: %s' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof catalogue;

@@ -13,15 +13,14 @@
  * clear error on stderr and exit status 1, not "Failed to open socket" and status 0;
  * a reply timeout is reported as such and makes the exit status 1.
  */
-import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { isCkpoolError } from '../errors.js';
 import { sendControl, REPLY_REST_TIMEOUT_MS, REPLY_TIMEOUT_MS } from '../control/framing.js';
 import { clientSocketPath } from '../control/paths.js';
 import { LogLevel } from '../log/logger.js';
 import { VERSION } from './ckpool.js';
+import { runIfEntryPoint } from './entry.js';
 
 export interface CkpmsgOptions {
   readonly socketPath: string;
@@ -157,19 +156,5 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   return runCkpmsg(opts, { input: process.stdin, stdout: process.stdout, stderr: process.stderr });
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
 
-// `node --import=tsx ts/cli/ckpmsg.ts`; bin/ckpmsg.js imports this module and calls main().
-if (isEntryPoint()) {
-  void main().then((code) => {
-    process.exitCode = code;
-  });
-}
+runIfEntryPoint(import.meta.url, () => main());

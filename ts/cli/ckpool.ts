@@ -10,9 +10,8 @@
  * - a missing btcaddress and other config errors exit 1 (ckpool exited 0).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { CkpoolConfig, Mode } from '../config/types.js';
@@ -20,6 +19,7 @@ import { ckError, isCkpoolError } from '../errors.js';
 import { FileLogger } from '../log/file.js';
 import { LogLevel } from '../log/logger.js';
 import { checkImplemented, run } from './run.js';
+import { runIfEntryPoint } from './entry.js';
 
 /** ckpool's booleans after implication (-N also sets proxy and passthrough, ...). */
 export interface CliFlags {
@@ -330,23 +330,6 @@ function daemonise(prog: string, argv: readonly string[], config: CkpoolConfig, 
   return 0;
 }
 
-/** True when this module is the program node was started with (not imported). */
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
 
-// Used by `node --import=tsx ts/cli/ckpool.ts` and `node dist/cli/ckpool.js`; the bin/
-// launchers import this module and call main() themselves.
-// No top-level await: the module must stay loadable from CommonJS (tsx may compile it so).
-if (isEntryPoint()) {
-  void main().then((code) => {
-    process.exitCode = code;
-  });
-}
+runIfEntryPoint(import.meta.url, () => main());
 

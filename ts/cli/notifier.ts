@@ -10,12 +10,11 @@
  * refused update are a clear message on stderr and exit status 1. An empty reply
  * (a real ckpool answers nothing) counts as delivered.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { sendControl } from '../control/framing.js';
 import { clientSocketPath } from '../control/paths.js';
 import { VERSION } from './ckpool.js';
+import { runIfEntryPoint } from './entry.js';
 
 /** bitcoind waits for -blocknotify commands; do not hold it long. */
 const NOTIFY_TIMEOUT_MS = 10_000;
@@ -89,19 +88,5 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   return 0;
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
 
-// `node --import=tsx ts/cli/notifier.ts`; bin/notifier.js imports this module and calls main().
-if (isEntryPoint()) {
-  void main().then((code) => {
-    process.exitCode = code;
-  });
-}
+runIfEntryPoint(import.meta.url, () => main());

@@ -1,0 +1,194 @@
+// ckpool-bench smoke test (issue 7): the fake template source serves a template the pool
+// accepts, and the CLI's three load modes run against a real ckpool-ts Pool on it —
+// a few hundred shares, 50 connections, a 20-client broadcast over ZMQ. Counts and the
+// JSON summary's shape are checked, never timings.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { addressToScript } from '../ts/bitcoin/address.js';
+import { TemplateSource } from '../ts/bench/template-source.js';
+import { decodeTransaction } from '../ts/bench/txgen.js';
+import { Pool } from '../ts/pool/pool.js';
+import { Workbase } from '../ts/work/workbase.js';
+import type { BlockTemplate } from '../ts/node/rpc-types.js';
+
+const BIN = new URL('../bin/ckpool-bench.js', import.meta.url).pathname;
+const ADDRESS = 'bcrt1qlk935ze2fsu86zjp395uvtegztrkaezawxx0wf';
+
+let source: TemplateSource;
+let pool: Pool;
+let port: number;
+let logdir: string;
+
+test.before(async () => {
+  source = await TemplateSource.start({ txs: 0, zmq: 0 });
+  logdir = mkdtempSync(path.join(tmpdir(), 'ckpool-bench-test-'));
+  pool = await Pool.start({
+    // notify:false keeps polling on as well, so a ZMQ message lost before the
+    // subscription is up cannot stall the broadcast test
+    btcd: [{ url: source.url, auth: source.user, pass: source.password, notify: false, line: 0 }],
+    zmqblock: source.zmq!,
+    btcaddress: ADDRESS,
+    serverurl: ['127.0.0.1:0'],
+    startdiff: 1,
+    mindiff: 1,
+    logdir,
+    updateInterval: 3600,
+    blockpoll: 100,
+  }, {
+    server: { highdiffPort: 65535, floodRate: 1e9, floodBurst: 1e9 },
+    invalidBurst: Number.POSITIVE_INFINITY,
+    authTimeoutMs: 600_000,
+    statsIntervalMs: 3_600_000,
+  });
+  port = pool.addresses[0]!.port;
+});
+
+test.after.always(async () => {
+  await pool?.stop();
+  await source?.close();
+  if (logdir) rmSync(logdir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** the last stdout line, parsed */
+  summary: Record<string, any>;
+}
+
+function cli(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const last = stdout.trimEnd().split('\n').pop() ?? '';
+      let summary: Record<string, any> = {};
+      try {
+        summary = JSON.parse(last);
+      } catch {
+        /* left empty: the assertions say what is missing */
+      }
+      resolve({ code, stdout, stderr, summary });
+    });
+  });
+}
+
+test.serial('template source: a mainnet-like template with txid ≠ wtxid and a witness commitment the pool accepts', async (t) => {
+  const ts = await TemplateSource.start({ txs: 50 });
+  try {
+    const tpl = ts.template as unknown as BlockTemplate;
+    t.is(tpl.bits, '17034219');
+    t.is(tpl.transactions.length, 50);
+    t.true(tpl.transactions.every((x) => x.txid !== x.hash));
+    // Workbase recomputes the witness commitment from the wtxids and throws on a mismatch
+    const wb = new Workbase({
+      template: tpl, seq: 1, epoch: 1, payout: { script: Buffer.from('0014751e76e8199196d454941c45d1b3a323f1433bd6', 'hex') },
+      nonce1length: 4, nonce2length: 8,
+    });
+    t.truthy(wb.witnessCommitment);
+    t.is(wb.branch.length, 6); // 51 leaves → 6 levels
+    const d = decodeTransaction(tpl.transactions[0]!.data);
+    t.is(d.txid, tpl.transactions[0]!.txid);
+    t.is(d.hash, tpl.transactions[0]!.hash);
+
+    const rpc = async (method: string, params: unknown[] = [], auth = 'bench:bench') => {
+      const r = await fetch(`http://${ts.url}/`, {
+        method: 'POST', body: JSON.stringify({ id: 1, method, params }),
+        headers: { Authorization: 'Basic ' + Buffer.from(auth).toString('base64') },
+      });
+      return { status: r.status, body: r.status === 401 ? null : await r.json() as { result: any; error: any } };
+    };
+    t.is((await rpc('getblockchaininfo')).body!.result.chain, 'regtest');
+    t.is((await rpc('validateaddress', [ADDRESS])).body!.result.scriptPubKey, addressToScript(ADDRESS, 'regtest').toString('hex'));
+    t.false((await rpc('validateaddress', ['bc1qnotanaddress'])).body!.result.isvalid);
+    t.is((await rpc('nosuchmethod')).status, 404);
+    t.is((await rpc('getblockcount', [], 'bench:wrong')).status, 401);
+    const tip = (await rpc('getbestblockhash')).body!.result;
+    const nb = (await rpc('bench_newblock')).body!.result;
+    t.not(nb.hash, tip);
+    t.is((await rpc('getbestblockhash')).body!.result, nb.hash);
+    t.is((await rpc('getblockhash', [nb.height])).body!.result, nb.hash);
+    t.is((ts.template as unknown as BlockTemplate).previousblockhash, nb.hash);
+  } finally {
+    await ts.close();
+  }
+});
+
+test.serial('throughput: a few hundred random shares through the pool, counted by verdict', async (t) => {
+  const r = await cli(['throughput', '-p', String(port), '-c', '4', '-P', '8', '--warmup', '0', '--shares', '400', '-d', '15', '-q']);
+  t.is(r.code, 0, r.stderr);
+  const s = r.summary;
+  t.is(s.tool, 'ckpool-bench');
+  t.is(s.mode, 'throughput');
+  t.is(s.ready, 4);
+  t.is(s.failures, 0);
+  t.is(s.disconnects, 0);
+  t.true(s.replies >= 400, `replies ${s.replies}`);
+  t.true(s.repliesPerSec > 0);
+  t.is(s.accepted + s.rejected, s.replies);
+  t.true(s.rejectReasons['Above target'] > 0, JSON.stringify(s.rejectReasons));
+  t.true(s.latencyMs.samples > 0 && s.latencyMs.p50 > 0 && s.latencyMs.p99 >= s.latencyMs.p50);
+  t.is(typeof s.benchCpuPct, 'number');
+  t.regex(r.stdout, /replies\/s/); // the human table comes first
+});
+
+test.serial('connect: 50 connections authorized, none failed; pool RSS per client from --pid', async (t) => {
+  const r = await cli(['connect', '-p', String(port), '-c', '50', '--pid', String(process.pid), '--settle', '100', '-q']);
+  t.is(r.code, 0, r.stderr);
+  const s = r.summary;
+  t.is(s.mode, 'connect');
+  t.is(s.authorized, 50);
+  t.is(s.failures, 0);
+  t.true(s.allAuthorizedMs > 0);
+  t.true(s.allWorkMs >= s.allAuthorizedMs || s.allWorkMs > 0);
+  t.is(s.authLatencyMs.samples, 50);
+  t.is(typeof s.bytesPerClient, 'number');
+  t.true(s.poolRssAfterBytes > 0);
+});
+
+test.serial('broadcast: 20 clients all receive the clean notify after bench_newblock (ZMQ)', async (t) => {
+  const before = source.tipHeight;
+  const r = await cli(['broadcast', '-p', String(port), '-c', '20', '--rpc', `bench:bench@${source.url}`,
+    '--rounds', '2', '--gap', '200', '--settle', '200', '--timeout', '10', '-q']);
+  t.is(r.code, 0, r.stderr);
+  const s = r.summary;
+  t.is(s.mode, 'broadcast');
+  t.is(s.ready, 20);
+  t.is(s.failures, 0);
+  t.is(s.missing, 0);
+  t.is(s.rounds.length, 2);
+  for (const round of s.rounds) t.true(round.lastMs >= round.firstMs && round.firstMs > 0);
+  t.is(source.tipHeight, before + 2);
+});
+
+test.serial('broadcast with a --trigger command', async (t) => {
+  const cmd = `${JSON.stringify(process.execPath)} -e "fetch('http://${source.url}/newblock',{method:'POST'}).then(r=>r.text())"`;
+  const r = await cli(['broadcast', '-p', String(port), '-c', '5', '--trigger', cmd, '--rounds', '1', '--settle', '100', '--timeout', '10', '-q', '--json']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.trim().split('\n').length, 1); // --json: the summary line only
+  t.is(r.summary.missing, 0);
+  t.regex(r.summary.trigger, /^command: /);
+});
+
+test.serial('CLI: help says the template source is a fake node; bad options and an unreachable pool fail with a message', async (t) => {
+  const help = await cli(['template-source', '--help']);
+  t.is(help.code, 0);
+  t.regex(help.stdout.replace(/\s+/g, ' '), /FAKE bitcoind for benchmarks only/);
+  const bad = await cli(['throughput', '--pipeline', '0']);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /--pipeline must be an integer 1\.\.1024/);
+  const none = await cli(['broadcast', '-p', String(port), '-c', '1']);
+  t.is(none.code, 1);
+  t.regex(none.stderr, /--trigger/);
+  const down = await cli(['throughput', '-p', '1', '-c', '2', '--timeout', '5', '-q']);
+  t.is(down.code, 1);
+  t.regex(down.stderr, /no connection to 127\.0\.0\.1:1 finished subscribe \+ authorize \(2× socket error ECONNREFUSED\)/);
+});
