@@ -180,6 +180,33 @@ test.serial('restart through the control socket: a new process takes over with -
   t.false(isAlive(pid!));
 });
 
+test.serial('two named instances on different ports and sockdirs run side by side', async (t) => {
+  const port2 = await freePort();
+  const conf2 = path.join(dir, 'second.conf');
+  writeFileSync(conf2, readFileSync(confFile, 'utf8').replace(`127.0.0.1:${port}`, `127.0.0.1:${port2}`));
+  const a = ckpool(['-n', 'first', '-s', path.join(dir, 'sock-a'), '-q']);
+  const b = spawn(process.execPath, [bin, '-c', conf2, '-n', 'second', '-s', path.join(dir, 'sock-b'), '-q'], { cwd: dir, stdio: 'ignore' });
+  children.push(b);
+  await a.ready();
+  for (let i = 0; i < 200 && (await sendControl(path.join(dir, 'sock-b', 'listener'), 'ping').catch(() => '')) !== 'pong'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.is(await sendControl(path.join(dir, 'sock-a', 'listener'), 'ping'), 'pong');
+  t.is(await sendControl(path.join(dir, 'sock-b', 'listener'), 'ping'), 'pong');
+  for (const p of [port, port2]) {
+    const c = await StratumClient.connect(p);
+    await c.subscribe();
+    t.is((await c.authorize('side.by.side')).result, true);
+    c.close();
+  }
+  // the process title is the instance name
+  t.is(readFileSync(`/proc/${a.child.pid}/comm`, 'utf8').trim(), 'first');
+  await sendControl(path.join(dir, 'sock-a', 'listener'), 'shutdown');
+  await sendControl(path.join(dir, 'sock-b', 'listener'), 'shutdown');
+  if (a.child.exitCode === null) await once(a.child, 'exit');
+  if (b.exitCode === null) await once(b, 'exit');
+});
+
 test.serial('-D runs in the background: the command returns, the daemon answers, shutdown stops it', async (t) => {
   const sockdir = path.join(dir, 'sock-d');
   const p = ckpool(['-n', 'dd', '-s', sockdir, '-D']);

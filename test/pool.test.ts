@@ -270,3 +270,29 @@ test.serial('clients that never authorise are dropped after the auth deadline', 
   t.true(c.closed);
   t.true(logger.lines.some((l) => /not authorised in time/.test(l.msg)));
 });
+
+test.serial('invalid-share runs on ckpool\'s timings: resend work at 60 s, reconnect at 120 s, drop at 180 s', async (t) => {
+  const c = await ready('lena.w1');
+  const realNow = Date.now;
+  let offset = 0;
+  Date.now = () => realNow() + offset; // the pool runs in this process: move its clock
+  t.teardown(() => { Date.now = realNow; });
+  const seen: string[] = [];
+  c.on('message', (m) => { if (typeof m.method === 'string') seen.push(m.method); });
+  const bad = () => c.submit('lena.w1', [c.job!.jobId, '00', '00000000', 'nothex']); // malformed: "No nonce"
+  t.deepEqual((await bad()).error, [20, 'No nonce', null]);
+  offset = 61_000;
+  const resent = c.nextJob(3000);
+  await bad();
+  t.true((await resent).clean, 'work resent (clean) after 60 s of invalid shares');
+  t.true(seen.includes('mining.set_difficulty'));
+  offset = 121_000;
+  await bad();
+  await new Promise((r) => setTimeout(r, 100));
+  t.true(seen.includes('client.show_message') && seen.includes('client.reconnect'), seen.join(','));
+  offset = 181_000;
+  const closed = new Promise<void>((r) => c.once('close', () => r()));
+  await bad().catch(() => null);
+  await closed;
+  t.true(c.closed, 'dropped after 180 s');
+});

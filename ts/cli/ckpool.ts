@@ -285,6 +285,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2), invo
     }
   }
 
+  // -n names the process too (ckpool renames its threads with prctl); shows in ps/top
+  process.title = options.name;
+
   let logger: FileLogger;
   try {
     logger = new FileLogger({ logdir: config.logdir, name: options.name, level: options.loglevel });
