@@ -382,3 +382,11 @@ test('every bad input throws its coded error', (t) => {
   b.add(good);
   code(() => b.add(good), 'CKP_ERR_NATIVE_RANGE');
 });
+
+test('a real segwit block (bcoin regtest, witness transactions): witness commitment and merkle root', (t) => {
+  const b = JSON.parse(readFileSync(new URL('./fixtures/segwit-block.json', import.meta.url), 'utf8'));
+  const wtxids = (b.wtxids as string[]).map((h) => fromDisplayHex('wtxid', h));
+  t.true(wtxids.length >= 4);
+  t.is(witnessCommitmentScript(witnessCommitment(wtxids)).toString('hex'), b.commitment_script);
+  t.is(toDisplayHex(merkleRoot((b.txids as string[]).map((h) => fromDisplayHex('txid', h)))), b.merkleroot);
+});

@@ -64,3 +64,26 @@ fn all_share_vectors_validate() {
         }
     }
 }
+
+/// A real segwit block (bcoin regtest, wallet transactions with witnesses): the
+/// witness commitment computed from its wtxids equals the one in its coinbase, and the
+/// merkle root from its txids equals its header's.
+#[test]
+fn real_segwit_block_commitment_and_root() {
+    use ckpool_core::merkle::{merkle_root, witness_commitment, witness_commitment_script};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../test/fixtures/segwit-block.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let internal = |s: &Value| -> [u8; 32] {
+        let mut v = hex_decode("hash", s.as_str().unwrap()).unwrap();
+        v.reverse();
+        v.try_into().unwrap()
+    };
+    let wtxids: Vec<[u8; 32]> = doc["wtxids"].as_array().unwrap().iter().map(internal).collect();
+    assert!(wtxids.len() >= 4);
+    let c = witness_commitment(&wtxids, &[0u8; 32]);
+    assert_eq!(hex_encode(&witness_commitment_script(&c)), doc["commitment_script"].as_str().unwrap());
+    let txids: Vec<[u8; 32]> = doc["txids"].as_array().unwrap().iter().map(internal).collect();
+    let mut root = merkle_root(&txids).unwrap();
+    root.reverse();
+    assert_eq!(hex_encode(&root), doc["merkleroot"].as_str().unwrap());
+}
