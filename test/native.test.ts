@@ -119,6 +119,7 @@ test('batch check equals single checks, and flags report network target', (t) =>
     const single = c.check(inputs[i]);
     t.deepEqual(b.result(i), single);
     t.is(b.difficulty(i), single.difficulty);
+    t.is(b.hash(i), single.hash);
     t.is((b.flags(i) & FLAG_MEETS_SHARE) !== 0, single.meetsShareTarget);
   }
   // regtest bits: about half of all hashes meet the network target

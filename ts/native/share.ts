@@ -232,6 +232,11 @@ export class ShareBatch {
   difficulty(i: number): number {
     return this.buffer.readDoubleLE(i * this.checker.recordSize + this.checker.extranonceLen + 52);
   }
+  /** Block hash of share i, display (RPC) order hex, without building a result object. */
+  hash(i: number): string {
+    const o = i * this.checker.recordSize + this.checker.extranonceLen + 20;
+    return toDisplayHex(this.buffer.subarray(o, o + 32));
+  }
   clear(): void {
     this.length = 0;
   }

@@ -596,7 +596,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     const wb = job.wb;
     const flags = batch.flags(p.index);
     const sdiff = batch.difficulty(p.index);
-    const hash = batch.result(p.index).hash;
+    const hash = batch.hash(p.index);
 
     // Block first, whatever else is wrong with the share (ckpool test_blocksolve).
     if (flags & FLAG_MEETS_NETWORK) this.#blockFound(c, checker, p, hash);
