@@ -56,7 +56,7 @@ test.serial('pool mode: shares accepted, a block found by the miner is accepted 
   const { pool, c, logdir } = await startPool(false);
   await node.sendToAddress(await node.getWalletAddress(), 50_000_000); // a real transaction in the template
   await pool.generator.update(true);
-  const job = c.nextJob();
+  const job = c.nextJob(20_000); // generous: CI runs other bcoin-backed test files alongside
   await c.subscribe();
   await job;
   t.is((await c.authorize('miner.one')).result, true);

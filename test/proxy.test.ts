@@ -172,13 +172,13 @@ test.serial('failover: the first upstream dies, the proxy moves to the second, m
   // extranonce1s and a client.reconnect; the same extranonce1 (both pools seed their
   // counters from the clock) keeps the miners where they are.
   const follow = async (index: number, before: string) => {
-    const reconnected = nextReconnect(c, 10_000).then(() => true, () => false);
-    await waitFor(() => proxy.main.upstream.active?.index === index && proxy.main.ready, 10_000, `upstream ${index}`);
+    const reconnected = nextReconnect(c, 30_000).then(() => true, () => false);
+    await waitFor(() => proxy.main.upstream.active?.index === index && proxy.main.ready, 30_000, `upstream ${index}`);
     if (proxy.main.shape!.enonce1 !== before) {
       t.true(await reconnected);
       c = track(await miner(port, 'frank.w1'));
     }
-    await waitFor(() => c.job?.jobId === proxy.main.source!.current!.jobId, 5000, 'the new upstream\'s job');
+    await waitFor(() => c.job?.jobId === proxy.main.source!.current!.jobId, 20_000, 'the new upstream\'s job');
   };
   await first.stop();
   await follow(1, proxy.main.shape!.enonce1);

@@ -496,7 +496,10 @@ test('start/stop: timers write the files and stop() flushes once more', async (t
   s.clientAuthorised('alice', 'alice.w1', 1, Date.now());
   s.addShare({ user: 'alice', worker: 'alice.w1', clientId: 1, diff: 1, sdiff: 1, accepted: true, submitted: true, now: Date.now() + 100 });
   s.start(40);
-  await new Promise((r) => setTimeout(r, 150));
+  // the timers write the files (poll: a loaded CI machine may run them late)
+  for (let i = 0; i < 250 && !(existsSync(join(dir, 'pool', 'pool.status')) && existsSync(join(dir, 'users', 'alice'))); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   t.true(existsSync(join(dir, 'pool', 'pool.status')));
   t.true(existsSync(join(dir, 'users', 'alice')));
   await s.stop();
