@@ -4,9 +4,9 @@
 // installed commands and native core exercised. Also the main tarball alone (no prebuilt
 // for the platform): the install hook and the library say clearly that cargo is needed.
 //
-// Opt-in (it builds a release binary and runs three `npm install`s against the
-// registry: one to two minutes): CKPOOL_INSTALL_TEST=1 npm test. scripts/test.mjs then
-// runs this file on its own after the other tests; .ci/run sets the variable.
+// It builds a release binary and runs three `npm install`s against the registry (one to
+// two minutes), so `npm test` (scripts/test.mjs) runs it on its own after the other
+// tests, with CKPOOL_INSTALL_TEST=1; a plain `npx ava` skips it unless that is set.
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
