@@ -15,18 +15,26 @@ fn os_err(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
+/// A msghdr for one data byte plus room for one descriptor in its control data. The
+/// pointers refer into `byte`, `iov` and `cbuf`, which must outlive the call it is used in.
+unsafe fn one_fd_msghdr(byte: &mut [u8; 1], iov: &mut libc::iovec, cbuf: &mut Vec<u8>) -> libc::msghdr {
+    *iov = libc::iovec { iov_base: byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
+    let space = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
+    cbuf.clear();
+    cbuf.resize(space, 0);
+    let mut msg: libc::msghdr = std::mem::zeroed();
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = space as _;
+    msg
+}
+
 /// Send `fd` over the connected unix stream socket `conn_fd` (one data byte + SCM_RIGHTS).
 pub fn send_fd(conn_fd: i32, fd: i32) -> Result<(), String> {
     unsafe {
-        let mut byte = [0u8; 1];
-        let mut iov = libc::iovec { iov_base: byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
-        let space = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
-        let mut cbuf = vec![0u8; space];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = space as _;
+        let (mut byte, mut iov, mut cbuf) = ([0u8; 1], std::mem::zeroed::<libc::iovec>(), Vec::new());
+        let msg = one_fd_msghdr(&mut byte, &mut iov, &mut cbuf);
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         if cmsg.is_null() {
             return Err("no room for the control message".into());
@@ -63,15 +71,8 @@ pub fn request_fd(path: &str, request: &str, timeout_ms: u32) -> Result<i32, Str
     stream.write_all(&frame).map_err(|e| format!("send {request}: {e}"))?;
     let _ = stream.shutdown(std::net::Shutdown::Write);
     unsafe {
-        let mut byte = [0u8; 1];
-        let mut iov = libc::iovec { iov_base: byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
-        let space = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
-        let mut cbuf = vec![0u8; space];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = space as _;
+        let (mut byte, mut iov, mut cbuf) = ([0u8; 1], std::mem::zeroed::<libc::iovec>(), Vec::new());
+        let mut msg = one_fd_msghdr(&mut byte, &mut iov, &mut cbuf);
         let n = libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
         if n < 0 {
             return Err(os_err("recvmsg"));

@@ -10,12 +10,9 @@
  * modes' stratifiers. -H in these modes behaves as -k (the old instance is stopped; no
  * socket inheritance).
  */
-import { basename, dirname } from 'node:path';
 import type { ResolvedOptions } from '../cli/ckpool.js';
 import type { CkpoolConfig } from '../config/types.js';
-import { resolveGroup } from '../control/group.js';
-import { claimInstance } from '../control/instance.js';
-import { ControlServer } from '../control/server.js';
+import { InstanceLifecycle, stratumUrls } from '../control/lifecycle.js';
 import { ckError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { startNode } from './node.js';
@@ -52,44 +49,23 @@ function say(line: string): void {
 }
 
 export async function startModes(options: ResolvedOptions, config: CkpoolConfig, logger: Logger): Promise<RunningMode> {
-  const gid = options.flags.group !== undefined ? resolveGroup(options.flags.group) : undefined;
-  const instance = await claimInstance({ name: options.name, sockdir: options.sockdir, killold: options.flags.killold || options.flags.handover, logger });
+  const life = new InstanceLifecycle(options, logger);
   let mode: RunningMode | null = null;
-  let control: ControlServer | null = null;
-  let stopping = false;
-  const shutdown = async (why: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.notice(`Process ${options.name} ${why}, shutting down`);
-    try {
-      await mode?.stop();
-    } catch (e) {
-      logger.err(`Shutdown: ${(e as Error).message}`);
-    } finally {
-      await control?.close().catch(() => undefined);
-      instance.release();
-      process.exit(0);
-    }
-  };
-  process.once('SIGINT', () => void shutdown('received signal SIGINT'));
-  process.once('SIGTERM', () => void shutdown('received signal SIGTERM'));
+  life.stopMode = async () => { await mode?.stop(); };
   try {
-    control = await ControlServer.start({ sockdir: options.sockdir, gid, logger, onShutdown: () => void shutdown('received shutdown command') });
+    await life.startControl();
     mode = await startMode(config, {
       name: options.name, logger, logShares: options.flags.logShares,
       throbber: options.flags.quiet || !process.stdout.isTTY ? null : process.stdout,
     });
   } catch (e) {
-    await control?.close().catch(() => undefined);
-    instance.release();
+    await life.abandon();
     throw e;
   }
-  const urls = mode.addresses.map((a) => `stratum+tcp://${a.host === '0.0.0.0' ? '127.0.0.1' : a.host}:${a.port}`);
-  say(`${options.name} ${options.mode} mode: stratum on ${urls.join(', ')}`);
+  say(`${options.name} ${options.mode} mode: stratum on ${stratumUrls(mode.addresses).join(', ')}`);
   say(`  upstream: ${config.proxy.map((p) => p.url).join(', ')} (in priority order)`);
   if (options.mode === 'redirector') say(`  redirecting to: ${config.redirecturl.join(', ')}`);
   if (options.mode === 'node') say(`  bitcoind: ${config.btcd.map((b) => b.url).join(', ')}`);
-  const dir = options.sockdir.replace(/\/+$/, '');
-  say(`  log ${config.logdir}/${options.name}.log; control: ${options.sockdir}listener (ckpmsg -s ${dirname(dir) || '/'} -n ${basename(dir)})`);
+  say(`  log ${config.logdir}/${options.name}.log; ${life.controlHint()}`);
   return mode;
 }

@@ -19,15 +19,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { ResolvedOptions } from '../cli/ckpool.js';
 import type { CkpoolConfig, BtcdEntry } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { resolveGroup } from '../control/group.js';
 import { sendControl } from '../control/framing.js';
-import { claimInstance, isAlive, readPidFile, type InstanceClaim } from '../control/instance.js';
+import { isAlive, readPidFile } from '../control/instance.js';
+import { InstanceLifecycle, stratumUrls } from '../control/lifecycle.js';
 import { serverSocketPath } from '../control/paths.js';
-import { ControlServer } from '../control/server.js';
 import { requestListenFd } from '../native/handover.js';
 import { startBcoin, type BcoinNode } from '../node/bcoin.js';
 import { Pool } from './pool.js';
@@ -89,40 +88,13 @@ function restartSelf(logger: Logger): void {
 }
 
 export async function startPool(options: ResolvedOptions, config: CkpoolConfig, logger: Logger): Promise<Pool> {
-  const gid = options.flags.group !== undefined ? resolveGroup(options.flags.group) : undefined;
-  let instance: InstanceClaim | null = null;
+  const life = new InstanceLifecycle(options, logger, () => restartSelf(logger));
   let node: BcoinNode | null = null;
   let pool: Pool | null = null;
-  let control: ControlServer | null = null;
-
-  let stopping = false;
-  const shutdown = async (why: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.notice(`Process ${options.name} ${why}, shutting down`);
-    try {
-      await pool?.stop();
-      await node?.stop();
-    } catch (e) {
-      logger.err(`Shutdown: ${(e as Error).message}`);
-    } finally {
-      await control?.close().catch(() => undefined);
-      instance?.release();
-      process.exit(0);
-    }
+  life.stopMode = async () => {
+    await pool?.stop();
+    await node?.stop();
   };
-  // From here on a signal must also remove the sockets and the pid file.
-  process.once('SIGINT', () => void shutdown('received signal SIGINT'));
-  process.once('SIGTERM', () => void shutdown('received signal SIGTERM'));
-  const startControl = async () => {
-    instance = await claimInstance({ name: options.name, sockdir: options.sockdir, killold: options.flags.killold || options.flags.handover, logger });
-    control = await ControlServer.start({
-      sockdir: options.sockdir, gid, logger,
-      onShutdown: () => void shutdown('received shutdown command'),
-      onRestart: () => restartSelf(logger),
-    });
-  };
-
   try {
     if (config.embeddedDemo) ({ config, node } = await demoConfig(config, logger));
     // serverurl listeners first, then nodeserver ones (the order Pool.start binds them in)
@@ -130,7 +102,7 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     // Without a handover the control sockets come first, so `ckpmsg ping` / `shutdown`
     // work while the pool waits for bitcoind. With one, the old instance keeps them until
     // this one serves on the inherited sockets and has told it to go.
-    if (!handover) await startControl();
+    if (!handover) await life.startControl();
     pool = await Pool.start(config, {
       logger, solo: options.mode === 'solo', logShares: options.flags.logShares, name: options.name,
       listenFds: handover?.fds,
@@ -141,18 +113,14 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
       const reply = await sendControl(serverSocketPath(options.sockdir, 'listener'), 'handover').catch((e: Error) => `failed: ${e.message}`);
       logger.notice(`Handover: old process ${handover.oldPid} answered "${reply}"`);
       for (let i = 0; i < 100 && isAlive(handover.oldPid); i++) await new Promise((r) => setTimeout(r, 100));
-      await startControl(); // kills the old process if it is still there
+      await life.startControl(); // kills the old process if it is still there
     }
   } catch (e) {
-    await pool?.stop().catch(() => undefined);
-    await (control as ControlServer | null)?.close().catch(() => undefined);
-    await node?.stop();
-    (instance as InstanceClaim | null)?.release();
+    await life.abandon();
     throw e;
   }
-  control = control as unknown as ControlServer;
-  control.attach(pool);
-  const urls = pool.addresses.map((a) => `stratum+tcp://${a.host === '0.0.0.0' ? '127.0.0.1' : a.host}:${a.port}`);
+  life.control!.attach(pool);
+  const urls = stratumUrls(pool.addresses);
   say(`${options.name} ${options.mode} mode: stratum on ${urls.join(', ')}`);
   if (node) {
     const user = options.mode === 'solo' ? await node.getWalletAddress() : 'demo.worker1';
@@ -161,14 +129,6 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     say(`  mine with:  minerd -a sha256d -o ${urls[0]} -u ${user} -p x`);
   }
   say(`  stats: ${config.logdir}/pool/pool.status, ${config.logdir}/users/; log ${config.logdir}/${options.name}.log`);
-  say(`  control: ${options.sockdir}listener (ckpmsg -s ${parentOf(options.sockdir)} -n ${baseOf(options.sockdir)})`);
+  say(`  ${life.controlHint()}`);
   return pool;
-}
-
-/** ckpmsg's -s is the sockdir's parent and -n its last component (behaviour §3). */
-function parentOf(sockdir: string): string {
-  return dirname(sockdir.replace(/\/+$/, '')) || '/';
-}
-function baseOf(sockdir: string): string {
-  return basename(sockdir.replace(/\/+$/, ''));
 }
