@@ -46,8 +46,8 @@ test.after.always(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function ckpool(args: string[]) {
-  const child = spawn(process.execPath, [bin, '-c', confFile, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+function ckpool(args: string[], conf = confFile) {
+  const child = spawn(process.execPath, [bin, '-c', conf, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
@@ -185,12 +185,9 @@ test.serial('two named instances on different ports and sockdirs run side by sid
   const conf2 = path.join(dir, 'second.conf');
   writeFileSync(conf2, readFileSync(confFile, 'utf8').replace(`127.0.0.1:${port}`, `127.0.0.1:${port2}`));
   const a = ckpool(['-n', 'first', '-s', path.join(dir, 'sock-a'), '-q']);
-  const b = spawn(process.execPath, [bin, '-c', conf2, '-n', 'second', '-s', path.join(dir, 'sock-b'), '-q'], { cwd: dir, stdio: 'ignore' });
-  children.push(b);
-  await a.ready();
-  for (let i = 0; i < 200 && (await sendControl(path.join(dir, 'sock-b', 'listener'), 'ping').catch(() => '')) !== 'pong'; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const b = ckpool(['-n', 'second', '-s', path.join(dir, 'sock-b'), '-q'], conf2);
+  // the control socket answers before the stratum port is up: wait for the latter
+  await Promise.all([a.ready(), b.ready()]);
   t.is(await sendControl(path.join(dir, 'sock-a', 'listener'), 'ping'), 'pong');
   t.is(await sendControl(path.join(dir, 'sock-b', 'listener'), 'ping'), 'pong');
   for (const p of [port, port2]) {
@@ -204,7 +201,7 @@ test.serial('two named instances on different ports and sockdirs run side by sid
   await sendControl(path.join(dir, 'sock-a', 'listener'), 'shutdown');
   await sendControl(path.join(dir, 'sock-b', 'listener'), 'shutdown');
   if (a.child.exitCode === null) await once(a.child, 'exit');
-  if (b.exitCode === null) await once(b, 'exit');
+  if (b.child.exitCode === null) await once(b.child, 'exit');
 });
 
 test.serial('-D runs in the background: the command returns, the daemon answers, shutdown stops it', async (t) => {

@@ -13,9 +13,9 @@ import type { Pool } from '../ts/pool/pool.js';
 import { ProxyMode } from '../ts/modes/proxy.js';
 import { clientPart } from '../ts/modes/proxy.js';
 import type { StratumClient } from '../ts/miner/client.js';
-import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
-import { hardBitsProxy, type HardBits } from './helpers/hardbits.js';
-import { mainPool, miner, mineOne, modeConfig, nextReconnect, removeTempDirs, waitFor } from './helpers/modes.js';
+import type { BcoinNode } from './helpers/bcoin.js';
+import type { HardBits } from './helpers/hardbits.js';
+import { mainPool, miner, mineOne, modeConfig, nextReconnect, startMainPoolEnv, stopMainPoolEnv, waitFor } from './helpers/modes.js';
 
 const DIFF = 0.00001;
 let node: BcoinNode;
@@ -24,19 +24,10 @@ let pool: Pool;
 const closers: (() => Promise<void> | void)[] = [];
 
 test.before(async () => {
-  node = await startTestBcoin({ walletEnabled: false });
-  await node.generateToAddress(5, REGTEST_ADDRESS);
-  hard = await hardBitsProxy({ host: node.host, port: node.port });
-  pool = await mainPool(node, hard.url, { startdiff: DIFF });
+  ({ node, hard, pool } = await startMainPoolEnv(DIFF));
 });
 
-test.after.always(async () => {
-  for (const c of closers.reverse()) await c();
-  await pool?.stop();
-  await hard?.close();
-  await stopAllBcoins();
-  removeTempDirs();
-});
+test.after.always(() => stopMainPoolEnv({ pool, hard }, closers));
 
 async function startProxy(mode: 'proxy' | 'userproxy', ports: number[], extra: Record<string, unknown> = {}, opts: Record<string, unknown> = {}) {
   const logger = new MemoryLogger();

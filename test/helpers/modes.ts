@@ -11,7 +11,8 @@ import type { CkpoolConfig, Mode } from '../../ts/config/types.js';
 import { MemoryLogger } from '../../ts/log/logger.js';
 import { StratumClient } from '../../ts/miner/client.js';
 import { Pool } from '../../ts/pool/pool.js';
-import { REGTEST_ADDRESS, type BcoinNode } from './bcoin.js';
+import { REGTEST_ADDRESS, startTestBcoin, stopAllBcoins, type BcoinNode } from './bcoin.js';
+import { hardBitsProxy, type HardBits } from './hardbits.js';
 
 const dirs: string[] = [];
 
@@ -177,4 +178,24 @@ export class FakeUpstream {
     for (const c of this.conns) c.sock.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+// ------------------------------------------------------------------ main pool fixture
+
+/** A real bcoin regtest node behind the hard-target stand-in, and a main pool on it. */
+export async function startMainPoolEnv(startdiff: number): Promise<{ node: BcoinNode; hard: HardBits; pool: Pool }> {
+  const node = await startTestBcoin({ walletEnabled: false });
+  await node.generateToAddress(5, REGTEST_ADDRESS);
+  const hard = await hardBitsProxy({ host: node.host, port: node.port });
+  const pool = await mainPool(node, hard.url, { startdiff });
+  return { node, hard, pool };
+}
+
+/** Undo startMainPoolEnv, after running the test file's own closers (newest first). */
+export async function stopMainPoolEnv(env: { pool?: Pool; hard?: HardBits }, closers: (() => Promise<void> | void)[]): Promise<void> {
+  for (const c of closers.reverse()) await c();
+  await env.pool?.stop();
+  await env.hard?.close();
+  await stopAllBcoins();
+  removeTempDirs();
 }
