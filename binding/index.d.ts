@@ -40,6 +40,9 @@ export declare function buildCoinbase(input: CoinbaseInput): CoinbaseParts
 
 export declare function buildHeader(input: HeaderInput): Buffer
 
+/** Close a raw descriptor that no Node handle owns. */
+export declare function closeFd(fd: number): void
+
 export interface CoinbaseInput {
   txVersion?: number
   height: number
@@ -69,6 +72,9 @@ export declare function difficultyFromNbits(nbits: number): number
 
 /** Difficulty of a target or hash given as 32 little-endian bytes (internal order). */
 export declare function difficultyFromTarget(targetLe: Uint8Array): number
+
+/** Duplicate descriptor `fd` (close-on-exec): the connection hand-off to worker threads. */
+export declare function dupFd(fd: number): number
 
 export interface HeaderInput {
   version: number

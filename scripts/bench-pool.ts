@@ -1,12 +1,13 @@
 /**
  * The ckpool-ts pool under benchmark (scripts/bench-table.sh), as its own process:
  *
- *   node --import=tsx scripts/bench-pool.ts --rpc 127.0.0.1:18443 [--zmq tcp://127.0.0.1:28332] [--port 3333]
+ *   node --import=tsx scripts/bench-pool.ts --rpc 127.0.0.1:18443 [--zmq tcp://127.0.0.1:28332] [--port 3333] [--workers N]
  *
  * A Pool from the library, on a ckpool-bench template source (RPC user/password
  * bench/bench), with the limits a load generator needs lifted: no invalid-share flood
  * drop (every benchmark share is a random, rejected one), no per-client message rate
- * limit, 50,000 clients. Everything else is the pool's default. Prints
+ * limit, 50,000 clients. `--workers N` serves the miners on N worker threads (default 0:
+on the main thread, as one process always did). Everything else is the pool's default. Prints
  * {"port","pid"} once listening; stops on SIGINT/SIGTERM.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     rpc: { type: 'string' },
     zmq: { type: 'string' },
     port: { type: 'string', default: '0' },
+    workers: { type: 'string', default: '0' },
     address: { type: 'string', default: 'bcrt1qlk935ze2fsu86zjp395uvtegztrkaezawxx0wf' },
   },
 });
@@ -39,6 +41,7 @@ const pool = await Pool.start({
   authTimeoutMs: 600_000,
   invalidBurst: Number.POSITIVE_INFINITY,
   statsIntervalMs: 3_600_000,
+  workers: Number(values.workers),
 });
 process.stdout.write(JSON.stringify({ port: pool.addresses[0]!.port, pid: process.pid }) + '\n');
 const stop = () => void pool.stop().finally(() => { rmSync(logdir, { recursive: true, force: true }); process.exit(0); });

@@ -92,3 +92,23 @@ pub fn request_fd(path: &str, request: &str, timeout_ms: u32) -> Result<i32, Str
         Ok(fd)
     }
 }
+
+/// A second descriptor for the same open socket (close-on-exec), so a socket accepted on
+/// the main thread can be handed to a worker thread: the main thread then closes its own
+/// descriptor and the connection lives on under the copy.
+pub fn dup_fd(fd: i32) -> Result<i32, String> {
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if r < 0 {
+        return Err(os_err("fcntl(F_DUPFD_CLOEXEC)"));
+    }
+    Ok(r)
+}
+
+/// Close a descriptor that never reached a Node handle (a handed-off connection whose
+/// worker went away before adopting it).
+pub fn close_fd(fd: i32) -> Result<(), String> {
+    if unsafe { libc::close(fd) } < 0 {
+        return Err(os_err("close"));
+    }
+    Ok(())
+}

@@ -474,3 +474,15 @@ pub fn send_fd(env: Env, conn_fd: i32, fd: i32) -> napi::Result<()> {
 pub fn request_fd(env: Env, path: String, request: String, timeout_ms: u32) -> napi::Result<i32> {
     guard(&env, || fdpass::request_fd(&path, &request, timeout_ms).map_err(|d| CoreError::Io { what: "requestFd", detail: d }))
 }
+
+/// Duplicate descriptor `fd` (close-on-exec): the connection hand-off to worker threads.
+#[napi]
+pub fn dup_fd(env: Env, fd: i32) -> napi::Result<i32> {
+    guard(&env, || fdpass::dup_fd(fd).map_err(|d| CoreError::Io { what: "dupFd", detail: d }))
+}
+
+/// Close a raw descriptor that no Node handle owns.
+#[napi]
+pub fn close_fd(env: Env, fd: i32) -> napi::Result<()> {
+    guard(&env, || fdpass::close_fd(fd).map_err(|d| CoreError::Io { what: "closeFd", detail: d }))
+}

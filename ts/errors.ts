@@ -82,6 +82,8 @@ export const catalogue = {
   CKP_ERR_STRATUM_LISTEN: { message: 'cannot listen for stratum clients on %s: %s' },
   CKP_ERR_STRATUM_OPTION: { message: 'stratum server option %s must be %s, got %s' },
   CKP_ERR_STRATUM_STATE: { message: 'stratum server %s' },
+  CKP_ERR_POOL_WORKERS: { message: 'workers must be %s, got %s' },
+  CKP_ERR_POOL_WORKER: { message: 'pool worker thread %s %s' },
 
   // --- stats and logs (ts/stats) -------------------------------------------
   // The share path never throws: share-log problems are logged with these codes.

@@ -8,6 +8,7 @@
  * configs written for newer ckpool versions (e.g. 1.2's `passthroughserver`) must
  * still load. Problems are reported in file order: the first one in the file wins.
  */
+import { availableParallelism } from 'node:os';
 import { CkpoolError } from '../errors.js';
 import { redact } from '../log/logger.js';
 import {
@@ -123,6 +124,7 @@ interface Draft {
   maxdiff?: number;
   logdir?: string;
   maxclients?: number;
+  workers?: number;
   proxy?: ProxyEntry[];
   redirecturl?: string[];
   zmqblock?: string;
@@ -340,6 +342,11 @@ const HANDLERS: Record<ConfigKey, Handler> = {
   maxdiff: (ctx, node, d) => { d.maxdiff = readNumber(ctx, 'maxdiff', node, (v) => v >= 0, '0 (no maximum) or greater'); },
   logdir: (ctx, node, d) => { d.logdir = readNonEmptyString(ctx, 'logdir', node, 'a directory path'); },
   maxclients: (ctx, node, d) => { d.maxclients = readInt(ctx, 'maxclients', node, 1, INT_MAX, 'a positive integer'); },
+  workers: (ctx, node, d) => {
+    d.workers = node.kind === 'string' && node.value === 'auto'
+      ? availableParallelism()
+      : readInt(ctx, 'workers', node, 0, 1024, '"auto" or a number of threads from 0 (serve miners on the main thread) to 1024');
+  },
   proxy: (ctx, node, d) => { d.proxy = readProxies(ctx, node); },
   redirecturl: (ctx, node, d) => { d.redirecturl = readHostPortList(ctx, 'redirecturl', node, true); },
   zmqblock: (ctx, node, d) => {
@@ -430,6 +437,7 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     maxdiff,
     logdir: draft.logdir ?? DEFAULT_LOGDIR,
     maxclients,
+    ...(draft.workers !== undefined ? { workers: draft.workers } : {}),
     proxy: draft.proxy ?? [],
     redirecturl: draft.redirecturl ?? [],
     zmqblock: draft.zmqblock ?? DEFAULT_ZMQBLOCK,

@@ -93,6 +93,12 @@ export interface CkpoolConfig {
   readonly maxdiff: number;
   readonly logdir: string;
   readonly maxclients: number;
+  /**
+   * ckpool-ts extension: worker threads serving the miners ("auto" in the file = one per
+   * CPU). Absent: the ckpool binary uses one per CPU, the library Pool serves on its own
+   * thread.
+   */
+  readonly workers?: number;
   readonly proxy: readonly ProxyEntry[];
   readonly redirecturl: readonly string[];
   readonly zmqblock: string;
@@ -124,6 +130,7 @@ export const CONFIG_KEY = {
   maxdiff: 'maxdiff',
   logdir: 'logdir',
   maxclients: 'maxclients',
+  workers: 'workers',
   proxy: 'proxy',
   redirecturl: 'redirecturl',
   zmqblock: 'zmqblock',

@@ -50,13 +50,18 @@ export interface LinkHubOptions {
   /** serverIndex values of the `nodeserver` urls (the only ones accepting mining.node) */
   nodeServers: ReadonlySet<number>;
   versionMask: number;
+  /**
+   * Sub-client ids are 2^32 + index, + count, … : the threads of one pool use disjoint
+   * progressions (default index 0, count 1).
+   */
+  idSlot?: { index: number; count: number };
   logger?: Logger;
 }
 
 /** Limits of a link connection: downstream miner lines plus tags, and a notify per miner per job. */
 const LINK_LIMITS = { maxLineBytes: 64 * 1024, maxPendingBytes: 1024 * 1024 * 1024, flood: false };
 /** first sub-client id (direct connections count up from the number of serverurls) */
-let nextSubId = 2 ** 32;
+const FIRST_SUB_ID = 2 ** 32;
 
 /** One miner behind a passthrough or node link, as the stratifier sees it. */
 class SubConnection implements StratumConnection {
@@ -69,7 +74,7 @@ class SubConnection implements StratumConnection {
   readonly #prefix: string;
 
   constructor(readonly link: Link, readonly clientId: number, readonly address: string, readonly serverIndex: number, readonly highdiff: boolean) {
-    this.id = nextSubId++;
+    this.id = link.hub.nextSubId();
     this.#prefix = `{"client_id":${clientId},`;
   }
 
@@ -107,12 +112,23 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
   readonly #o: LinkHubOptions;
   readonly #log: Logger;
   #workinfo: string | null = null;
+  #nextSubId: number;
+  readonly #subIdStep: number;
 
   constructor(opts: LinkHubOptions) {
     super();
     this.#o = opts;
+    this.#nextSubId = FIRST_SUB_ID + (opts.idSlot?.index ?? 0);
+    this.#subIdStep = opts.idSlot?.count ?? 1;
     this.#log = opts.logger ?? new NullLogger();
     opts.generator.on('workbase', (wb) => this.#onWorkbase(wb));
+  }
+
+  /** @internal the id of a new miner behind a link */
+  nextSubId(): number {
+    const id = this.#nextSubId;
+    this.#nextSubId += this.#subIdStep;
+    return id;
   }
 
   /** Route the server's miners: links here, everyone else to the stratifier. */

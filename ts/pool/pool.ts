@@ -24,6 +24,7 @@ import { ShareLog } from '../stats/sharelog.js';
 import { Generator } from '../work/generator.js';
 import { LinkHub } from '../modes/links.js';
 import { Stratifier } from './stratifier.js';
+import { PoolWorkers } from './workers.js';
 
 export type PoolConfig = Pick<CkpoolConfig, 'btcd'> & Partial<Omit<CkpoolConfig, 'btcd'>>;
 
@@ -48,7 +49,12 @@ export interface PoolOptions {
   /** invalid submits in a row before a client is dropped as a flood (default 500) */
   invalidBurst?: number;
   /** connector limits (line length, output bound, send timeout…) */
-  server?: Omit<StratumServerOptions, 'urls' | 'logger'>;
+  server?: Omit<StratumServerOptions, 'urls' | 'logger' | 'handoff' | 'idStart' | 'idStep'>;
+  /**
+   * Worker threads serving the miners (ts/pool/workers.ts); 0 serves them on this thread.
+   * Default: the config's `workers` (0 when absent).
+   */
+  workers?: number;
 }
 
 export class Pool {
@@ -62,6 +68,8 @@ export class Pool {
     readonly logger: Logger,
     /** passthrough and node links, and the miners behind them */
     readonly links: LinkHub,
+    /** the worker threads that own the miners (null: this thread serves them) */
+    readonly workers: PoolWorkers | null,
   ) {}
 
   /** Full config from a partial one, with ckpool's defaults. */
@@ -96,27 +104,50 @@ export class Pool {
     });
     const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger, throbber: opts.throbber ?? null });
     const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
-    const server = new StratumServer({ maxClients: config.maxclients, ...opts.server, urls: [...config.serverurl, ...config.nodeserver], logger });
+    const nthreads = opts.workers ?? config.workers ?? 0;
+    const urls = [...config.serverurl, ...config.nodeserver];
+    const poolName = opts.name ?? 'ckpool-ts';
+    // thread slots: 0 is this thread's own stratifier (node links), 1… the workers
+    const slot = { index: 0, count: nthreads + 1 };
+    let workers: PoolWorkers | null = null;
+    let server: StratumServer | null = null;
     try {
       await generator.start(opts.nodeTimeoutMs);
       await stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));
       stats.start(opts.statsIntervalMs);
-      const stratifier = new Stratifier({
-        generator, stats, shareLog, solo,
+      const stratifierOptions = {
+        solo,
         mindiff: config.mindiff, startdiff: config.startdiff, highdiff: config.highdiff, maxdiff: config.maxdiff,
         nonce1length: config.nonce1length, nonce2length: config.nonce2length, versionMask: config.versionMask,
-        updateInterval: config.updateInterval, poolName: opts.name ?? 'ckpool-ts', serverUrls: [...config.serverurl, ...config.nodeserver],
-        authTimeoutMs: opts.authTimeoutMs, invalidBurst: opts.invalidBurst, logger,
-      });
+        updateInterval: config.updateInterval, poolName, serverUrls: urls,
+        authTimeoutMs: opts.authTimeoutMs, invalidBurst: opts.invalidBurst,
+      };
       const nodeServers = new Set(config.nodeserver.map((_, i) => config.serverurl.length + i));
-      const links = new LinkHub({ server, stratifier, generator, nodeServers, versionMask: config.versionMask, logger });
+      if (nthreads > 0) {
+        workers = await PoolWorkers.start({
+          count: nthreads, generator, stats, stratifier: stratifierOptions,
+          server: { ...opts.server, urls }, maxClients: opts.server?.maxClients ?? config.maxclients,
+          shareLogDir: opts.logShares ? config.logdir : null, logger,
+          blockMessage: (wb, who) => `Block ${wb.height} solved by ${who} @ ${poolName}!`,
+        });
+        logger.notice(`Serving miners on ${nthreads} worker thread(s)`);
+      }
+      const w = workers;
+      server = new StratumServer({
+        maxClients: config.maxclients, ...opts.server, urls, logger, idStart: urls.length, idStep: slot.count,
+        // miners go to the worker threads; node links stay here, with the full templates
+        handoff: w ? (socket, index, highdiff) => (nodeServers.has(index) ? 'local' : w.handoff(socket, index, highdiff)) : undefined,
+      });
+      const stratifier = new Stratifier({ generator, stats, shareLog, ...stratifierOptions, enonce1Slot: slot, logger });
+      const links = new LinkHub({ server, stratifier, generator, nodeServers, versionMask: config.versionMask, idSlot: slot, logger });
       links.attach();
       if (opts.listenFds) await server.listenFds(opts.listenFds);
       else await server.listen();
-      return new Pool(config, generator, server, stratifier, stats, shareLog, logger, links);
+      return new Pool(config, generator, server, stratifier, stats, shareLog, logger, links, workers);
     } catch (e) {
       generator.close();
-      await server.close().catch(() => undefined);
+      await server?.close().catch(() => undefined);
+      await workers?.close().catch(() => undefined);
       await stats.stop().catch(() => undefined);
       throw e;
     }
@@ -131,6 +162,7 @@ export class Pool {
   async stop(): Promise<void> {
     this.stratifier.close();
     await this.server.close();
+    await this.workers?.close();
     this.generator.close();
     await this.shareLog?.close();
     await this.stats.stop();

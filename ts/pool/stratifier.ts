@@ -24,7 +24,7 @@ import type { BlockSubmission } from '../work/generator.js';
 import type { WorkSource } from '../work/source.js';
 import type { Workbase } from '../work/workbase.js';
 import type { CoinbaseParts } from '../native/core.js';
-import type { PoolStats } from '../stats/stats.js';
+import type { StatsSink } from '../stats/stats.js';
 import type { ShareLog } from '../stats/sharelog.js';
 import type { Client } from './client.js';
 import {
@@ -38,7 +38,8 @@ export interface StratifierOptions {
   generator: WorkSource;
   /** the connector whose miners this stratifier serves (more can be attached later) */
   server?: StratumServer;
-  stats?: PoolStats | null;
+  /** pool-wide accounting: the PoolStats itself, or a worker thread's forwarder to it */
+  stats?: StatsSink | null;
   shareLog?: ShareLog | null;
   /** -B: usernames are payout addresses */
   solo: boolean;
@@ -56,6 +57,12 @@ export interface StratifierOptions {
    * allocated per client. With nothing left, one client at a time.
    */
   enonce1Prefix?: string;
+  /**
+   * One of `count` stratifiers sharing a pool (worker threads): this one hands out only
+   * the extranonce1 values and session ids ≡ `index` (mod `count`), so every miner of the
+   * pool still has its own extranonce1 (and duplicate checks stay exact per thread).
+   */
+  enonce1Slot?: { index: number; count: number };
   versionMask: number;
   /** seconds; also the get_txnhashes rate limit */
   updateInterval: number;
@@ -139,6 +146,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
   #diffCap = Infinity;
   #enonce1Counter: bigint;
   #sessionCounter: number;
+  readonly #slot: { index: number; count: number };
   #sweep: NodeJS.Timeout;
   readonly #poolScriptKey = 'pool';
 
@@ -148,6 +156,11 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     if (!/^([0-9a-f]{2})*$/.test(prefix) || prefix.length / 2 > opts.nonce1length) {
       throw ckError('CKP_ERR_STRATUM_OPTION', 'enonce1Prefix', `lower-case hex of at most nonce1length (${opts.nonce1length}) bytes`, prefix);
     }
+    const slot = opts.enonce1Slot ?? { index: 0, count: 1 };
+    if (!Number.isInteger(slot.count) || slot.count < 1 || !Number.isInteger(slot.index) || slot.index < 0 || slot.index >= slot.count) {
+      throw ckError('CKP_ERR_STRATUM_OPTION', 'enonce1Slot', 'integers with 0 <= index < count', JSON.stringify(slot));
+    }
+    this.#slot = slot;
     this.#o = opts;
     this.#gen = opts.generator;
     this.#log = opts.logger ?? new NullLogger();
@@ -288,15 +301,25 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     const prefix = this.#o.enonce1Prefix ?? '';
     const len = this.#o.nonce1length - prefix.length / 2;
     if (len <= 0) return this.#enonce1InUse.has(prefix) ? null : prefix;
-    const space = 2 ** (8 * len);
-    if (this.#enonce1InUse.size >= space) return null;
+    const { index, count } = this.#slot;
+    // this stratifier's share of the space: values v·count + index below 2^(8·len)
+    const slots = 2n ** BigInt(8 * len) / BigInt(count);
+    if (BigInt(this.#enonce1InUse.size) >= slots) return null;
     const b = Buffer.alloc(8);
     for (let tries = 0; tries < 4096; tries++) {
-      b.writeBigUInt64LE(this.#enonce1Counter++ & 0xffffffffffffffffn);
+      const v = (this.#enonce1Counter++ % slots) * BigInt(count) + BigInt(index);
+      b.writeBigUInt64LE(v);
       const hex = prefix + b.subarray(0, len).toString('hex');
       if (!this.#enonce1InUse.has(hex)) return hex;
     }
     return null;
+  }
+
+  /** 8 hex digits; ≡ slot index (mod slot count), so threads of one pool never share one */
+  #newSessionId(): string {
+    const { index, count } = this.#slot;
+    const v = (Math.floor((this.#sessionCounter++ >>> 0) / count) * count + index) >>> 0;
+    return v.toString(16).padStart(8, '0');
   }
 
   #subscribe(c: Client, id: unknown, params: unknown): void {
@@ -332,7 +355,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
         return;
       }
       enonce1Hex = fresh;
-      c.sessionId = (this.#sessionCounter++ >>> 0).toString(16).padStart(8, '0');
+      c.sessionId = this.#newSessionId();
     }
     c.enonce1Hex = enonce1Hex;
     c.enonce1 = Buffer.from(enonce1Hex, 'hex');
@@ -458,6 +481,15 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
       return void conn.send(reply(id, null, err(StratumError.OTHER, 'Ratelimit')));
     }
     c.lastTxnRequest = now;
+    if (job.wb.detached) {
+      // a worker thread: the transactions are with the generator
+      if (!this.#gen.transactionsOf) return void conn.send(reply(id, null, err(StratumError.OTHER, 'Transactions unavailable')));
+      this.#gen.transactionsOf(job.wb, hashesOnly, MAX_TXN_REPLY_BYTES).then(
+        (r) => conn.send(typeof r === 'string' ? reply(id, null, err(StratumError.OTHER, r)) : reply(id, hashesOnly ? r.map((h) => h + ' ').join('') : r)),
+        (e: Error) => conn.send(reply(id, null, err(StratumError.OTHER, e.message))),
+      );
+      return;
+    }
     if (hashesOnly) return void conn.send(reply(id, job.wb.txids().map((h) => h + ' ').join('')));
     const size = job.wb.template.transactions.reduce((n, tx) => n + tx.data.length, 0);
     if (size > MAX_TXN_REPLY_BYTES) {

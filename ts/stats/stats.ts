@@ -64,6 +64,20 @@ export interface ShareEvent {
 }
 
 /** What a share improved, for the stratifier's "New best share" messages. */
+/**
+ * What the stratifier reports to the pool's accounting: PoolStats itself, or on a worker
+ * thread the forwarder that replays the same calls into the main thread's PoolStats
+ * (ts/stats/forward.ts).
+ */
+export interface StatsSink {
+  addShare(e: ShareEvent): unknown;
+  clientAuthorised(user: string, worker: string, clientId: number, now: number): void;
+  clientDisconnected(user: string, worker: string, clientId: number, now: number): void;
+  setDisconnectedSessions(n: number): void;
+  setNetworkDiff(d: number): void;
+  blockFound(now: number, solver?: { readonly workername: string }): unknown;
+}
+
 export interface BestShareNews {
   /** The user's or worker's best-ever share improved ("New best ever share"). */
   readonly ever: boolean;
@@ -299,6 +313,11 @@ export class PoolStats {
       bestDiff: 0,
       idle: false,
     });
+  }
+
+  /** Whether an authorised client with this id is known. */
+  hasClient(clientId: number): boolean {
+    return this.clients.has(clientId);
   }
 
   /** An authorised client went away. Unknown ids are ignored. */

@@ -71,6 +71,18 @@ export interface StratumServerOptions {
    */
   floodBurst?: number;
   floodRate?: number;
+  /**
+   * Connection ids: idStart, idStart + idStep, … (default: the number of urls, step 1).
+   * The threads of one pool use disjoint progressions so a client id names one miner.
+   */
+  idStart?: number;
+  idStep?: number;
+  /**
+   * Called for each accepted connection before it is served here: return 'taken' when
+   * the callee now owns the socket (it went to a worker thread), 'full' to refuse it as
+   * "Server full", 'local' to serve it on this server (ts/pool/workers.ts).
+   */
+  handoff?: (socket: net.Socket, serverIndex: number, highdiff: boolean) => 'taken' | 'full' | 'local';
   logger?: Logger;
 }
 
@@ -370,6 +382,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   private highdiffByIndex: boolean[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private nextId: number;
+  private readonly idStep: number;
+  private readonly handoff: StratumServerOptions['handoff'];
   private state: 'new' | 'listening' | 'closed' = 'new';
   private accepted = 0;
   private bytesIn = 0;
@@ -399,7 +413,12 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     this.floodRate = positive('floodRate', opts.floodRate, DEFAULTS.floodRate);
     this.replyInvalidJson = opts.replyInvalidJson ?? true;
     this.logger = opts.logger ?? new NullLogger();
-    this.nextId = this.urls.length;
+    this.nextId = opts.idStart ?? this.urls.length;
+    this.idStep = opts.idStep ?? 1;
+    if (!Number.isSafeInteger(this.nextId) || this.nextId < 0 || !Number.isSafeInteger(this.idStep) || this.idStep < 1) {
+      throw ckError('CKP_ERR_STRATUM_OPTION', 'idStart/idStep', 'non-negative integers (step at least 1)', `${opts.idStart}/${opts.idStep}`);
+    }
+    this.handoff = opts.handoff;
   }
 
   /** Open connections by id. */
@@ -461,6 +480,32 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     await this.started();
   }
 
+  /**
+   * Serve without listeners of its own: connections arrive through adopt() (a worker
+   * thread's server, fed by the main thread's listeners).
+   */
+  serve(): void {
+    if (this.state !== 'new') throw ckError('CKP_ERR_STRATUM_STATE', this.state === 'closed' ? 'is closed' : 'is already listening');
+    this.state = 'listening';
+    this.highdiffByIndex = this.parsedUrls.map((u) => u.port > this.highdiffPort);
+    this.startSweep();
+  }
+
+  /**
+   * Serve a connection accepted elsewhere: a socket on a descriptor handed over from the
+   * thread that accepted it. `highdiff` is that listener's (its port may be unknown here).
+   */
+  adopt(socket: net.Socket, serverIndex: number, highdiff?: boolean): void {
+    if (highdiff !== undefined) this.highdiffByIndex[serverIndex] = highdiff;
+    this.onConnection(socket, serverIndex, true);
+  }
+
+  private startSweep(): void {
+    const interval = Math.max(10, Math.min(1000, Math.floor(this.sendTimeoutMs / 4), this.closeLingerMs > 0 ? this.closeLingerMs : 1000));
+    this.sweepTimer = setInterval(() => this.sweep(), interval);
+    this.sweepTimer.unref();
+  }
+
   private async bindFailed(): Promise<void> {
     if (this.state === 'listening') this.state = 'new'; // close() meanwhile: stay closed
     await this.closeListeners();
@@ -477,9 +522,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       const a = this.bound[i]!;
       this.logger.notice(`Stratum server ${i} listening on ${hostPortText(a.host, a.port)}${this.highdiffByIndex[i] ? ' (highdiff)' : ''}`);
     }
-    const interval = Math.max(10, Math.min(1000, Math.floor(this.sendTimeoutMs / 4), this.closeLingerMs > 0 ? this.closeLingerMs : 1000));
-    this.sweepTimer = setInterval(() => this.sweep(), interval);
-    this.sweepTimer.unref();
+    this.startSweep();
     this.emit('listening', this.bound.map((a) => hostPortText(a.host, a.port)));
   }
 
@@ -617,13 +660,23 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     }
   }
 
-  private onConnection(socket: net.Socket, serverIndex: number): void {
+  private onConnection(socket: net.Socket, serverIndex: number, adopted = false): void {
     if (this.state !== 'listening') {
       socket.on('error', noop);
       socket.destroy();
       return;
     }
-    if (!this.accepting) return this.refuse(socket, CloseReason.NOT_ACCEPTING);
+    if (!adopted) {
+      if (!this.accepting) return this.refuse(socket, CloseReason.NOT_ACCEPTING);
+      if (this.handoff) {
+        const to = this.handoff(socket, serverIndex, this.highdiffByIndex[serverIndex] ?? false);
+        if (to === 'taken') {
+          this.accepted++;
+          return;
+        }
+        if (to === 'full') return this.refuse(socket, CloseReason.SERVER_FULL);
+      }
+    }
     if (this.clients.size >= this.maxClients) return this.refuse(socket, CloseReason.SERVER_FULL);
     const remote = socket.remoteAddress;
     if (remote === undefined) {
@@ -634,7 +687,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.keepAliveMs);
-    const id = this.nextId++;
+    const id = this.nextId;
+    this.nextId += this.idStep;
     const client = new Client(this, socket as ClientSocket, id, plainAddress(remote), socket.remotePort ?? 0,
       serverIndex, this.highdiffByIndex[serverIndex] ?? false, Date.now());
     (socket as ClientSocket)[kClient] = client;

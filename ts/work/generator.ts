@@ -194,6 +194,11 @@ export class Generator extends EventEmitter<GeneratorEvents> {
     return this.#workbases.get(jobId);
   }
 
+  /** Job ids of every kept workbase (worker threads mirror this set). */
+  get jobIds(): string[] {
+    return [...this.#workbases.keys()];
+  }
+
   get workbaseCount(): number {
     return this.#workbases.size;
   }

@@ -19,6 +19,11 @@ export interface WorkSource {
   submitBlock(wb: Workbase, header: Buffer, coinbaseLegacy: Buffer, meta?: BlockMeta): Promise<BlockSubmission>;
   /** payout script of a solo user's address (throws when invalid) */
   scriptForAddress(address: string): Buffer;
+  /**
+   * The transactions of a workbase that holds none itself (`wb.detached`, on a worker
+   * thread): txids (hashesOnly) or raw data, or an error text (e.g. over `maxBytes`).
+   */
+  transactionsOf?(wb: Workbase, hashesOnly: boolean, maxBytes: number): Promise<string[] | string>;
   /** new work; `clean` when miners must drop older jobs */
   on(event: 'workbase', listener: (wb: Workbase, clean: boolean) => void): unknown;
 }

@@ -54,6 +54,28 @@ export interface StratumJobOptions {
   nonce2length: number;
 }
 
+/**
+ * Everything a worker thread needs to serve a workbase built elsewhere (ts/pool/workers.ts):
+ * the template without its transactions, the computed branch, commitment and coinbase
+ * inputs. Plain data, so it crosses postMessage cheaply; a 4000-transaction template's
+ * snapshot is a few kilobytes. The transactions stay with the generator, which answers
+ * get_transactions and assembles solved blocks.
+ */
+export interface WorkbaseSnapshot {
+  seq: number;
+  epoch: number;
+  template: BlockTemplate;
+  txCount: number;
+  branchHex: string[];
+  witnessCommitment: string | null;
+  coinbaseNonce: number;
+  payout: { script: string | null; donationPercent?: number; donationScript?: string };
+  btcsig?: string;
+  nonce1length: number;
+  nonce2length: number;
+  createdAt: number;
+}
+
 export interface PayoutSplit {
   pool: number;
   donation: number;
@@ -85,6 +107,11 @@ function checkTemplate(t: BlockTemplate): void {
   }
 }
 
+/** WorkbaseOptions rebuilt from a snapshot: the computed parts come along. */
+interface DetachedOptions extends WorkbaseOptions {
+  detached: { txCount: number; branchHex: string[]; witnessCommitment: string | null; createdAt: number };
+}
+
 export class Workbase {
   readonly seq: number;
   readonly jobId: string;
@@ -113,12 +140,19 @@ export class Workbase {
   readonly createdAt: number;
   /** where the job came from: a node's block template, or an upstream stratum notify */
   readonly source: 'template' | 'stratum';
+  /** a snapshot of a workbase built on another thread: no transaction data here */
+  readonly detached: boolean;
+  readonly #txCount: number;
+  readonly #epoch: number;
   readonly #opts: WorkbaseOptions | null;
   readonly #coinbaseNonce: number;
   /** Solo mode: coinbase halves per payout script, made on first use. */
   readonly #perScript = new Map<string, CoinbaseParts>();
 
-  constructor(opts: WorkbaseOptions | StratumJobOptions) {
+  constructor(opts: WorkbaseOptions | StratumJobOptions | { snapshot: WorkbaseSnapshot }) {
+    if ('snapshot' in opts) opts = Workbase.#fromSnapshot(opts.snapshot);
+    this.#epoch = opts.epoch;
+    this.detached = 'detached' in opts;
     this.seq = opts.seq;
     this.jobId = (opts.epoch >>> 0).toString(16).padStart(8, '0') + (opts.seq >>> 0).toString(16).padStart(8, '0');
     this.nonce1length = opts.nonce1length;
@@ -151,11 +185,14 @@ export class Workbase {
       };
       this.networkTarget = targetFromNbits(this.nbits);
       this.networkDiff = difficultyFromNbits(this.nbits);
+      this.#txCount = 0;
       return;
     }
     const t = opts.template;
-    checkTemplate(t);
+    const detached = (opts as DetachedOptions).detached;
+    if (!detached) checkTemplate(t);
     this.source = 'template';
+    this.#txCount = detached ? detached.txCount : t.transactions.length;
     this.#opts = opts;
     this.template = t;
     this.height = t.height;
@@ -168,6 +205,18 @@ export class Workbase {
     this.networkDiff = difficultyFromNbits(this.nbits);
     this.coinbasevalue = t.coinbasevalue;
     this.#coinbaseNonce = opts.coinbaseNonce ?? (Number(process.hrtime.bigint() % 0xffffffffn) >>> 0);
+    if (detached) {
+      // built and checked on the generator's thread: take its results as they are
+      this.createdAt = detached.createdAt;
+      this.branchHex = detached.branchHex;
+      this.branch = detached.branchHex.map((h) => Buffer.from(h, 'hex'));
+      this.witnessCommitment = detached.witnessCommitment ? Buffer.from(detached.witnessCommitment, 'hex') : null;
+      this.split = splitPayout(this.coinbasevalue, opts.payout.donationScript ? opts.payout.donationPercent : 0);
+      const own = opts.payout.script ? this.coinbaseFor(opts.payout.script) : null;
+      this.coinb1 = own?.coinb1 ?? Buffer.alloc(0);
+      this.coinb2 = own?.coinb2 ?? Buffer.alloc(0);
+      return;
+    }
 
     const txids = Buffer.concat(t.transactions.map((tx, i) => fromDisplayHex(`transactions[${i}].txid`, tx.txid ?? tx.hash)));
     this.branch = merkleBranch(txids);
@@ -196,7 +245,44 @@ export class Workbase {
   }
 
   get txCount(): number {
-    return this.template.transactions.length;
+    return this.#txCount;
+  }
+
+  /** This workbase as plain data for a worker thread (template workbases only). */
+  snapshot(): WorkbaseSnapshot {
+    if (!this.#opts) throw ckError('CKP_ERR_WORK_TEMPLATE', 'only a workbase built from a block template can be shared with workers');
+    const { payout } = this.#opts;
+    return {
+      seq: this.seq,
+      epoch: this.#epoch,
+      template: { ...this.template, transactions: [] },
+      txCount: this.#txCount,
+      branchHex: this.branchHex,
+      witnessCommitment: this.witnessCommitment?.toString('hex') ?? null,
+      coinbaseNonce: this.#coinbaseNonce,
+      payout: {
+        script: payout.script?.toString('hex') ?? null,
+        donationPercent: payout.donationPercent,
+        donationScript: payout.donationScript?.toString('hex'),
+      },
+      btcsig: this.#opts.btcsig,
+      nonce1length: this.nonce1length,
+      nonce2length: this.nonce2length,
+      createdAt: this.createdAt,
+    };
+  }
+
+  static #fromSnapshot(s: WorkbaseSnapshot): DetachedOptions {
+    return {
+      template: s.template, seq: s.seq, epoch: s.epoch, btcsig: s.btcsig, nonce1length: s.nonce1length,
+      nonce2length: s.nonce2length, coinbaseNonce: s.coinbaseNonce,
+      payout: {
+        script: s.payout.script === null ? null : Buffer.from(s.payout.script, 'hex'),
+        donationPercent: s.payout.donationPercent,
+        donationScript: s.payout.donationScript === undefined ? undefined : Buffer.from(s.payout.donationScript, 'hex'),
+      },
+      detached: { txCount: s.txCount, branchHex: s.branchHex, witnessCommitment: s.witnessCommitment, createdAt: s.createdAt },
+    };
   }
 
   /** Coinbase halves paying `script` (the pool's, or a solo miner's address). */

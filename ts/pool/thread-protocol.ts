@@ -1,0 +1,102 @@
+/**
+ * Messages between the pool's main thread and its worker threads (ts/pool/workers.ts,
+ * ts/pool/worker-thread.ts). Plain data only: everything crosses postMessage.
+ */
+import type { StratumServerOptions } from '../stratum/server.js';
+import type { NetworkName } from '../bitcoin/address.js';
+import type { StatsEvents } from '../stats/forward.js';
+import type { BlockMeta, BlockSubmission } from '../work/generator.js';
+import type { WorkbaseSnapshot } from '../work/workbase.js';
+import type { StratifierOptions } from './stratifier.js';
+
+/** The stratifier settings a worker thread needs (the plain-data part of StratifierOptions). */
+export type ThreadStratifierOptions = Pick<StratifierOptions,
+  'solo' | 'mindiff' | 'startdiff' | 'highdiff' | 'maxdiff' | 'nonce1length' | 'nonce2length' | 'versionMask' |
+  'updateInterval' | 'poolName' | 'serverUrls' | 'authTimeoutMs' | 'invalidBurst'>;
+
+export type ThreadServerOptions = Omit<StratumServerOptions, 'logger' | 'handoff'>;
+
+/** A new workbase, as the generator made it, and which workbases are still kept. */
+export interface WorkbaseNews {
+  snapshot: WorkbaseSnapshot;
+  clean: boolean;
+  blockChangeSeq: number;
+  keep: string[];
+}
+
+export interface WorkerInit {
+  /** this thread's slot (1…count-1; slot 0 is the main thread's own stratifier) */
+  index: number;
+  count: number;
+  stratifier: ThreadStratifierOptions;
+  server: ThreadServerOptions;
+  network: NetworkName | null;
+  /** -L share logs: directory, or null */
+  shareLogDir: string | null;
+  logLevel: number;
+  current: WorkbaseNews | null;
+}
+
+/** Selects miners for an operator action (control socket). */
+export interface ClientFilter {
+  user?: string;
+  clientId?: number;
+}
+
+/** A miner as the control API shows it (ts/control/queries.ts clientInfo's input). */
+export interface ClientRecord {
+  id: number;
+  conn: { address: string; port: number; serverIndex: number; connectedAt: number };
+  agent: string;
+  subscribed: boolean;
+  authorised: boolean;
+  workername: string;
+  username: string;
+  sessionId: string;
+  enonce1Hex: string;
+  vd: { diff: number };
+  accepted: number;
+  rejected: number;
+  bestDiff: number;
+}
+
+/** Operator actions a worker carries out on its own miners; each answers a number or records. */
+export type ThreadCommand =
+  | { op: 'clients'; filter?: ClientFilter }
+  | { op: 'drop'; filter?: ClientFilter }
+  | { op: 'reconnect'; host?: string; port?: number; filter?: ClientFilter }
+  | { op: 'show'; text: string; filter?: ClientFilter }
+  | { op: 'send'; clientId: number; msg: unknown }
+  | { op: 'resetBest' }
+  | { op: 'counts' };
+
+/** What `counts` answers. */
+export interface ThreadCounts {
+  clients: number;
+  sessions: number;
+  accepted: number;
+  dropped: Record<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+  closing: number;
+  blocked: number;
+}
+
+export type ToWorker =
+  /** descriptors to adopt: [fd, serverIndex, highdiff (0/1)] triples */
+  | { t: 'conns'; list: number[] }
+  | ({ t: 'wb' } & WorkbaseNews)
+  | { t: 'blockDone'; id: number; result: BlockSubmission }
+  | { t: 'txns'; id: number; result: string[] | string }
+  | { t: 'cmd'; id: number; cmd: ThreadCommand }
+  | { t: 'level'; level: number }
+  | { t: 'stop' };
+
+export type FromWorker =
+  | { t: 'ready' }
+  /** stats events, log lines ([level, text]…) and the live client count */
+  | { t: 'ev'; ev: StatsEvents; log: (number | string)[]; clients: number }
+  | { t: 'block'; id: number; jobId: string; header: Uint8Array; coinbase: Uint8Array; meta: BlockMeta }
+  | { t: 'txns'; id: number; jobId: string; hashesOnly: boolean; maxBytes: number }
+  | { t: 'cmdDone'; id: number; result: unknown }
+  | { t: 'stopped' };

@@ -1,0 +1,168 @@
+/**
+ * Entry point of one pool worker thread (started by ts/pool/workers.ts). The thread owns
+ * the miners handed to it: their sockets (a StratumServer with no listeners of its own),
+ * their protocol state, vardiff, duplicate checks and share validation (a Stratifier),
+ * and passthrough links that land here. Pool-wide state stays on the main thread:
+ * workbases arrive from its generator, stats events and log lines go back in batches,
+ * solved blocks and get_transactions go back at once.
+ */
+import net from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { BaseLogger } from '../log/logger.js';
+import { LinkHub } from '../modes/links.js';
+import { StatsForwarder } from '../stats/forward.js';
+import { ShareLog } from '../stats/sharelog.js';
+import { StratumServer } from '../stratum/server.js';
+import type { Client } from './client.js';
+import { RemoteWorkSource } from './remote-source.js';
+import { Stratifier } from './stratifier.js';
+import type { ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCounts, ToWorker, WorkerInit } from './thread-protocol.js';
+
+/** How often stats events and log lines go to the main thread, ms. */
+const FLUSH_MS = 50;
+
+const port = parentPort;
+if (!port) throw new Error('ts/pool/worker-thread.ts runs only as a worker thread (ts/pool/workers.ts starts it)');
+const init = workerData as WorkerInit;
+const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+
+/** Log lines go to the main thread's logger, which owns the log file and stderr. */
+class ForwardLogger extends BaseLogger {
+  lines: (number | string)[] = [];
+  protected write(level: number, msg: string): void {
+    this.lines.push(level, msg);
+    if (this.lines.length > 2000) flush();
+  }
+}
+
+const logger = new ForwardLogger(init.logLevel);
+const source = new RemoteWorkSource(init.network, (m) => post(m));
+const stats = new StatsForwarder(() => flush());
+const shareLog = init.shareLogDir ? new ShareLog(init.shareLogDir, logger) : null;
+const server = new StratumServer({ ...init.server, logger });
+server.serve();
+if (init.current) source.update(init.current);
+const slot = { index: init.index, count: init.count };
+const stratifier = new Stratifier({ ...init.stratifier, generator: source, stats, shareLog, enonce1Slot: slot, logger });
+// passthrough links may land on any serverurl; node links only on nodeserver urls, which
+// the main thread keeps for itself
+const links = new LinkHub({ server, stratifier, generator: source, nodeServers: new Set(), versionMask: init.stratifier.versionMask, idSlot: slot, logger });
+links.attach();
+
+let lastCount = -1;
+function flush(): void {
+  const clients = server.connections.size;
+  if (stats.size === 0 && logger.lines.length === 0 && clients === lastCount) return;
+  lastCount = clients;
+  const log = logger.lines;
+  logger.lines = [];
+  post({ t: 'ev', ev: stats.take(), log, clients });
+}
+const flushTimer = setInterval(flush, FLUSH_MS);
+
+function select(filter: ClientFilter | undefined): Client[] {
+  const out: Client[] = [];
+  if (filter?.clientId !== undefined) {
+    const c = stratifier.clients.get(filter.clientId);
+    if (c) out.push(c);
+    return out;
+  }
+  for (const c of stratifier.clients.values()) if (filter?.user === undefined || c.username === filter.user) out.push(c);
+  return out;
+}
+
+function record(c: Client): ClientRecord {
+  return {
+    id: c.id,
+    conn: { address: c.conn.address, port: c.conn.port, serverIndex: c.conn.serverIndex, connectedAt: c.conn.connectedAt },
+    agent: c.agent, subscribed: c.subscribed, authorised: c.authorised, workername: c.workername, username: c.username,
+    sessionId: c.sessionId, enonce1Hex: c.enonce1Hex, vd: { diff: c.vd.diff }, accepted: c.accepted, rejected: c.rejected,
+    bestDiff: c.bestDiff,
+  };
+}
+
+function command(cmd: ThreadCommand): unknown {
+  switch (cmd.op) {
+    case 'clients': return select(cmd.filter).map(record);
+    case 'drop': {
+      const victims = select(cmd.filter);
+      for (const c of victims) c.conn.close('dropped by operator', true);
+      return victims.length;
+    }
+    case 'reconnect':
+      if (cmd.filter?.clientId !== undefined && !stratifier.clients.has(cmd.filter.clientId)) return 0;
+      return stratifier.reconnectClients(cmd.host, cmd.port, cmd.filter);
+    case 'show': return stratifier.showMessage(cmd.text, cmd.filter);
+    case 'send': {
+      const c = stratifier.clients.get(cmd.clientId);
+      return c ? (c.conn.sendJson(cmd.msg) ? 1 : 0) : -1;
+    }
+    case 'resetBest':
+      for (const c of stratifier.clients.values()) c.bestDiff = 0;
+      return 0;
+    case 'counts': {
+      const s = server.stats();
+      const counts: ThreadCounts = {
+        clients: stratifier.clients.size, sessions: stratifier.disconnectedSessions, accepted: s.accepted, dropped: s.dropped,
+        bytesIn: s.bytesIn, bytesOut: s.bytesOut, closing: s.closing, blocked: s.blocked,
+      };
+      return counts;
+    }
+  }
+}
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  stratifier.close();
+  await server.close();
+  source.failAll('worker thread stopping');
+  await shareLog?.close();
+  clearInterval(flushTimer);
+  lastCount = -1;
+  flush();
+  post({ t: 'stopped' });
+  port!.close();
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'conns': {
+      const list = m.list;
+      for (let i = 0; i + 2 < list.length; i += 3) {
+        const fd = list[i]!;
+        let socket: net.Socket;
+        try {
+          socket = new net.Socket({ fd, readable: true, writable: true });
+        } catch (e) {
+          logger.err(`Could not adopt a connection (fd ${fd}): ${(e as Error).message}`);
+          continue;
+        }
+        if (stopping) {
+          socket.destroy();
+          continue;
+        }
+        server.adopt(socket, list[i + 1]!, list[i + 2] === 1);
+      }
+      return;
+    }
+    case 'wb': return source.update(m);
+    case 'blockDone': return source.settle(m.id, m.result);
+    case 'txns': return source.settle(m.id, m.result);
+    case 'cmd': {
+      let result: unknown;
+      try {
+        result = command(m.cmd);
+      } catch (e) {
+        result = { error: (e as Error).message };
+      }
+      post({ t: 'cmdDone', id: m.id, result });
+      return;
+    }
+    case 'level': logger.level = m.level; return;
+    case 'stop': void stop(); return;
+  }
+});
+
+post({ t: 'ready' });

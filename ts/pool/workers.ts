@@ -1,0 +1,381 @@
+/**
+ * Using every core: the pool's miners are spread over worker threads.
+ *
+ * Node runs JavaScript on one thread per isolate, so one thread caps a pool at one
+ * core's worth of share validation and socket work. With `workers: N`, the main thread
+ * keeps the listening sockets (so `-H` handover and `getxfd` work as before), the
+ * generator (bitcoinds, workbases, block submission), PoolStats, and node links; each
+ * accepted miner connection is handed to the worker thread with the fewest miners (the
+ * descriptor is duplicated natively and the main thread's copy closed — see
+ * src/fdpass.rs dup_fd), and that thread owns it from then on: framing, the stratifier,
+ * vardiff, duplicate checks, batched native share validation, and its share log lines.
+ *
+ * Exactness across threads:
+ * - each thread hands out extranonce1 values, session ids and client ids from its own
+ *   residue class (index mod count), so they stay unique pool-wide; a share's hash
+ *   includes its extranonce1, so per-thread duplicate sets are exact;
+ * - vardiff and invalid-share handling are per client, hence per thread;
+ * - every stats call is replayed on the main thread in order with its own timestamp
+ *   (ts/stats/forward.ts), within 50 ms;
+ * - a solved block goes to the main thread at once, which writes it to disk, submits it
+ *   to every node and tells every thread's miners.
+ *
+ * Extending to N cores: threads share nothing but these messages; the main thread's
+ * per-share cost is one replayed stats call, so the design scales until that (about
+ * 1 µs per share) fills the main thread — several hundred thousand shares a second.
+ */
+import type net from 'node:net';
+import { Worker } from 'node:worker_threads';
+import { ckError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { native } from '../native/binding.js';
+import { replayStats } from '../stats/forward.js';
+import type { PoolStats } from '../stats/stats.js';
+import type { Generator } from '../work/generator.js';
+import type { Workbase } from '../work/workbase.js';
+import type {
+  ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCounts, ThreadServerOptions, ThreadStratifierOptions,
+  ToWorker, WorkbaseNews, WorkerInit,
+} from './thread-protocol.js';
+
+export interface PoolWorkersOptions {
+  /** worker threads to start (≥ 1) */
+  count: number;
+  generator: Generator;
+  stats: PoolStats;
+  stratifier: ThreadStratifierOptions;
+  server: ThreadServerOptions;
+  /** total miners over all threads (ckpool maxclients) */
+  maxClients: number;
+  shareLogDir: string | null;
+  logger: Logger;
+  /** the text sent to every miner when a block is accepted */
+  blockMessage?: (wb: Workbase, workername: string) => string;
+}
+
+interface Thread {
+  readonly index: number;
+  worker: Worker;
+  clients: number;
+  /** descriptors handed over since the thread last reported its count */
+  sent: number;
+  outbox: number[];
+  ready: boolean;
+  /** authorised client ids (stats): dropped from PoolStats if the thread dies */
+  readonly authorised: Set<number>;
+  sessions: number;
+  stopped: boolean;
+}
+
+/**
+ * How to start a thread: the built .js directly, or in a source checkout (running under
+ * tsx) a small bootstrap that registers tsx in the new thread first — Node 20 does not
+ * run the parent's `--import` hooks in worker threads.
+ */
+function threadScript(): { script: string | URL; eval: boolean } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(`./worker-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+  if (!fromSource) return { script: url, eval: false };
+  const api = import.meta.resolve('tsx/esm/api');
+  return {
+    script: `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })` +
+      '.catch((e) => { console.error(e); process.exit(1); });',
+    eval: true,
+  };
+}
+
+export class PoolWorkers {
+  readonly #o: PoolWorkersOptions;
+  readonly #threads: Thread[] = [];
+  readonly #log: Logger;
+  readonly #calls = new Map<number, (r: unknown) => void>();
+  #nextCall = 1;
+  #flushScheduled = false;
+  #closing = false;
+  #lastLevel: number;
+  readonly #onWorkbase: (wb: Workbase, clean: boolean) => void;
+
+  private constructor(o: PoolWorkersOptions) {
+    this.#o = o;
+    this.#log = o.logger;
+    this.#lastLevel = o.logger.level;
+    this.#onWorkbase = (wb, clean) => this.#broadcast({ t: 'wb', ...this.#news(wb, clean) });
+  }
+
+  /** Start `count` worker threads and wait until each is ready. */
+  static async start(o: PoolWorkersOptions): Promise<PoolWorkers> {
+    if (!Number.isInteger(o.count) || o.count < 1) throw ckError('CKP_ERR_POOL_WORKERS', 'a whole number of threads, at least 1', String(o.count));
+    const w = new PoolWorkers(o);
+    try {
+      await Promise.all(Array.from({ length: o.count }, (_, i) => w.#spawn(i + 1)));
+    } catch (e) {
+      await w.close();
+      throw e;
+    }
+    o.generator.on('workbase', w.#onWorkbase);
+    return w;
+  }
+
+  /** Threads serving miners. */
+  get threads(): number {
+    return this.#threads.length;
+  }
+
+  /** Miners over all threads (as last reported, plus those handed over since). */
+  get clients(): number {
+    let n = 0;
+    for (const t of this.#threads) n += t.clients + t.sent;
+    return n;
+  }
+
+  /** Remembered disconnected sessions over all threads. */
+  get sessions(): number {
+    let n = 0;
+    for (const t of this.#threads) n += t.sessions;
+    return n;
+  }
+
+  #news(wb: Workbase, clean: boolean): WorkbaseNews {
+    const g = this.#o.generator;
+    return { snapshot: wb.snapshot(), clean, blockChangeSeq: g.blockChangeSeq, keep: g.jobIds };
+  }
+
+  #spawn(index: number): Promise<void> {
+    const g = this.#o.generator;
+    const init: WorkerInit = {
+      index, count: this.#o.count + 1,
+      stratifier: this.#o.stratifier,
+      // every thread's server may hold the pool's whole limit; the main thread enforces it
+      server: { ...this.#o.server, maxClients: this.#o.maxClients, idStart: this.#o.server.urls.length + index, idStep: this.#o.count + 1 },
+      network: g.network,
+      shareLogDir: this.#o.shareLogDir,
+      logLevel: this.#log.level,
+      current: g.current ? this.#news(g.current, true) : null,
+    };
+    const { script, eval: isEval } = threadScript();
+    const worker = new Worker(script, { eval: isEval, workerData: init, name: `ckpool-ts worker ${index}` });
+    const t: Thread = { index, worker, clients: 0, sent: 0, outbox: [], ready: false, authorised: new Set(), sessions: 0, stopped: false };
+    const at = this.#threads.findIndex((x) => x.index === index);
+    if (at >= 0) this.#threads[at] = t;
+    else this.#threads.push(t);
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: FromWorker) => {
+        if (m.t === 'ready') {
+          t.ready = true;
+          resolve();
+          return;
+        }
+        this.#onMessage(t, m);
+      });
+      worker.on('error', (e) => {
+        this.#log.err(`Worker thread ${index} failed: ${e.stack ?? e.message}`);
+        if (!t.ready) reject(e);
+      });
+      worker.on('exit', (code) => {
+        if (!t.ready) reject(ckError('CKP_ERR_POOL_WORKER', index, `exited with code ${code} while starting`));
+        this.#exited(t, code);
+      });
+    });
+  }
+
+  /** A thread ended: its miners are gone. Unless the pool is closing, start a new one. */
+  #exited(t: Thread, code: number): void {
+    t.stopped = true;
+    const now = Date.now();
+    for (const id of t.authorised) this.#o.stats.clientDisconnected('', '', id, now);
+    t.authorised.clear();
+    t.clients = 0;
+    t.sent = 0;
+    t.sessions = 0;
+    if (this.#closing || !t.ready) return;
+    this.#log.crit(`Worker thread ${t.index} exited (code ${code}); its miners were disconnected; starting a new one`);
+    setTimeout(() => {
+      if (this.#closing) return;
+      this.#spawn(t.index).catch((e: Error) => this.#log.crit(`Worker thread ${t.index} could not be restarted: ${e.message}`));
+    }, 1000).unref();
+  }
+
+  #post(t: Thread, m: ToWorker): void {
+    if (!t.stopped) t.worker.postMessage(m);
+  }
+
+  #broadcast(m: ToWorker): void {
+    for (const t of this.#threads) if (t.ready) this.#post(t, m);
+  }
+
+  #onMessage(t: Thread, m: FromWorker): void {
+    switch (m.t) {
+      case 'ev': {
+        for (let i = 0; i + 1 < m.log.length; i += 2) this.#log.log(m.log[i] as number, m.log[i + 1] as string);
+        const fx = replayStats(this.#o.stats, m.ev);
+        for (const id of fx.authorised) t.authorised.add(id);
+        for (const id of fx.gone) t.authorised.delete(id);
+        if (fx.sessions !== undefined) {
+          t.sessions = fx.sessions;
+          this.#o.stats.setDisconnectedSessions(this.sessions);
+        }
+        t.clients = m.clients;
+        t.sent = 0;
+        if (this.#log.level !== this.#lastLevel) {
+          this.#lastLevel = this.#log.level;
+          this.#broadcast({ t: 'level', level: this.#lastLevel });
+        }
+        return;
+      }
+      case 'block': return void this.#block(t, m);
+      case 'txns': return this.#txns(t, m);
+      case 'cmdDone': {
+        const done = this.#calls.get(m.id);
+        this.#calls.delete(m.id);
+        done?.(m.result);
+        return;
+      }
+      case 'stopped':
+      case 'ready':
+        return;
+    }
+  }
+
+  async #block(t: Thread, m: Extract<FromWorker, { t: 'block' }>): Promise<void> {
+    const g = this.#o.generator;
+    const header = Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength);
+    const coinbase = Buffer.from(m.coinbase.buffer, m.coinbase.byteOffset, m.coinbase.byteLength);
+    const wb = g.workbase(m.jobId);
+    if (!wb) {
+      // cannot happen while the thread mirrors the kept set; never drop it silently
+      this.#log.emerg(`Block solve on job ${m.jobId}, which is no longer kept: header ${header.toString('hex')} coinbase ${coinbase.toString('hex')}`);
+      this.#post(t, { t: 'blockDone', id: m.id, result: { accepted: false, confirmed: false, hash: '', height: 0, verdicts: [], file: null } });
+      return;
+    }
+    const result = await g.submitBlock(wb, header, coinbase, m.meta);
+    this.#post(t, { t: 'blockDone', id: m.id, result });
+    if (result.accepted && this.#o.blockMessage) {
+      // the finder's thread tells its own miners; the others hear it from here
+      const text = this.#o.blockMessage(wb, String(m.meta.workername ?? ''));
+      for (const other of this.#threads) if (other !== t && other.ready) this.#post(other, { t: 'cmd', id: 0, cmd: { op: 'show', text } });
+    }
+  }
+
+  #txns(t: Thread, m: Extract<FromWorker, { t: 'txns' }>): void {
+    const wb = this.#o.generator.workbase(m.jobId);
+    let result: string[] | string;
+    if (!wb) result = 'Invalid job_id';
+    else if (m.hashesOnly) result = wb.txids();
+    else {
+      const size = wb.template.transactions.reduce((n, tx) => n + tx.data.length, 0);
+      result = size > m.maxBytes ? `Too large (${size} bytes); use mining.get_txnhashes` : wb.template.transactions.map((tx) => tx.data);
+    }
+    this.#post(t, { t: 'txns', id: m.id, result });
+  }
+
+  /**
+   * StratumServer `handoff`: give an accepted connection to the least-loaded thread. Its
+   * descriptor is duplicated for the thread and the main thread's socket destroyed (the
+   * connection stays open under the copy). Descriptors go out once per event-loop turn.
+   */
+  handoff = (socket: net.Socket, serverIndex: number, highdiff: boolean): 'taken' | 'full' | 'local' => {
+    if (this.clients >= this.#o.maxClients) return 'full';
+    let best: Thread | undefined;
+    for (const t of this.#threads) {
+      if (!t.ready || t.stopped) continue;
+      if (!best || t.clients + t.sent < best.clients + best.sent) best = t;
+    }
+    if (!best) return 'local';
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) return 'local';
+    let copy: number;
+    try {
+      copy = native.dupFd(fd);
+    } catch (e) {
+      this.#log.err(`Could not hand a connection to a worker thread: ${(e as Error).message}`);
+      return 'local';
+    }
+    socket.destroy();
+    best.sent++;
+    best.outbox.push(copy, serverIndex, highdiff ? 1 : 0);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flushOutboxes());
+    }
+    return 'taken';
+  };
+
+  #flushOutboxes(): void {
+    this.#flushScheduled = false;
+    for (const t of this.#threads) {
+      if (t.outbox.length === 0) continue;
+      const list = t.outbox;
+      t.outbox = [];
+      if (t.stopped) {
+        for (let i = 0; i < list.length; i += 3) native.closeFd(list[i]!);
+        continue;
+      }
+      t.worker.postMessage({ t: 'conns', list } satisfies ToWorker);
+    }
+  }
+
+  /** Run an operator action on every thread's miners; the answers, one per thread. */
+  async command(cmd: ThreadCommand, timeoutMs = 5000): Promise<unknown[]> {
+    const live = this.#threads.filter((t) => t.ready && !t.stopped);
+    return Promise.all(live.map((t) => new Promise<unknown>((resolve) => {
+      const id = this.#nextCall++;
+      const timer = setTimeout(() => {
+        this.#calls.delete(id);
+        resolve({ error: `worker thread ${t.index} did not answer` });
+      }, timeoutMs);
+      timer.unref();
+      this.#calls.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      this.#post(t, { t: 'cmd', id, cmd });
+    })));
+  }
+
+  /** Sum of a numeric command over all threads (drop, reconnect, show, send). */
+  async total(cmd: ThreadCommand): Promise<number> {
+    const r = await this.command(cmd);
+    return r.reduce<number>((n, x) => n + (typeof x === 'number' && x > 0 ? x : 0), 0);
+  }
+
+  /** Every thread's miners (or those the filter selects), for the control API. */
+  async clientList(filter?: ClientFilter): Promise<ClientRecord[]> {
+    const r = await this.command({ op: 'clients', filter });
+    return r.flatMap((x) => (Array.isArray(x) ? (x as ClientRecord[]) : []));
+  }
+
+  /** Connector and stratifier counters over all threads. */
+  async counts(): Promise<ThreadCounts> {
+    const r = await this.command({ op: 'counts' });
+    const sum: ThreadCounts = { clients: 0, sessions: 0, accepted: 0, dropped: {}, bytesIn: 0, bytesOut: 0, closing: 0, blocked: 0 };
+    for (const x of r) {
+      if (!x || typeof x !== 'object' || 'error' in x) continue;
+      const c = x as ThreadCounts;
+      sum.clients += c.clients;
+      sum.sessions += c.sessions;
+      sum.accepted += c.accepted;
+      sum.bytesIn += c.bytesIn;
+      sum.bytesOut += c.bytesOut;
+      sum.closing += c.closing;
+      sum.blocked += c.blocked;
+      for (const [k, v] of Object.entries(c.dropped)) sum.dropped[k] = (sum.dropped[k] ?? 0) + v;
+    }
+    return sum;
+  }
+
+  /** Stop every thread: each closes its miners, flushes its stats and share log, and exits. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#o.generator.off('workbase', this.#onWorkbase);
+    await Promise.all(this.#threads.map((t) => new Promise<void>((resolve) => {
+      if (t.stopped) return resolve();
+      const timer = setTimeout(() => void t.worker.terminate().then(() => resolve()), 10_000);
+      t.worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.#post(t, { t: 'stop' });
+    })));
+  }
+}
