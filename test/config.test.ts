@@ -147,7 +147,7 @@ test('every key with an explicit value, and the line it is on', (t) => {
   t.is(c.logdir, '/var/log/ckpool');
   t.is(c.maxclients, 500);
   t.is(c.workers, 3);
-  t.deepEqual(c.proxy, [{ url: 'stratum+tcp://p.example:3333', auth: 'me', pass: 'x', line: 21 }]);
+  t.deepEqual(c.proxy, [{ url: 'stratum+tcp://p.example:3333', auth: 'me', pass: 'x', line: 22 }]);
   t.deepEqual(c.redirecturl, ['r1.example:3333', 'r2.example:3334']);
   t.is(c.zmqblock, 'tcp://10.0.0.1:28332');
   t.deepEqual(c.warnings, []);
