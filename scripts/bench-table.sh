@@ -3,6 +3,7 @@
 # "ckpool-bench (issue 7)").
 #
 #   scripts/bench-table.sh [--runs N] [--quick] [--out DIR] [--only SCENARIO,...]
+#                          [--workers LIST] [--no-pin]
 #
 # - the pool (scripts/bench-pool.ts: the library Pool with the flood limits lifted) runs
 #   pinned to CPU 0; ckpool-bench and its template source (a fake node, benchmarks only)
@@ -11,6 +12,11 @@
 #   table gives the median; every raw JSON summary is kept in DIR/results.jsonl;
 # - the open-file limit is raised to the hard limit first: 10,000 clients need more
 #   than the usual 1024 descriptors in both the pool and the generator.
+#
+# --workers 0,1,2 runs every scenario once per pool worker-thread count (default 0: miners
+# on the main thread); results are tagged SCENARIO@wN for N > 0. --no-pin pins nothing:
+# the pool, ckpool-bench and the template source share every core (the multi-core
+# scaling runs; summarise them with scripts/bench-scaling-summary.mjs).
 #
 # Scenarios: tp0 (0 txs, 10 conns × pipeline 16), tp4000 (4000 txs, 10 × 16),
 # tp4000c1000 (4000 txs, 1000 × 1), mem1000 / mem10000 (idle clients: RSS per client,
@@ -24,13 +30,17 @@ DURATION=10
 WARMUP=2
 OUT=""
 ONLY=""
+WORKERS="0"
+NOPIN=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
     --quick) RUNS=1; DURATION=3; WARMUP=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --only) ONLY=",$2,"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --workers) WORKERS="$2"; shift 2 ;;
+    --no-pin) NOPIN=true; shift ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "bench-table: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -50,7 +60,7 @@ fi
 POOL_PIN=()
 BENCH_PIN=()
 PINNED=false
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+if [ "$NOPIN" = false ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   POOL_PIN=(taskset -c 0)
   BENCH_PIN=(taskset -c 1)
   PINNED=true
@@ -92,7 +102,7 @@ start_stack() {
   SOURCE_PID=$!
   RPC=$(field "$OUT/source.out" rpc)
   ZMQ=$(field "$OUT/source.out" zmq)
-  "${POOL_PIN[@]}" "$NODE" --import=tsx scripts/bench-pool.ts --rpc "$RPC" --zmq "$ZMQ" > "$OUT/pool.out" 2> "$OUT/pool.out.err" &
+  "${POOL_PIN[@]}" "$NODE" --import=tsx scripts/bench-pool.ts --rpc "$RPC" --zmq "$ZMQ" --workers "$W" > "$OUT/pool.out" 2> "$OUT/pool.out.err" &
   POOL_PID=$!
   PORT=$(field "$OUT/pool.out" port)
   PID=$(field "$OUT/pool.out" pid)
@@ -103,6 +113,7 @@ start_stack() {
 bench() {
   local name="$1"; shift
   local line
+  [ "$W" = 0 ] || name="$name@w$W"
   wait_quiet
   line=$("${BENCH_PIN[@]}" "$NODE" bin/ckpool-bench.js "$@" -p "$PORT" --pid "$PID" --json -q | tail -1) || true
   case "$line" in
@@ -140,34 +151,36 @@ wait_quiet() {
 
 want() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
 
-echo "bench-table: results in $RESULTS (pinned: $PINNED, runs: $RUNS)" >&2
+echo "bench-table: results in $RESULTS (pinned: $PINNED, runs: $RUNS, pool workers: $WORKERS)" >&2
 for run in $(seq 1 "$RUNS"); do
   echo "bench-table: run $run of $RUNS" >&2
-  if want tp0; then
-    start_stack 0
-    bench tp0 throughput -c 10 -P 16 -d "$DURATION" -w "$WARMUP"
-  fi
-  if want tp4000 || want tp4000c1000; then
-    start_stack 4000
-    want tp4000 && bench tp4000 throughput -c 10 -P 16 -d "$DURATION" -w "$WARMUP"
-    want tp4000c1000 && bench tp4000c1000 throughput -c 1000 -P 1 -d "$DURATION" -w "$WARMUP"
-  fi
-  if want mem1000; then
-    start_stack 4000
-    bench mem1000 connect -c 1000
-  fi
-  if want mem10000; then
-    start_stack 4000
-    bench mem10000 connect -c 10000
-  fi
-  if want bc1000; then
-    start_stack 4000
-    bench bc1000 broadcast -c 1000 --rpc "bench:bench@$RPC" --rounds 3
-  fi
-  if want bc10000; then
-    start_stack 4000
-    bench bc10000 broadcast -c 10000 --rpc "bench:bench@$RPC" --rounds 3
-  fi
+  for W in ${WORKERS//,/ }; do
+    if want tp0; then
+      start_stack 0
+      bench tp0 throughput -c 10 -P 16 -d "$DURATION" -w "$WARMUP"
+    fi
+    if want tp4000 || want tp4000c1000; then
+      start_stack 4000
+      want tp4000 && bench tp4000 throughput -c 10 -P 16 -d "$DURATION" -w "$WARMUP"
+      want tp4000c1000 && bench tp4000c1000 throughput -c 1000 -P 1 -d "$DURATION" -w "$WARMUP"
+    fi
+    if want mem1000; then
+      start_stack 4000
+      bench mem1000 connect -c 1000
+    fi
+    if want mem10000; then
+      start_stack 4000
+      bench mem10000 connect -c 10000
+    fi
+    if want bc1000; then
+      start_stack 4000
+      bench bc1000 broadcast -c 1000 --rpc "bench:bench@$RPC" --rounds 3
+    fi
+    if want bc10000; then
+      start_stack 4000
+      bench bc10000 broadcast -c 10000 --rpc "bench:bench@$RPC" --rounds 3
+    fi
+  done
 done
 cleanup
 

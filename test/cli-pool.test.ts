@@ -7,7 +7,7 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { freePort } from '../ts/node/ports.js';
@@ -72,6 +72,8 @@ test.serial('ckpool -c conf: mines against bcoin, SIGTERM stops it cleanly with 
   t.true(existsSync(path.join(logdir, 'pool', 'pool.status')));
   const log = readFileSync(path.join(logdir, 'pool1.log'), 'utf8');
   t.regex(log, /received signal SIGTERM, shutting down/);
+  // the binary's default: one worker thread per CPU serves the miners
+  t.regex(log, new RegExp(`Serving miners on ${availableParallelism()} worker thread\\(s\\)`));
   t.false(log.includes(node.pass), 'the RPC password never reaches the log');
 });
 
@@ -81,4 +83,25 @@ test.serial('a btcaddress of another network is fatal: non-zero exit, clear mess
   const [code] = await p.exited;
   t.not(code, 0);
   t.regex(p.err(), /btcaddress "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4" is not valid on regtest/);
+});
+
+test.serial('--workers wins over the config\'s workers, which wins over the default', async (t) => {
+  const start = async (name: string, extra: string[]) => {
+    const port = await freePort();
+    const file = conf(name, { serverurl: [`127.0.0.1:${port}`], workers: 1 });
+    const p = run(['-c', file, '-n', name, '-q', '-s', path.join(dir, `sock-${name}`), ...extra]);
+    const deadline = Date.now() + 20_000;
+    while (!/stratum on/.test(p.out()) && Date.now() < deadline && p.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    t.regex(p.out(), /stratum on/, p.err());
+    const c = await StratumClient.connect(port);
+    await c.subscribe();
+    t.is((await c.authorize(`${name}.w1`)).result, true);
+    c.close();
+    p.child.kill('SIGTERM');
+    t.is((await p.exited)[0], 0);
+    return readFileSync(path.join(dir, `${name}-logs`, `${name}.log`), 'utf8');
+  };
+  t.regex(await start('wcfg', []), /Serving miners on 1 worker thread\(s\)/);
+  const flag = await start('wflag', ['--workers', '0']);
+  t.notRegex(flag, /Serving miners on/, '--workers 0: the main thread serves the miners');
 });

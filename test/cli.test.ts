@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliExit, parseArgs, programName, type ResolvedOptions } from '../ts/cli/ckpool.js';
@@ -160,6 +160,21 @@ test('the operational flags', (t) => {
   t.true(combined.flags.killold && combined.flags.logShares && combined.flags.btcsolo);
 });
 
+test('--workers takes 0..1024 or auto; absent, it is left to the config and the default', (t) => {
+  t.false('workers' in parseArgs([]), 'absent when not given');
+  t.is(parseArgs(['--workers', '0']).workers, 0);
+  t.is(parseArgs(['--workers=8']).workers, 8);
+  t.is(parseArgs(['--workers', '1024', '-B']).workers, 1024);
+  t.is(parseArgs(['--workers', 'auto']).workers, availableParallelism());
+  t.is(parseArgs(['-p', '--workers', '3']).mode, 'proxy', 'accepted (and ignored) by the proxy modes');
+  for (const bad of ['1025', '-1', '1.5', 'x', '', ' ', '0x10', 'AUTO']) {
+    const e = usageError(['--workers', bad]);
+    t.is(e.code, 'CKP_ERR_CLI_WORKERS', bad);
+    t.is(e.message, `Invalid workers (a whole number 0 - 1024, or "auto"): ${JSON.stringify(bad)}`);
+  }
+  t.regex(usageError(['--workers']).message, /argument missing/);
+});
+
 test('unknown options and stray arguments are usage errors', (t) => {
   const u = usageError(['-x']);
   t.is(u.code, 'CKP_ERR_CLI_USAGE');
@@ -177,7 +192,7 @@ test('--help and --version end parsing with output and exit code 0', (t) => {
     t.is(h.exitCode, 0);
     for (const opt of ['-c, --config', '-g, --group', '-H, --handover', '-k, --killold', '-L, --log-shares',
       '-l, --loglevel', '-N, --node', '-n, --name', '-P, --passthrough', '-p, --proxy', '-R, --redirector',
-      '-s, --sockdir', '-u, --userproxy', '-B, --btcsolo', '-D, --daemonise', '-q, --quiet', '--version']) {
+      '-s, --sockdir', '-u, --userproxy', '-B, --btcsolo', '-D, --daemonise', '-q, --quiet', '--workers <n|auto>', '--version']) {
       t.true(h.output.includes(opt), opt);
     }
   }

@@ -35,6 +35,10 @@ const clients: StratumClient[] = [];
 let pool: Pool | undefined;
 let control: ControlServer | undefined;
 let claim: InstanceClaim | undefined;
+// the worker-thread pool of its own test
+let wpool: Pool | undefined;
+let wcontrol: ControlServer | undefined;
+let wclaim: InstanceClaim | undefined;
 
 /** A group to hand the sockets to: one that exists on this machine (ours). */
 const GID = process.getgid!();
@@ -50,6 +54,9 @@ test.after.always(async () => {
   await control?.close();
   claim?.release();
   await pool?.stop();
+  await wcontrol?.close();
+  wclaim?.release();
+  await wpool?.stop();
   await stopAllBcoins();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -80,8 +87,8 @@ function replies(stdout: string): string[] {
 }
 
 /** Send `lines` through the real ckpmsg to the in-process pool; one reply per line. */
-async function ask(t: import('ava').ExecutionContext, lines: string[], extra: string[] = []): Promise<string[]> {
-  const r = await runBin('ckpmsg', ['-s', dir, '-n', 'inproc', '-l', '5', ...extra], lines.join('\n') + '\n');
+async function ask(t: import('ava').ExecutionContext, lines: string[], extra: string[] = [], name = 'inproc'): Promise<string[]> {
+  const r = await runBin('ckpmsg', ['-s', dir, '-n', name, '-l', '5', ...extra], lines.join('\n') + '\n');
   t.is(r.code, 0, r.stderr);
   const out = replies(r.stdout);
   t.is(out.length, lines.filter((l) => l && !l.startsWith('#')).length, r.stdout + r.stderr);
@@ -97,8 +104,8 @@ async function until(pred: () => boolean, ms = 5000, what = 'condition'): Promis
 }
 
 /** A miner that records every server message. */
-async function miner(worker: string): Promise<{ c: StratumClient; seen: Record<string, unknown>[] }> {
-  const c = await StratumClient.connect(pool!.addresses[0]!.port);
+async function miner(worker: string, port = pool!.addresses[0]!.port): Promise<{ c: StratumClient; seen: Record<string, unknown>[] }> {
+  const c = await StratumClient.connect(port);
   clients.push(c);
   const seen: Record<string, unknown>[] = [];
   c.on('message', (m) => seen.push(m));
@@ -326,6 +333,119 @@ test('every control command through ckpmsg: replies, errors, miners reached, not
   await control.close();
   claim.release();
   t.deepEqual(readdirSync(sockdir), [], 'sockets and pid file removed');
+});
+
+// --- the same commands with the miners on worker threads ----------------------------------
+
+// serial: a share here may be a block, which must not land in the middle of the notifier checks above
+test.serial('worker threads: every miner command reaches the miners on each thread', async (t) => {
+  const logger = new MemoryLogger();
+  const logText = () => logger.lines.map((l) => l.msg).join('\n');
+  const sockdir = path.join(dir, 'wrk') + '/';
+  wpool = await Pool.start({
+    btcd: [{ ...node.btcd(true), notify: false, line: 0 }],
+    btcaddress: REGTEST_ADDRESS, serverurl: ['127.0.0.1:0'], startdiff: 1e-6, mindiff: 1e-9,
+    logdir: path.join(dir, 'wrk-logs'), updateInterval: 600,
+  }, { logger, name: 'wrk', server: { highdiffPort: 65535 }, workers: 2 });
+  t.truthy(wpool.workers);
+  wclaim = await claimInstance({ name: 'wrk', sockdir, killold: false, logger });
+  wcontrol = await ControlServer.start({ sockdir, gid: resolveGroup(GROUP), logger, onShutdown: () => undefined });
+  wcontrol.attach(wpool);
+  const askW = (lines: string[], extra: string[] = []) => ask(t, lines, extra, 'wrk');
+  const ctl = (cmd: string) => sendControl(path.join(sockdir, 'listener'), cmd);
+  const port = wpool.addresses[0]!.port;
+
+  // the least-loaded thread takes each new miner: alice on one thread, bob on the other
+  const alice = await miner('alice.w1', port);
+  const bob = await miner('bob.w1', port);
+  t.is(wpool.stratifier.clients.size, 0, 'no miner on the main thread');
+  const cl = json((await askW(['clients']))[0]!).clients as Record<string, unknown>[];
+  t.deepEqual(cl.map((c) => [c.workername, c.user, c.subscribed, c.authorised, c.address]),
+    [['alice.w1', 'alice', true, true, '127.0.0.1'], ['bob.w1', 'bob', true, true, '127.0.0.1']]);
+  const [aliceId, bobId] = cl.map((c) => c.id as number) as [number, number];
+  t.not(aliceId, bobId);
+  // client ids come from each thread's own residue class (slot index mod threads + 1)
+  t.deepEqual([aliceId % 3, bobId % 3].sort(), [0, 2], 'one miner on each worker thread');
+
+  // a share, so there is a best share to reset
+  await alice.c.nextJob(5000, true);
+  const share = alice.c.grind({ job: alice.c.job! });
+  const judged = alice.c.submit('alice.w1', share.params);
+  const solved = share.block ? once(wpool.generator, 'workbase') : null;
+  t.is((await judged).result, true);
+  await solved;
+
+  // --- queries --------------------------------------------------------------------------
+  const r1 = await askW([`getclient ${aliceId}`, `getclient=${bobId}`, 'getclient 999999', 'stratifierstats', 'connectorstats']);
+  t.like(json(r1[0]!), { id: aliceId, workername: 'alice.w1', user: 'alice', address: '127.0.0.1', agent: 'ckpool-ts-testminer/1.0', accepted: 1 });
+  t.true((json(r1[0]!).bestdiff as number) > 0);
+  t.like(json(r1[1]!), { id: bobId, workername: 'bob.w1', accepted: 0 });
+  t.deepEqual(json(r1[2]!), { error: 'unknown client 999999' });
+  const ss = json(r1[3]!);
+  t.deepEqual(ss.clients, { count: 2, memory: 0, generated: 2 });
+  t.deepEqual(ss.shares, { count: 0, memory: 0, generated: 1 });
+  t.deepEqual(ss.disconnected, { count: 0, memory: 0, generated: 0 });
+  const cs = json(r1[4]!);
+  t.deepEqual(cs.clients, { count: 2, memory: 0, generated: 2 });
+  t.is(cs.accepting, true);
+
+  // --- messages: to one client, to a user, to all, the connector's raw JSON ----------------
+  const r2 = await askW([`message client=${bobId} hi bob`, 'message user=alice hi alice', 'message hello both', 'message client=999999 x']);
+  t.deepEqual(r2.slice(0, 3).map((r) => json(r)), [{ sent: 1 }, { sent: 1 }, { sent: 2 }]);
+  t.deepEqual(json(r2[3]!), { error: 'unknown client 999999' });
+  const rawMsg = JSON.stringify({ client_id: bobId, id: null, method: 'client.show_message', params: ['raw to bob'] });
+  const r3 = await askW([rawMsg, '{"client_id":999999}'], ['-N', 'connector']);
+  t.deepEqual(json(r3[0]!), { sent: 1 });
+  t.deepEqual(json(r3[1]!), { error: 'unknown client 999999' });
+  const texts = (seen: Record<string, unknown>[]) =>
+    method(seen, 'client.show_message').map((m) => (m.params as string[])[0]).filter((x) => !/^Block \d+ solved/.test(x!));
+  await until(() => texts(bob.seen).length === 3 && texts(alice.seen).length === 2, 5000, 'the messages');
+  t.deepEqual(texts(bob.seen), ['hi bob', 'hello both', 'raw to bob']);
+  t.deepEqual(texts(alice.seen), ['hi alice', 'hello both']);
+
+  // --- reconnect one client, a user, by reconnclient ------------------------------------------
+  const r4 = await askW([`reconnect client=${aliceId}`, `reconnclient=${bobId}`, 'reconnect user=bob', 'reconnect client=999999', 'reconnect:pool.example,3334']);
+  t.deepEqual(r4.slice(0, 3).map((r) => json(r)), [{ reconnecting: 1 }, { reconnecting: 1 }, { reconnecting: 1 }]);
+  t.deepEqual(json(r4[3]!), { error: 'unknown client 999999' });
+  t.is(r4[4], 'reconnecting');
+  await until(() => method(alice.seen, 'client.reconnect').length === 2 && method(bob.seen, 'client.reconnect').length === 3, 5000, 'the reconnects');
+  t.deepEqual(method(alice.seen, 'client.reconnect').map((m) => m.params), [[], ['pool.example', '3334', 0]]);
+  t.deepEqual(method(bob.seen, 'client.reconnect').map((m) => m.params), [[], [], ['pool.example', '3334', 0]]);
+
+  // --- resetshares clears the threads' per-client best shares too -------------------------
+  t.deepEqual(await askW(['resetshares']), ['resetting']);
+  t.is(json(await ctl(`getclient ${aliceId}`)).bestdiff, 0);
+
+  // --- dropping ---------------------------------------------------------------------------
+  const r5 = await askW([`dropclient ${aliceId}`, `dropclient ${aliceId}`]);
+  t.deepEqual(json(r5[0]!), { dropped: 1 });
+  t.deepEqual(json(r5[1]!), { error: `unknown client ${aliceId}` });
+  await until(() => alice.c.closed, 3000, 'alice dropped');
+  t.regex(logText(), new RegExp(`Control: dropping client ${aliceId} 127\\.0\\.0\\.1`));
+  // alice's session is remembered on her thread; her close counts as a drop
+  const deadline = Date.now() + 5000;
+  let after = json(await ctl('stratifierstats'));
+  while ((after.disconnected as { count: number }).count !== 1 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    after = json(await ctl('stratifierstats'));
+  }
+  t.deepEqual(after.disconnected, { count: 1, memory: 0, generated: 1 });
+  t.like(after.clients, { count: 1, generated: 2 });
+  const dead = json(await ctl('connectorstats')).dead as { generated: number };
+  t.true(dead.generated >= 1);
+  const r6 = await askW(['dropuser bob', 'dropuser nobody', 'dropall']);
+  t.deepEqual(json(r6[0]!), { dropped: 1 });
+  t.deepEqual(json(r6[1]!), { error: 'unknown user nobody' });
+  t.deepEqual(json(r6[2]!), { dropped: 0 });
+  await until(() => bob.c.closed, 3000, 'bob dropped');
+  t.deepEqual(json((await askW(['clients']))[0]!), { clients: [] });
+
+  // --- handover: stop listening, every thread's miners told to reconnect ---------------------
+  const carol = await miner('carol.w1', port);
+  const dave = await miner('dave.w1', port);
+  t.deepEqual(await askW(['handover']), ['handing over']);
+  await until(() => method(carol.seen, 'client.reconnect').length === 1 && method(dave.seen, 'client.reconnect').length === 1, 5000, 'handover reconnects');
+  t.regex(logText(), /stopped listening and sent client\.reconnect to 2 miners/);
 });
 
 // --- real ckpool processes: named instances --------------------------------------------------

@@ -144,7 +144,12 @@ test.serial('ckpool -H under load: no refused connection, every miner reconnects
   t.true(probes > 50, `${probes} probe connections`);
   for (const m of miners) t.true(m.connections() >= 2, 'each miner reconnected');
   t.true(stats.accepted.length > before, 'shares accepted after the handover');
-  t.regex(fresh.out() + readFileSync(path.join(dir, 'logs', 'ho.log'), 'utf8'), /Inherited old server socket 0/);
+  const hoLog = readFileSync(path.join(dir, 'logs', 'ho.log'), 'utf8');
+  t.regex(fresh.out() + hoLog, /Inherited old server socket 0/);
+  // the old instance served its miners on worker threads (the binary's default) and told every one of them
+  t.regex(hoLog, /Serving miners on \d+ worker thread\(s\)/);
+  const told = /stopped listening and sent client\.reconnect to (\d+) miners/.exec(hoLog);
+  t.true(told !== null && Number(told[1]) >= miners.length, told?.[0]);
 
   // every accepted share is in the share log (old instance's and new instance's lines)
   await sendControl(path.join(sockdir, 'listener'), 'shutdown');

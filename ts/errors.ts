@@ -76,6 +76,7 @@ export const catalogue = {
   CKP_ERR_CLI_LOGLEVEL: { message: 'Invalid loglevel (range 0 - 7): %s' },
   CKP_ERR_CLI_NOT_IMPLEMENTED: { message: '%s is not implemented yet (%s)' },
   CKP_ERR_CLI_LOGFILE: { message: 'cannot open log file %s: %s' },
+  CKP_ERR_CLI_WORKERS: { message: 'Invalid workers (a whole number 0 - 1024, or "auto"): %s' },
 
   // --- stratum server (ts/stratum) -----------------------------------------
   CKP_ERR_STRATUM_URL: { message: 'invalid stratum serverurl %s: %s' },

@@ -7,10 +7,13 @@
  * - conflicting mode flags are rejected whatever their order (ckpool only checks the
  *   flags seen before, so `-B -p` slipped through while `-p -B` failed);
  * - `-l` must be an integer 0..7 (ckpool's atoi turned `-l x` into 0, EMERG);
+ * - `--workers <n|auto>` (ours): worker threads serving the miners in pool and solo
+ *   mode; it wins over the config's `workers` key; the default is one per CPU;
  * - a missing btcaddress and other config errors exit 1 (ckpool exited 0).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/load.js';
@@ -56,6 +59,11 @@ export interface ResolvedOptions {
   /** Program name the user ran (basename, no extension): `ckpool` or `ckproxy`. */
   readonly invokedAs: string;
   readonly flags: CliFlags;
+  /**
+   * --workers: worker threads serving the miners (pool and solo mode; `auto` is resolved
+   * to the CPU count). Absent when not given: the config's `workers`, else one per CPU.
+   */
+  readonly workers?: number;
 }
 
 /**
@@ -98,6 +106,7 @@ interface RawOptions {
   sockdir?: string;
   trusted?: true;
   userproxy?: true;
+  workers?: string;
 }
 
 function buildProgram(name: string, out: { stdout: string; stderr: string }): Command {
@@ -122,6 +131,8 @@ function buildProgram(name: string, out: { stdout: string; stderr: string }): Co
     .option('-s, --sockdir <sockdir>', 'directory for the unix sockets (default: /tmp/<name>/)')
     .option('-t, --trusted', 'trusted remote mode: a local pool reporting to an upstream pool')
     .option('-u, --userproxy', 'userproxy mode: one upstream connection per user (implies -p)')
+    .option('--workers <n|auto>', 'pool/solo mode: threads serving the miners, 0 (main thread only) .. 1024 or ' +
+      '"auto" (default: the config\'s "workers", else one per CPU); ignored by the proxy modes')
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({
@@ -191,6 +202,14 @@ export function parseArgs(argv: readonly string[], invokedAs = 'ckpool'): Resolv
   const loglevelText = o.loglevel ?? String(LogLevel.NOTICE);
   if (!/^[0-7]$/.test(loglevelText.trim())) throw ckError('CKP_ERR_CLI_LOGLEVEL', JSON.stringify(loglevelText));
 
+  let workers: number | undefined;
+  if (o.workers !== undefined) {
+    const w = o.workers.trim();
+    if (w === 'auto') workers = availableParallelism();
+    else if (/^\d{1,4}$/.test(w) && Number(w) <= 1024) workers = Number(w);
+    else throw ckError('CKP_ERR_CLI_WORKERS', JSON.stringify(o.workers));
+  }
+
   const node = !!o.node;
   const redirector = !!o.redirector;
   const passthrough = !!o.passthrough || node || redirector;
@@ -228,6 +247,7 @@ export function parseArgs(argv: readonly string[], invokedAs = 'ckpool'): Resolv
     loglevel: Number(loglevelText.trim()),
     invokedAs: prog,
     flags: o.group !== undefined ? { ...flags, group: o.group } : flags,
+    ...(workers !== undefined ? { workers } : {}),
   };
 }
 

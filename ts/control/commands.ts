@@ -12,15 +12,20 @@
  * Argument forms: `cmd <arg>`, `cmd=<arg>` (ckpool's `dropclient=5`, `loglevel=7`),
  * `cmd:<arg>` (`reconnect:host,port`) and `cmd{json}` (ckpool's `getuser{"user":"x"}`).
  *
+ * Worker threads (`target.workers`): the pool's miners are on the threads and the main
+ * thread's stratifier has only node-link miners; every command acts on both and answers
+ * exactly as with one thread.
+ *
  * Sockets: the listener accepts every command; `stratifier`, `connector` and
  * `generator` accept the ones ckpool's modules answer (§11), so scripts written for
  * ckpool keep working against the same paths.
  */
 import type { Logger } from '../log/logger.js';
 import type { SocketName } from './paths.js';
+import type { ClientFilter } from '../pool/thread-protocol.js';
 import {
-  clientInfo, connectorStats, poolStats, resetShares, stratifierStats, userInfo, userList, workerInfo, workerList,
-  type ControlCounters, type ControlTarget,
+  allClients, clientInfo, connectorStats, localClients, poolStats, resetShares, stratifierStats, userInfo, userList,
+  workerInfo, workerList, type ControlCounters, type ControlTarget,
 } from './queries.js';
 
 export interface CommandContext {
@@ -145,17 +150,37 @@ const update: PoolFreeHandler = (cmd, ctx) => {
   return plain('updating');
 };
 
-function dropClient(t: ControlTarget, id: number, logger: Logger): CommandResult {
+async function dropClient(t: ControlTarget, id: number, logger: Logger): Promise<CommandResult> {
   const c = t.stratifier.clients.get(id);
-  if (!c) return fail(`unknown client ${id}`);
-  logger.notice(`Control: dropping client ${id} ${c.conn.address}`);
-  c.conn.close('dropped by operator', true);
-  return json({ dropped: 1 });
+  if (c) {
+    logger.notice(`Control: dropping client ${id} ${c.conn.address}`);
+    c.conn.close('dropped by operator', true);
+    return json({ dropped: 1 });
+  }
+  const [rec] = t.workers ? await t.workers.clientList({ clientId: id }) : [];
+  if (!rec) return fail(`unknown client ${id}`);
+  logger.notice(`Control: dropping client ${id} ${rec.conn.address}`);
+  // 0: it left meanwhile
+  const n = await t.workers!.total({ op: 'drop', filter: { clientId: id } });
+  return n > 0 ? json({ dropped: n }) : fail(`unknown client ${id}`);
 }
 
-function reconnectOne(t: ControlTarget, id: number): CommandResult {
-  if (!t.stratifier.clients.has(id)) return fail(`unknown client ${id}`);
-  return json({ reconnecting: t.stratifier.reconnectClients(undefined, undefined, { clientId: id }) });
+/** Close the selected miners (every one without a filter), on this thread and the workers'. */
+async function dropClients(t: ControlTarget, filter?: ClientFilter): Promise<number> {
+  const victims = localClients(t, filter);
+  for (const c of victims) c.conn.close('dropped by operator', true);
+  return victims.length + (t.workers ? await t.workers.total({ op: 'drop', filter }) : 0);
+}
+
+/** client.reconnect to the selected miners (every one without a filter), optionally to host:port. */
+async function reconnectClients(t: ControlTarget, host?: string, port?: number, filter?: ClientFilter): Promise<number> {
+  const n = t.stratifier.reconnectClients(host, port, filter);
+  return n + (t.workers ? await t.workers.total({ op: 'reconnect', host, port, filter }) : 0);
+}
+
+async function reconnectOne(t: ControlTarget, id: number): Promise<CommandResult> {
+  const n = await reconnectClients(t, undefined, undefined, { clientId: id });
+  return n > 0 ? json({ reconnecting: n }) : fail(`unknown client ${id}`);
 }
 
 const COMMANDS: Record<string, Spec> = {
@@ -211,7 +236,7 @@ const COMMANDS: Record<string, Spec> = {
     run: {
       pool: async (_cmd, ctx, t) => {
         await t.server.stopListening();
-        const n = t.stratifier.reconnectClients();
+        const n = await reconnectClients(t);
         ctx.logger.notice(`Control: handing over; stopped listening and sent client.reconnect to ${n} miners`);
         return { reply: 'handing over', after: ctx.shutdown };
       },
@@ -252,17 +277,17 @@ const COMMANDS: Record<string, Spec> = {
   reconnect: {
     on: ['stratifier'],
     run: {
-      pool: (cmd, ctx, t) => {
+      pool: async (cmd, ctx, t) => {
         const sel = selector(cmd.arg);
         if (sel.error) return fail(sel.error);
         if (sel.filter) {
           if (sel.rest) return fail(`reconnect ${cmd.arg}: unexpected ${JSON.stringify(sel.rest)} (usage: reconnect [user=<user>|client=<id>] or reconnect:host,port)`);
           if (sel.filter.clientId !== undefined) return reconnectOne(t, sel.filter.clientId);
-          return json({ reconnecting: t.stratifier.reconnectClients(undefined, undefined, sel.filter) });
+          return json({ reconnecting: await reconnectClients(t, undefined, undefined, sel.filter) });
         }
         if (cmd.arg === '') {
           ctx.logger.notice('Control: reconnecting all clients');
-          t.stratifier.reconnectClients();
+          await reconnectClients(t);
           return plain('reconnecting');
         }
         // ckpool: reconnect:host,port
@@ -271,7 +296,7 @@ const COMMANDS: Record<string, Spec> = {
           return fail(`reconnect: ${JSON.stringify(cmd.arg)} is not host,port (usage: reconnect:host,port)`);
         }
         ctx.logger.notice(`Control: reconnecting all clients to ${m[1]}:${m[2]}`);
-        t.stratifier.reconnectClients(m[1], Number(m[2]));
+        await reconnectClients(t, m[1], Number(m[2]));
         return plain('reconnecting');
       },
     },
@@ -286,19 +311,19 @@ const COMMANDS: Record<string, Spec> = {
     },
   },
 
-  stratifierstats: { on: [], run: { pool: (_c, ctx, t) => json(stratifierStats(t, ctx.counters)) } },
-  connectorstats: { on: [], run: { pool: (_c, _ctx, t) => json(connectorStats(t)) } },
+  stratifierstats: { on: [], run: { pool: async (_c, ctx, t) => json(await stratifierStats(t, ctx.counters)) } },
+  connectorstats: { on: [], run: { pool: async (_c, _ctx, t) => json(await connectorStats(t)) } },
   // ckpool's modules answer `stats` on their own socket; on the listener it means the stratifier's.
   stats: {
     on: ['stratifier', 'connector'],
-    run: { pool: (_c, ctx, t) => json(ctx.socket === 'connector' ? connectorStats(t) : stratifierStats(t, ctx.counters)) },
+    run: { pool: async (_c, ctx, t) => json(ctx.socket === 'connector' ? await connectorStats(t) : await stratifierStats(t, ctx.counters)) },
   },
 
   resetshares: {
     on: ['stratifier'],
     run: {
-      pool: (_c, ctx, t) => {
-        resetShares(t);
+      pool: async (_c, ctx, t) => {
+        await resetShares(t);
         ctx.logger.notice('Control: best shares reset');
         return plain('resetting');
       },
@@ -325,7 +350,7 @@ const COMMANDS: Record<string, Spec> = {
   poolstats: { on: ['stratifier'], run: { pool: (_c, ctx, t) => json(poolStats(t, ctx.now)) } },
   users: { on: ['stratifier'], run: { pool: (_c, ctx, t) => json({ users: userList(t, ctx.now) }) } },
   workers: { on: ['stratifier'], run: { pool: (_c, ctx, t) => json({ workers: workerList(t, ctx.now) }) } },
-  clients: { on: ['stratifier'], run: { pool: (_c, _ctx, t) => json({ clients: [...t.stratifier.clients.values()].map((c) => clientInfo(t, c)) }) } },
+  clients: { on: ['stratifier'], run: { pool: async (_c, _ctx, t) => json({ clients: (await allClients(t)).map((c) => clientInfo(t, c)) }) } },
 
   getuser: {
     on: ['stratifier'],
@@ -350,10 +375,10 @@ const COMMANDS: Record<string, Spec> = {
   getclient: {
     on: ['stratifier'],
     run: {
-      pool: (cmd, _ctx, t) => {
+      pool: async (cmd, _ctx, t) => {
         const id = idArg(cmd);
         if (id === null) return fail('getclient needs a numeric client id: getclient <id>');
-        const c = t.stratifier.clients.get(id);
+        const [c] = await allClients(t, { clientId: id });
         return c ? json(clientInfo(t, c)) : fail(`unknown client ${id}`);
       },
     },
@@ -371,25 +396,23 @@ const COMMANDS: Record<string, Spec> = {
   dropuser: {
     on: ['stratifier'],
     run: {
-      pool: (cmd, ctx, t) => {
+      pool: async (cmd, ctx, t) => {
         const user = nameArg(cmd, ['user', 'username']);
         if (user === null) return fail('dropuser needs a user name: dropuser <user>');
-        const victims = [...t.stratifier.clients.values()].filter((c) => c.username === user);
-        if (victims.length === 0 && !t.stats.getUser(user)) return fail(`unknown user ${user}`);
-        ctx.logger.notice(`Control: dropping ${victims.length} client(s) of user ${user}`);
-        for (const c of victims) c.conn.close('dropped by operator', true);
-        return json({ dropped: victims.length });
+        const dropped = await dropClients(t, { user });
+        if (dropped === 0 && !t.stats.getUser(user)) return fail(`unknown user ${user}`);
+        ctx.logger.notice(`Control: dropping ${dropped} client(s) of user ${user}`);
+        return json({ dropped });
       },
     },
   },
   dropall: {
     on: ['stratifier'],
     run: {
-      pool: (_cmd, ctx, t) => {
-        const all = [...t.stratifier.clients.values()];
-        ctx.logger.notice(`Control: dropping all ${all.length} client(s)`);
-        for (const c of all) c.conn.close('dropped by operator', true);
-        return json({ dropped: all.length });
+      pool: async (_cmd, ctx, t) => {
+        const dropped = await dropClients(t);
+        ctx.logger.notice(`Control: dropping all ${dropped} client(s)`);
+        return json({ dropped });
       },
     },
   },
@@ -397,14 +420,15 @@ const COMMANDS: Record<string, Spec> = {
   message: {
     on: ['stratifier'],
     run: {
-      pool: (cmd, ctx, t) => {
+      pool: async (cmd, ctx, t) => {
         const sel = selector(cmd.arg);
         if (sel.error) return fail(sel.error);
         if (!sel.rest) return fail('message needs a text: message [user=<user>|client=<id>] <text>');
-        if (sel.filter?.clientId !== undefined && !t.stratifier.clients.has(sel.filter.clientId)) {
+        if (sel.filter?.clientId !== undefined && (await allClients(t, { clientId: sel.filter.clientId })).length === 0) {
           return fail(`unknown client ${sel.filter.clientId}`);
         }
-        const sent = t.stratifier.showMessage(sel.rest, sel.filter);
+        const sent = t.stratifier.showMessage(sel.rest, sel.filter) +
+          (t.workers ? await t.workers.total({ op: 'show', text: sel.rest, filter: sel.filter }) : 0);
         ctx.logger.notice(`Control: message to ${sent} client(s): ${sel.rest}`);
         return json({ sent });
       },
@@ -416,7 +440,7 @@ const COMMANDS: Record<string, Spec> = {
  * ckpool's connector accepts a JSON object with `client_id` and sends the rest of it
  * to that client (an operator's hand-made stratum message).
  */
-function sendToClient(text: string, t: ControlTarget): CommandResult {
+async function sendToClient(text: string, t: ControlTarget): Promise<CommandResult> {
   let msg: unknown;
   try {
     msg = JSON.parse(text);
@@ -427,8 +451,11 @@ function sendToClient(text: string, t: ControlTarget): CommandResult {
   const { client_id: id, ...rest } = msg as Record<string, unknown>;
   if (typeof id !== 'number') return fail('a JSON message needs a numeric "client_id"');
   const c = t.stratifier.clients.get(id);
-  if (!c) return fail(`unknown client ${id}`);
-  return json({ sent: c.conn.sendJson(rest) ? 1 : 0 });
+  if (c) return json({ sent: c.conn.sendJson(rest) ? 1 : 0 });
+  // each thread answers 1 (sent), 0 (not sent) or -1 (not its client)
+  const answers = t.workers ? await t.workers.command({ op: 'send', clientId: id, msg: rest }) : [];
+  if (!answers.some((x) => typeof x === 'number' && x >= 0)) return fail(`unknown client ${id}`);
+  return json({ sent: answers.some((x) => x === 1) ? 1 : 0 });
 }
 
 /** Every command name, for help texts and tests. */
@@ -442,7 +469,7 @@ export async function runCommand(text: string, ctx: CommandContext): Promise<Com
     if (trimmed.startsWith('{')) {
       if (ctx.socket !== 'listener' && ctx.socket !== 'connector') return fail(`JSON messages are accepted on the connector socket, not ${ctx.socket}`);
       if (!ctx.target) return fail(STARTING);
-      return sendToClient(trimmed, ctx.target);
+      return await sendToClient(trimmed, ctx.target);
     }
     const cmd = parseCommand(text);
     const spec = Object.hasOwn(COMMANDS, cmd.name) ? COMMANDS[cmd.name] : undefined;

@@ -6,10 +6,16 @@
  */
 import type { Pool } from '../pool/pool.js';
 import type { Client } from '../pool/client.js';
+import type { ClientFilter, ClientRecord } from '../pool/thread-protocol.js';
 import type { PeriodName } from '../stats/decay.js';
+import type { StratumServerStats } from '../stratum/server.js';
 
-/** What the control server needs from a pool: exactly Pool's parts (tests may pass a Pool). */
-export type ControlTarget = Pick<Pool, 'generator' | 'server' | 'stratifier' | 'stats'>;
+/**
+ * What the control server needs from a pool: exactly Pool's parts (tests may pass a Pool).
+ * With worker threads (`workers` not null) the pool's miners live on the threads and
+ * `stratifier` serves only node links: every query and action combines the two.
+ */
+export type ControlTarget = Pick<Pool, 'generator' | 'server' | 'stratifier' | 'stats'> & Partial<Pick<Pool, 'workers'>>;
 
 /** Counters the control server keeps itself, for the *stats replies. */
 export interface ControlCounters {
@@ -25,17 +31,74 @@ interface ObjCount {
 }
 const objCount = (count: number, generated = count): ObjCount => ({ count, memory: 0, generated });
 
+/** The miners of the main thread's own stratifier (node-link miners with threads) a filter selects. */
+export function localClients(t: ControlTarget, filter?: ClientFilter): Client[] {
+  if (filter?.clientId !== undefined) {
+    const c = t.stratifier.clients.get(filter.clientId);
+    return c && (filter.user === undefined || c.username === filter.user) ? [c] : [];
+  }
+  const all = [...t.stratifier.clients.values()];
+  return filter?.user === undefined ? all : all.filter((c) => c.username === filter.user);
+}
+
+/**
+ * Every miner of the pool a filter selects: the main thread's, then the worker threads'
+ * (with threads, the whole list is in client id order).
+ */
+export async function allClients(t: ControlTarget, filter?: ClientFilter): Promise<ClientRecord[]> {
+  const local: ClientRecord[] = localClients(t, filter);
+  if (!t.workers) return local;
+  if (filter?.clientId !== undefined && local.length > 0) return local;
+  const all = [...local, ...await t.workers.clientList(filter)];
+  return all.sort((a, b) => a.id - b.id);
+}
+
+/** The pool's connector and stratifier counters, the worker threads' included. */
+interface PoolCounts {
+  /** the connector's counters (accepted: every connection the listeners took) */
+  server: StratumServerStats;
+  /** miners served (stratifier clients) */
+  clients: number;
+  /** remembered disconnected sessions */
+  sessions: number;
+  /** shares judged by the worker threads (the main thread's are counted by the control server) */
+  threadShares: number;
+}
+
+async function poolCounts(t: ControlTarget): Promise<PoolCounts> {
+  const s = t.server.stats();
+  const out: PoolCounts = { server: s, clients: t.stratifier.clients.size, sessions: t.stratifier.disconnectedSessions, threadShares: 0 };
+  if (!t.workers) return out;
+  const w = await t.workers.counts();
+  const dropped = { ...s.dropped };
+  for (const [k, v] of Object.entries(w.dropped)) dropped[k] = (dropped[k] ?? 0) + v;
+  out.server = {
+    clients: s.clients + w.connections,
+    // the main thread counts every connection it accepted, handed over or not
+    accepted: s.accepted,
+    closing: s.closing + w.closing,
+    blocked: s.blocked + w.blocked,
+    dropped,
+    bytesIn: s.bytesIn + w.bytesIn,
+    bytesOut: s.bytesOut + w.bytesOut,
+  };
+  out.clients += w.clients;
+  out.sessions += w.sessions;
+  out.threadShares = w.shares;
+  return out;
+}
+
 /** `stratifierstats` (and `stats` on the stratifier socket): object counts, ckpool's shape. */
-export function stratifierStats(t: ControlTarget, counters: ControlCounters): Record<string, ObjCount> {
+export async function stratifierStats(t: ControlTarget, counters: ControlCounters): Promise<Record<string, ObjCount>> {
   const wb = t.generator.current;
-  const server = t.server.stats();
+  const n = await poolCounts(t);
   return {
     workbases: objCount(t.generator.workbaseCount, wb ? wb.seq + 1 : 0),
     remote_workbases: objCount(0),
     users: objCount(t.stats.userNames().length),
-    clients: objCount(t.stratifier.clients.size, server.accepted),
-    disconnected: objCount(t.stratifier.disconnectedSessions),
-    shares: objCount(0, counters.shares),
+    clients: objCount(n.clients, n.server.accepted),
+    disconnected: objCount(n.sessions),
+    shares: objCount(0, counters.shares + n.threadShares),
     transactions: objCount(wb ? wb.template.transactions.length : 0),
     // ckpool's message queues: this implementation has none (everything is handled
     // in the event loop turn it arrives in), so they are always empty.
@@ -46,8 +109,8 @@ export function stratifierStats(t: ControlTarget, counters: ControlCounters): Re
 }
 
 /** `connectorstats` (and `stats` on the connector socket), ckpool's shape plus `accepting`. */
-export function connectorStats(t: ControlTarget): Record<string, ObjCount | boolean> {
-  const s = t.server.stats();
+export async function connectorStats(t: ControlTarget): Promise<Record<string, ObjCount | boolean>> {
+  const s = (await poolCounts(t)).server;
   const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
   return {
     clients: objCount(s.clients, s.accepted),
@@ -108,8 +171,8 @@ export function workerInfo(t: ControlTarget, workername: string, now: number): R
 
 const RATE_PERIODS: readonly PeriodName[] = ['1m', '5m', '1h', '1d', '7d'];
 
-/** `clients` / `getclient`: one connected miner. */
-export function clientInfo(t: ControlTarget, c: Client): Record<string, unknown> {
+/** `clients` / `getclient`: one connected miner (a Client here, or a worker thread's record of one). */
+export function clientInfo(t: ControlTarget, c: ClientRecord): Record<string, unknown> {
   const view = c.authorised ? t.stats.getClient(c.id) : undefined;
   const hashrate: Record<string, number> = {};
   for (const p of RATE_PERIODS) {
@@ -144,7 +207,8 @@ export function clientInfo(t: ControlTarget, c: Client): Record<string, unknown>
  * the last block, pool-wide and per user, worker and client, and the pool's round
  * counters, as a block solve does.
  */
-export function resetShares(t: ControlTarget): void {
+export async function resetShares(t: ControlTarget): Promise<void> {
   for (const c of t.stratifier.clients.values()) c.bestDiff = 0;
+  if (t.workers) await t.workers.command({ op: 'resetBest' });
   t.stats.resetShares();
 }

@@ -16,9 +16,13 @@
  * over its `listener` socket (getxfd), the pool starts serving on them, and the old
  * instance is told to `handover` (stop accepting, send its miners client.reconnect,
  * exit) — the ports never close, so no connection attempt is refused.
+ *
+ * Miners are served on worker threads (ts/pool/workers.ts): `--workers`, else the
+ * config's `workers`, else one per CPU.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedOptions } from '../cli/ckpool.js';
 import type { CkpoolConfig, BtcdEntry } from '../config/types.js';
@@ -106,6 +110,9 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     pool = await Pool.start(config, {
       logger, solo: options.mode === 'solo', logShares: options.flags.logShares, name: options.name,
       listenFds: handover?.fds,
+      // --workers, else the config's `workers`, else one thread per CPU (ckpool sizes its
+      // thread pools by the CPU count); the library's own default is 0
+      workers: options.workers ?? config.workers ?? availableParallelism(),
       // ckpool's status line on stdout once a second, unless -q (or stdout is not a terminal)
       throbber: options.flags.quiet || !process.stdout.isTTY ? null : process.stdout,
     });

@@ -318,7 +318,8 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
   /** 8 hex digits; ≡ slot index (mod slot count), so threads of one pool never share one */
   #newSessionId(): string {
     const { index, count } = this.#slot;
-    const v = (Math.floor((this.#sessionCounter++ >>> 0) / count) * count + index) >>> 0;
+    // the counter picks the k-th value of this residue class (k·count + index < 2^32)
+    const v = (this.#sessionCounter++ % Math.floor(2 ** 32 / count)) * count + index;
     return v.toString(16).padStart(8, '0');
   }
 

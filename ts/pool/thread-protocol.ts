@@ -73,6 +73,10 @@ export type ThreadCommand =
 /** What `counts` answers. */
 export interface ThreadCounts {
   clients: number;
+  /** open connections of the thread's server (clients counts the stratifier's miners) */
+  connections: number;
+  /** shares judged since the thread started (the stratifier's 'share' events) */
+  shares: number;
   sessions: number;
   accepted: number;
   dropped: Record<string, number>;
@@ -94,8 +98,11 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'ready' }
-  /** stats events, log lines ([level, text]…) and the live client count */
-  | { t: 'ev'; ev: StatsEvents; log: (number | string)[]; clients: number }
+  /**
+   * stats events, log lines ([level, text]…), the live client count and how many handed-over
+   * descriptors the thread has taken so far (adopted or refused)
+   */
+  | { t: 'ev'; ev: StatsEvents; log: (number | string)[]; clients: number; adopted: number }
   | { t: 'block'; id: number; jobId: string; header: Uint8Array; coinbase: Uint8Array; meta: BlockMeta }
   | { t: 'txns'; id: number; jobId: string; hashesOnly: boolean; maxBytes: number }
   | { t: 'cmdDone'; id: number; result: unknown }

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BaseLogger } from '../log/logger.js';
 import { LinkHub } from '../modes/links.js';
+import { native } from '../native/binding.js';
 import { StatsForwarder } from '../stats/forward.js';
 import { ShareLog } from '../stats/sharelog.js';
 import { StratumServer } from '../stratum/server.js';
@@ -48,15 +49,21 @@ const stratifier = new Stratifier({ ...init.stratifier, generator: source, stats
 // the main thread keeps for itself
 const links = new LinkHub({ server, stratifier, generator: source, nodeServers: new Set(), versionMask: init.stratifier.versionMask, idSlot: slot, logger });
 links.attach();
+let sharesJudged = 0;
+stratifier.on('share', () => { sharesJudged++; });
 
 let lastCount = -1;
+/** handed-over descriptors taken so far (the main thread counts the rest as in flight) */
+let adopted = 0;
+let lastAdopted = 0;
 function flush(): void {
   const clients = server.connections.size;
-  if (stats.size === 0 && logger.lines.length === 0 && clients === lastCount) return;
+  if (stats.size === 0 && logger.lines.length === 0 && clients === lastCount && adopted === lastAdopted) return;
   lastCount = clients;
+  lastAdopted = adopted;
   const log = logger.lines;
   logger.lines = [];
-  post({ t: 'ev', ev: stats.take(), log, clients });
+  post({ t: 'ev', ev: stats.take(), log, clients, adopted });
 }
 const flushTimer = setInterval(flush, FLUSH_MS);
 
@@ -103,7 +110,8 @@ function command(cmd: ThreadCommand): unknown {
     case 'counts': {
       const s = server.stats();
       const counts: ThreadCounts = {
-        clients: stratifier.clients.size, sessions: stratifier.disconnectedSessions, accepted: s.accepted, dropped: s.dropped,
+        clients: stratifier.clients.size, connections: s.clients, shares: sharesJudged,
+        sessions: stratifier.disconnectedSessions, accepted: s.accepted, dropped: s.dropped,
         bytesIn: s.bytesIn, bytesOut: s.bytesOut, closing: s.closing, blocked: s.blocked,
       };
       return counts;
@@ -132,11 +140,17 @@ port.on('message', (m: ToWorker) => {
       const list = m.list;
       for (let i = 0; i + 2 < list.length; i += 3) {
         const fd = list[i]!;
+        adopted++;
         let socket: net.Socket;
         try {
           socket = new net.Socket({ fd, readable: true, writable: true });
         } catch (e) {
           logger.err(`Could not adopt a connection (fd ${fd}): ${(e as Error).message}`);
+          try {
+            native.closeFd(fd);
+          } catch {
+            // already gone
+          }
           continue;
         }
         if (stopping) {

@@ -56,15 +56,27 @@ export interface PoolWorkersOptions {
 interface Thread {
   readonly index: number;
   worker: Worker;
+  /** miners the thread last reported */
   clients: number;
-  /** descriptors handed over since the thread last reported its count */
-  sent: number;
+  /** descriptors handed to this thread so far */
+  handed: number;
+  /** of those, how many the thread had adopted when it last reported (so in flight: handed − adopted) */
+  adopted: number;
   outbox: number[];
   ready: boolean;
   /** authorised client ids (stats): dropped from PoolStats if the thread dies */
   readonly authorised: Set<number>;
   sessions: number;
   stopped: boolean;
+}
+
+/**
+ * A thread's miners: those it last reported plus those handed to it that it had not yet
+ * adopted then. (Its report may cross a hand-off in flight; counting adoptions keeps the
+ * in-flight ones counted until the thread reports them as its own.)
+ */
+function load(t: Thread): number {
+  return t.clients + t.handed - t.adopted;
 }
 
 /**
@@ -124,7 +136,14 @@ export class PoolWorkers {
   /** Miners over all threads (as last reported, plus those handed over since). */
   get clients(): number {
     let n = 0;
-    for (const t of this.#threads) n += t.clients + t.sent;
+    for (const t of this.#threads) n += load(t);
+    return n;
+  }
+
+  /** Threads running (started and not yet exited). */
+  get running(): number {
+    let n = 0;
+    for (const t of this.#threads) if (!t.stopped) n++;
     return n;
   }
 
@@ -154,7 +173,7 @@ export class PoolWorkers {
     };
     const { script, eval: isEval } = threadScript();
     const worker = new Worker(script, { eval: isEval, workerData: init, name: `ckpool-ts worker ${index}` });
-    const t: Thread = { index, worker, clients: 0, sent: 0, outbox: [], ready: false, authorised: new Set(), sessions: 0, stopped: false };
+    const t: Thread = { index, worker, clients: 0, handed: 0, adopted: 0, outbox: [], ready: false, authorised: new Set(), sessions: 0, stopped: false };
     const at = this.#threads.findIndex((x) => x.index === index);
     if (at >= 0) this.#threads[at] = t;
     else this.#threads.push(t);
@@ -185,7 +204,8 @@ export class PoolWorkers {
     for (const id of t.authorised) this.#o.stats.clientDisconnected('', '', id, now);
     t.authorised.clear();
     t.clients = 0;
-    t.sent = 0;
+    t.handed = 0;
+    t.adopted = 0;
     t.sessions = 0;
     if (this.#closing || !t.ready) return;
     this.#log.crit(`Worker thread ${t.index} exited (code ${code}); its miners were disconnected; starting a new one`);
@@ -215,7 +235,7 @@ export class PoolWorkers {
           this.#o.stats.setDisconnectedSessions(this.sessions);
         }
         t.clients = m.clients;
-        t.sent = 0;
+        t.adopted = m.adopted;
         if (this.#log.level !== this.#lastLevel) {
           this.#lastLevel = this.#log.level;
           this.#broadcast({ t: 'level', level: this.#lastLevel });
@@ -278,7 +298,7 @@ export class PoolWorkers {
     let best: Thread | undefined;
     for (const t of this.#threads) {
       if (!t.ready || t.stopped) continue;
-      if (!best || t.clients + t.sent < best.clients + best.sent) best = t;
+      if (!best || load(t) < load(best)) best = t;
     }
     if (!best) return 'local';
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
@@ -291,7 +311,7 @@ export class PoolWorkers {
       return 'local';
     }
     socket.destroy();
-    best.sent++;
+    best.handed++;
     best.outbox.push(copy, serverIndex, highdiff ? 1 : 0);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -347,11 +367,13 @@ export class PoolWorkers {
   /** Connector and stratifier counters over all threads. */
   async counts(): Promise<ThreadCounts> {
     const r = await this.command({ op: 'counts' });
-    const sum: ThreadCounts = { clients: 0, sessions: 0, accepted: 0, dropped: {}, bytesIn: 0, bytesOut: 0, closing: 0, blocked: 0 };
+    const sum: ThreadCounts = { clients: 0, connections: 0, shares: 0, sessions: 0, accepted: 0, dropped: {}, bytesIn: 0, bytesOut: 0, closing: 0, blocked: 0 };
     for (const x of r) {
       if (!x || typeof x !== 'object' || 'error' in x) continue;
       const c = x as ThreadCounts;
       sum.clients += c.clients;
+      sum.connections += c.connections;
+      sum.shares += c.shares;
       sum.sessions += c.sessions;
       sum.accepted += c.accepted;
       sum.bytesIn += c.bytesIn;
