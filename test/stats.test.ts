@@ -19,6 +19,8 @@ import {
   type ShareLogEntry,
 } from '../ts/stats/index.js';
 import { MemoryLogger } from '../ts/log/logger.js';
+import { StatsForwarder, replayStats } from '../ts/stats/forward.js';
+import type { StatsSink } from '../ts/stats/stats.js';
 
 /** A fresh temporary directory, removed when the test ends. */
 function tempDir(t: ExecutionContext, prefix = 'ckp-stats-'): string {
@@ -604,4 +606,112 @@ test('share log: write failures are logged with CKP_ERR_STATS_SHARELOG_WRITE, ba
   t.true(log.lines.some((l) => l.msg === 'share log backlog over 5 lines: dropped 3 line(s)'));
   t.throws(() => new ShareLog(''), { code: 'CKP_ERR_STATS_OPTION' } as never);
   t.is(formatCreatedate(1795464637123), '1795464637,123000000');
+});
+
+// ---------------------------------------------------------------------------
+// worker threads: a forwarder's events replayed on the main thread
+
+test('StatsForwarder + replayStats: the same PoolStats state as direct calls, batch by batch', (t) => {
+  const directLog = new MemoryLogger();
+  const replayLog = new MemoryLogger();
+  const direct = new PoolStats({ logdir: '/nonexistent', startedAt: T0, name: 'x', logger: directLog });
+  const replayed = new PoolStats({ logdir: '/nonexistent', startedAt: T0, name: 'x', logger: replayLog });
+  for (const s of [direct, replayed]) s.setNetworkDiff(50);
+  let fulls = 0;
+  const fwd = new StatsForwarder(() => fulls++);
+  const effects: { authorised: number[]; gone: number[]; sessions: (number | undefined)[] } = { authorised: [], gone: [], sessions: [] };
+  // one sequence of stratifier calls, to both sinks; every batch then crosses a "thread"
+  // (structured clone) and is replayed, and both sides tick at the same moments
+  const both = (f: (s: StatsSink) => void) => {
+    f(direct);
+    f(fwd);
+  };
+  const batch = (now: number) => {
+    const fx = replayStats(replayed, structuredClone(fwd.take()));
+    effects.authorised.push(...fx.authorised);
+    effects.gone.push(...fx.gone);
+    effects.sessions.push(fx.sessions);
+    if (fx.sessions !== undefined) replayed.setDisconnectedSessions(fx.sessions);
+    direct.tick(now);
+    replayed.tick(now);
+  };
+  const share = (clientId: number, user: string, worker: string, diff: number, sdiff: number, accepted: boolean, submitted: boolean, now: number) =>
+    both((s) => s.addShare({ user, worker, clientId, diff, sdiff, accepted, submitted, now }));
+
+  both((s) => s.clientAuthorised('alice', 'alice.w1', 5, T0 + 10));
+  both((s) => s.clientAuthorised('alice', 'alice.w2', 8, T0 + 20));
+  both((s) => s.clientAuthorised('bob', 'bob', 11, T0 + 30));
+  let now = T0 + 100;
+  for (let k = 0; k < 300; k++) {
+    now += 37 + (k % 7) * 11;
+    const id = [5, 8, 11][k % 3]!;
+    const [user, worker] = id === 11 ? ['bob', 'bob'] : ['alice', id === 5 ? 'alice.w1' : 'alice.w2'];
+    const kind = k % 10;
+    const diff = k < 150 ? 0.001 : 0.0025; // a vardiff change half way
+    if (kind === 7) share(id, user, worker, diff, diff * 1.5, false, true, now); // stale, hashed
+    else if (kind === 8) share(id, user, worker, diff, diff / 3, false, false, now); // above target
+    else if (kind === 9) share(id, user, worker, diff, -1, false, false, now); // invalid job: never hashed
+    else share(id, user, worker, diff, diff * (1 + (k % 13)), true, true, now);
+    if (k % 50 === 49) batch(now + 1);
+  }
+  both((s) => s.clientDisconnected('alice', 'alice.w2', 8, now + 5));
+  both((s) => s.setDisconnectedSessions(1));
+  // a worker's network difficulty is dropped: the main thread sets it from its own workbases
+  const pending = fwd.size;
+  fwd.setNetworkDiff(1e9);
+  t.is(fwd.size, pending);
+  direct.setNetworkDiff(1e9);
+  replayed.setNetworkDiff(1e9);
+  share(5, 'alice', 'alice.w1', 0.0025, 0.01, true, true, now + 10);
+  both((s) => s.blockFound(now + 20, { workername: 'alice.w1' }));
+  share(11, 'bob', 'bob', 0.0025, 0.004, true, true, now + 30);
+  both((s) => s.clientAuthorised('carol', 'carol.x', 14, now + 40)); // a new miner after the block
+  share(14, 'carol', 'carol.x', 0.0025, 0.003, true, true, now + 50);
+  both((s) => s.clientDisconnected('carol', 'carol.x', 14, now + 60));
+  batch(now + 100);
+
+  const at = now + 200;
+  t.deepEqual(replayed.snapshot(at), direct.snapshot(at));
+  for (const u of ['alice', 'bob', 'carol']) {
+    t.deepEqual(replayed.getUser(u), direct.getUser(u), u);
+    t.is(replayed.userFileText(u, at), direct.userFileText(u, at), `users/${u}`);
+  }
+  for (const id of [5, 8, 11, 14]) t.deepEqual(replayed.getClient(id), direct.getClient(id), `client ${id}`);
+  t.deepEqual(replayed.poolStatusLines(at), direct.poolStatusLines(at));
+  t.is(replayed.throbberLine(at), direct.throbberLine(at));
+  t.deepEqual(replayed.userNames().sort(), direct.userNames().sort());
+  // the block's log lines (solver's stats, "Block solved after …") are the same
+  const blockLines = (l: MemoryLogger) => l.lines.filter((x) => /^(User|Worker) |^Block solved/.test(x.msg)).map((x) => x.msg);
+  t.deepEqual(blockLines(replayLog), blockLines(directLog));
+  t.is(blockLines(replayLog).length, 3);
+  // what the main thread tracks per worker thread
+  t.deepEqual(effects.authorised, [5, 8, 11, 14]);
+  t.deepEqual(effects.gone, [8, 14]);
+  t.deepEqual(effects.sessions.filter((x) => x !== undefined), [1]);
+  t.is(fulls, 0);
+  t.is(fwd.size, 0);
+});
+
+test('StatsForwarder: asks for an early flush when full; replayStats skips what it cannot use', (t) => {
+  let fulls = 0;
+  const fwd = new StatsForwarder(() => fulls++, 12);
+  fwd.clientAuthorised('dave', 'dave.1', 3, T0);
+  t.is(fulls, 0);
+  fwd.addShare({ user: 'dave', worker: 'dave.1', clientId: 3, diff: 1, sdiff: 2, accepted: true, submitted: true, now: T0 + 1 });
+  t.is(fulls, 0, '11 entries: below the limit');
+  fwd.addShare({ user: 'dave', worker: 'dave.1', clientId: 3, diff: 1, sdiff: 0.5, accepted: false, submitted: false, now: T0 + 2 });
+  t.is(fulls, 1, '17 entries: flush early');
+  const ev = fwd.take();
+  t.is(fwd.size, 0);
+  const s = new PoolStats({ logdir: '/nonexistent', startedAt: T0 });
+  // a share of a client never seen authorised (its auth was in a lost batch) is dropped,
+  // not attributed to an empty user name
+  replayStats(s, [1, 99, 1, 2, 3, T0]);
+  t.is(s.getUser(''), undefined);
+  t.is(s.hasClient(99), false);
+  // an unknown event tag stops the replay rather than misreading the rest
+  const fx = replayStats(s, [...ev, 42, 1, 2, 3]);
+  t.deepEqual(fx.authorised, [3]);
+  t.is(s.getUser('dave')!.shares, 1);
+  t.deepEqual(replayStats(s, ['junk', 1]).authorised, []);
 });

@@ -605,6 +605,123 @@ test('bad urls and options are coded errors', (t) => {
   t.notThrows(() => new StratumServer({ urls: ['[::1]:3333', 'stratum.example:3334', '0.0.0.0:0'] }));
 });
 
+// --- worker threads: id progressions, serve()/adopt(), handoff ------------------------
+
+test('idStart/idStep: ids follow the given progression; bad values are coded errors', async (t) => {
+  const h = await start(t, { idStart: 7, idStep: 3 });
+  const ids: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const [, conn] = await h.connect();
+    ids.push(conn.id);
+  }
+  t.deepEqual(ids, [7, 10, 13]);
+  // the default: from the number of urls, step 1 (see 'ids start at the number of urls')
+  t.throws(() => new StratumServer({ urls: ['127.0.0.1:0'], idStep: 0 }), { code: 'CKP_ERR_STRATUM_OPTION' });
+  t.throws(() => new StratumServer({ urls: ['127.0.0.1:0'], idStart: -1 }), { code: 'CKP_ERR_STRATUM_OPTION' });
+  t.throws(() => new StratumServer({ urls: ['127.0.0.1:0'], idStep: 1.5 }), { code: 'CKP_ERR_STRATUM_OPTION' });
+});
+
+test('serve() + adopt(): a server with no listeners serves sockets accepted elsewhere, also on a duplicated descriptor', async (t) => {
+  const { native } = await import('../ts/native/binding.js');
+  const logger = new MemoryLogger();
+  // a worker thread's server: the urls only name the listeners (whose ports it never binds)
+  const server = new StratumServer({ urls: ['127.0.0.1:3333', '127.0.0.1:3334'], logger, idStart: 4, idStep: 3 });
+  const early = new net.Socket();
+  server.adopt(early, 0);
+  t.true(early.destroyed, 'a socket adopted before serve() is destroyed');
+  const conns: StratumConnection[] = [];
+  server.on('connection', (c) => conns.push(c));
+  server.on('message', (conn, msg) => conn.sendJson({ id: msg.id ?? null, result: conn.id, error: null }));
+  server.serve();
+  t.teardown(() => server.close());
+  t.throws(() => server.serve(), { code: 'CKP_ERR_STRATUM_STATE' });
+  await t.throwsAsync(server.listen(), { code: 'CKP_ERR_STRATUM_STATE' });
+  t.deepEqual(server.addresses, [], 'no listeners of its own');
+
+  // "the main thread": a plain listener; the first socket is adopted as it is, the second
+  // on a duplicate of its descriptor (the original destroyed), as ts/pool/workers.ts does
+  let n = 0;
+  const front = net.createServer((sock) => {
+    if (n++ === 0) return server.adopt(sock, 1, true);
+    const fd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
+    const copy = native.dupFd(fd);
+    sock.destroy();
+    server.adopt(new net.Socket({ fd: copy, readable: true, writable: true }), 0, false);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => front.close(() => r())));
+  const port = (front.address() as net.AddressInfo).port;
+  const a = await client(t, port);
+  await until(() => conns.length === 1);
+  const b = await client(t, port);
+  await until(() => conns.length === 2);
+  t.deepEqual(conns.map((c) => [c.id, c.serverIndex, c.highdiff]), [[4, 1, true], [7, 0, false]]);
+  t.is(conns[1]!.address, '127.0.0.1');
+  t.is(conns[1]!.port, b.socket.localPort!);
+  for (const [c, id] of [[a, 4], [b, 7]] as const) {
+    c.write('{"id":1,"method":"mining.ping","params":[]}\n');
+    await c.waitLines(1);
+    t.deepEqual(JSON.parse(c.lines[0]!), { id: 1, result: id, error: null });
+  }
+  t.is(server.stats().accepted, 2);
+  // the adopted connection closes like any other
+  const closed = new Promise<string>((r) => server.once('close', (_c, reason) => r(reason)));
+  b.destroy();
+  t.is(await closed, CloseReason.CLIENT_CLOSED);
+  await server.close();
+  // after close an adopted socket is destroyed at once
+  const late = new net.Socket();
+  server.adopt(late, 0);
+  t.true(late.destroyed);
+  await a.closed;
+});
+
+test('handoff: "taken" leaves the socket to the callee, "full" refuses it as server full, "local" serves it here', async (t) => {
+  const verdicts: ('taken' | 'full' | 'local')[] = ['taken', 'full', 'local'];
+  const taken: net.Socket[] = [];
+  const seen: [number, boolean][] = [];
+  const h = await start(t, {
+    handoff: (socket, serverIndex, highdiff) => {
+      seen.push([serverIndex, highdiff]);
+      const v = verdicts.shift() ?? 'local';
+      if (v === 'taken') {
+        taken.push(socket);
+        socket.write('{"id":null,"method":"client.show_message","params":["elsewhere"]}\n');
+      }
+      return v;
+    },
+  });
+  const connects: number[] = [];
+  h.server.on('connection', (c) => connects.push(c.id));
+  // taken: the server never serves it; the callee owns the socket
+  const a = await client(t, h.port);
+  await a.waitLines(1);
+  t.deepEqual(JSON.parse(a.lines[0]!).params, ['elsewhere']);
+  t.is(taken.length, 1);
+  t.is(h.server.connections.size, 0);
+  t.is(h.server.stats().accepted, 1, 'counted as accepted here');
+  // full: closed at once, counted as a server-full drop
+  const b = await client(t, h.port);
+  await b.closed;
+  t.is(h.server.stats().dropped[CloseReason.SERVER_FULL], 1);
+  // local: served as usual
+  const c = await client(t, h.port);
+  t.true((await c.roundTrip(5)) >= 0);
+  t.deepEqual(connects, [1]);
+  t.is(h.server.stats().accepted, 2);
+  t.deepEqual(seen, [[0, false], [0, false], [0, false]]);
+  // not asked while not accepting
+  h.server.accepting = false;
+  const d = await client(t, h.port);
+  await d.closed;
+  t.is(seen.length, 3);
+  // the taken socket stays the callee's: closing the server does not touch it
+  await h.server.close();
+  t.false(taken[0]!.destroyed);
+  taken[0]!.destroy();
+  await a.closed;
+});
+
 // --- the framer on its own -----------------------------------------------------------
 
 test('LineFramer: tails across chunks, limits, and stopping early', (t) => {

@@ -77,7 +77,19 @@ export interface StratifierOptions {
    * purpose (ckpool-bench) need it raised.
    */
   invalidBurst?: number;
+  /**
+   * Told when a disconnected miner's session is remembered or resumed, so the other
+   * stratifiers of one pool (worker threads) can mirror the table with sessionSaved /
+   * sessionTaken: a miner may reconnect to any of them and still resume.
+   */
+  sessionEvents?: { saved(id: string, entry: SessionEntry): void; taken(id: string): void };
   logger?: Logger;
+}
+
+/** A disconnected miner's session, kept 10 minutes for resumption (ckpool). */
+export interface SessionEntry {
+  enonce1Hex: string;
+  at: number;
 }
 
 export interface StratifierEvents {
@@ -138,7 +150,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
   readonly #gen: WorkSource;
   readonly #log: Logger;
   readonly #jobs = new Map<string, Job>();
-  readonly #sessions = new Map<string, { enonce1Hex: string; at: number }>();
+  readonly #sessions = new Map<string, SessionEntry>();
   readonly #enonce1InUse = new Set<string>();
   readonly #batches = new Map<ShareChecker, { batch: ShareBatch; items: Pending[] }>();
   #flushScheduled = false;
@@ -237,7 +249,9 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     if (c.enonce1Hex) this.#enonce1InUse.delete(c.enonce1Hex);
     if (c.authorised) {
       // remember the session so a reconnecting miner keeps its extranonce1
-      this.#sessions.set(c.sessionId, { enonce1Hex: c.enonce1Hex, at: Date.now() });
+      const entry = { enonce1Hex: c.enonce1Hex, at: Date.now() };
+      this.#sessions.set(c.sessionId, entry);
+      this.#o.sessionEvents?.saved(c.sessionId, entry);
       this.#o.stats?.clientDisconnected(c.username, c.workername, c.id, Date.now());
       this.#o.stats?.setDisconnectedSessions(this.#sessions.size);
     }
@@ -346,6 +360,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
         enonce1Hex = s.enonce1Hex;
         c.sessionId = p[1].toLowerCase();
         this.#sessions.delete(c.sessionId);
+        this.#o.sessionEvents?.taken(c.sessionId);
         this.#log.info(`Client ${c.id} resumed session ${c.sessionId}`);
       }
     }
@@ -783,6 +798,16 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
       n++;
     }
     return n;
+  }
+
+  /** Another stratifier of this pool remembered a session (see sessionEvents). */
+  sessionSaved(id: string, entry: SessionEntry): void {
+    this.#sessions.set(id, entry);
+  }
+
+  /** Another stratifier of this pool resumed (or dropped) a session. */
+  sessionTaken(id: string): void {
+    this.#sessions.delete(id);
   }
 
   get disconnectedSessions(): number {

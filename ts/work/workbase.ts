@@ -100,16 +100,36 @@ function checkTemplate(t: BlockTemplate): void {
   for (const rule of t.rules ?? []) {
     if (rule.startsWith('!') && rule !== '!segwit') throw bad(`required rule not understood: ${rule}`);
   }
-  for (const [i, tx] of t.transactions.entries()) {
-    if (typeof tx?.data !== 'string' || !/^[0-9a-fA-F]{64}$/.test(tx.txid ?? tx.hash ?? '')) {
-      throw bad(`transactions[${i}] lacks data or txid`);
-    }
+  // the txid/wtxid hex is validated where it is decoded (displayHashes)
+  for (let i = 0; i < t.transactions.length; i++) {
+    const tx = t.transactions[i];
+    if (typeof tx?.data !== 'string' || (tx.txid ?? tx.hash) === undefined) throw bad(`transactions[${i}] lacks data or txid`);
   }
 }
 
 /** WorkbaseOptions rebuilt from a snapshot: the computed parts come along. */
 interface DetachedOptions extends WorkbaseOptions {
   detached: { txCount: number; branchHex: string[]; witnessCommitment: string | null; createdAt: number };
+}
+
+/**
+ * Every transaction's txid (or wtxid: 'hash') from display hex into one buffer in
+ * internal byte order, for the native merkle and commitment calls. One allocation for
+ * all of them: on the block-change path, 8000 small Buffers cost more than the hashing.
+ */
+function displayHashes(txs: BlockTemplate['transactions'], field: 'txid' | 'hash'): Buffer {
+  const out = Buffer.allocUnsafe(32 * txs.length);
+  for (let i = 0; i < txs.length; i++) {
+    const tx = txs[i]!;
+    const hex = field === 'txid' ? (tx.txid ?? tx.hash) : (tx.hash ?? tx.txid);
+    const off = 32 * i;
+    // write() stops at the first non-hex pair: short means malformed
+    if (typeof hex !== 'string' || hex.length !== 64 || out.write(hex, off, 32, 'hex') !== 32) {
+      throw ckError('CKP_ERR_WORK_TEMPLATE', `transactions[${i}].${field} is not 64 hex digits`);
+    }
+    out.subarray(off, off + 32).reverse();
+  }
+  return out;
 }
 
 export class Workbase {
@@ -218,7 +238,7 @@ export class Workbase {
       return;
     }
 
-    const txids = Buffer.concat(t.transactions.map((tx, i) => fromDisplayHex(`transactions[${i}].txid`, tx.txid ?? tx.hash)));
+    const txids = displayHashes(t.transactions, 'txid');
     this.branch = merkleBranch(txids);
     this.branchHex = this.branch.map((b) => b.toString('hex'));
 
@@ -229,7 +249,7 @@ export class Workbase {
     // committed block is rejected as unexpected-witness), so the rules decide.
     const segwit = (t.rules ?? []).some((r) => r === 'segwit' || r === '!segwit');
     if (segwit && t.default_witness_commitment) {
-      const wtxids = Buffer.concat(t.transactions.map((tx, i) => fromDisplayHex(`transactions[${i}].hash`, tx.hash ?? tx.txid)));
+      const wtxids = displayHashes(t.transactions, 'hash');
       const ours = witnessCommitment(wtxids);
       const theirs = t.default_witness_commitment.toLowerCase();
       if (theirs !== '6a24aa21a9ed' + ours.toString('hex')) {
