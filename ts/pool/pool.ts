@@ -139,6 +139,14 @@ export class Pool {
         handoff: w ? (socket, index, highdiff) => (nodeServers.has(index) ? 'local' : w.handoff(socket, index, highdiff)) : undefined,
       });
       const stratifier = new Stratifier({ generator, stats, shareLog, ...stratifierOptions, enonce1Slot: slot, logger });
+      if (w) {
+        // one session table and one block announcement for the whole pool
+        const sessionEvents = w.attachMain(stratifier);
+        stratifier.setSessionEvents(sessionEvents);
+        stratifier.on('block', (c, r) => {
+          if (r.accepted) w.announce(`Block ${r.height} solved by ${c.workername} @ ${poolName}!`, 0);
+        });
+      }
       const links = new LinkHub({ server, stratifier, generator, nodeServers, versionMask: config.versionMask, idSlot: slot, logger });
       links.attach();
       if (opts.listenFds) await server.listenFds(opts.listenFds);

@@ -800,6 +800,11 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     return n;
   }
 
+  /** Join a session mirror after construction (the pool's main thread, once its workers run). */
+  setSessionEvents(events: StratifierOptions['sessionEvents']): void {
+    this.#o.sessionEvents = events;
+  }
+
   /** Another stratifier of this pool remembered a session (see sessionEvents). */
   sessionSaved(id: string, entry: SessionEntry): void {
     this.#sessions.set(id, entry);

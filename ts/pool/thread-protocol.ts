@@ -7,7 +7,7 @@ import type { NetworkName } from '../bitcoin/address.js';
 import type { StatsEvents } from '../stats/forward.js';
 import type { BlockMeta, BlockSubmission } from '../work/generator.js';
 import type { WorkbaseSnapshot } from '../work/workbase.js';
-import type { StratifierOptions } from './stratifier.js';
+import type { SessionEntry, StratifierOptions } from './stratifier.js';
 
 /** The stratifier settings a worker thread needs (the plain-data part of StratifierOptions). */
 export type ThreadStratifierOptions = Pick<StratifierOptions,
@@ -94,6 +94,8 @@ export type ToWorker =
   | { t: 'txns'; id: number; result: string[] | string }
   | { t: 'cmd'; id: number; cmd: ThreadCommand }
   | { t: 'level'; level: number }
+  /** another stratifier of the pool remembered (entry) or resumed (null) a session */
+  | { t: 'session'; id: string; entry: SessionEntry | null }
   | { t: 'stop' };
 
 export type FromWorker =
@@ -106,4 +108,6 @@ export type FromWorker =
   | { t: 'block'; id: number; jobId: string; header: Uint8Array; coinbase: Uint8Array; meta: BlockMeta }
   | { t: 'txns'; id: number; jobId: string; hashesOnly: boolean; maxBytes: number }
   | { t: 'cmdDone'; id: number; result: unknown }
+  /** this thread remembered (entry) or resumed (null) a session: mirror it everywhere */
+  | { t: 'session'; id: string; entry: SessionEntry | null }
   | { t: 'stopped' };

@@ -16,7 +16,7 @@ import { ShareLog } from '../stats/sharelog.js';
 import { StratumServer } from '../stratum/server.js';
 import type { Client } from './client.js';
 import { RemoteWorkSource } from './remote-source.js';
-import { Stratifier } from './stratifier.js';
+import { Stratifier, type SessionEntry } from './stratifier.js';
 import type { ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCounts, ToWorker, WorkerInit } from './thread-protocol.js';
 
 /** How often stats events and log lines go to the main thread, ms. */
@@ -44,7 +44,13 @@ const server = new StratumServer({ ...init.server, logger });
 server.serve();
 if (init.current) source.update(init.current);
 const slot = { index: init.index, count: init.count };
-const stratifier = new Stratifier({ ...init.stratifier, generator: source, stats, shareLog, enonce1Slot: slot, logger });
+// every thread keeps a copy of the pool's disconnected sessions, so a miner resumes its
+// session (and extranonce1) whichever thread it lands on when it reconnects
+const sessionEvents = {
+  saved: (id: string, entry: SessionEntry) => post({ t: 'session', id, entry }),
+  taken: (id: string) => post({ t: 'session', id, entry: null }),
+};
+const stratifier = new Stratifier({ ...init.stratifier, generator: source, stats, shareLog, enonce1Slot: slot, sessionEvents, logger });
 // passthrough links may land on any serverurl; node links only on nodeserver urls, which
 // the main thread keeps for itself
 const links = new LinkHub({ server, stratifier, generator: source, nodeServers: new Set(), versionMask: init.stratifier.versionMask, idSlot: slot, logger });
@@ -175,6 +181,10 @@ port.on('message', (m: ToWorker) => {
       return;
     }
     case 'level': logger.level = m.level; return;
+    case 'session':
+      if (m.entry) stratifier.sessionSaved(m.id, m.entry);
+      else stratifier.sessionTaken(m.id);
+      return;
     case 'stop': void stop(); return;
   }
 });

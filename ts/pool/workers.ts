@@ -33,6 +33,7 @@ import { replayStats } from '../stats/forward.js';
 import type { PoolStats } from '../stats/stats.js';
 import type { Generator } from '../work/generator.js';
 import type { Workbase } from '../work/workbase.js';
+import type { SessionEntry, Stratifier } from './stratifier.js';
 import type {
   ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCounts, ThreadServerOptions, ThreadStratifierOptions,
   ToWorker, WorkbaseNews, WorkerInit,
@@ -105,6 +106,7 @@ export class PoolWorkers {
   #flushScheduled = false;
   #closing = false;
   #lastLevel: number;
+  #main: Stratifier | null = null;
   readonly #onWorkbase: (wb: Workbase, clean: boolean) => void;
 
   private constructor(o: PoolWorkersOptions) {
@@ -149,9 +151,28 @@ export class PoolWorkers {
 
   /** Remembered disconnected sessions over all threads. */
   get sessions(): number {
+    // every thread holds a copy of the same table (session mirroring): not a sum
     let n = 0;
-    for (const t of this.#threads) n += t.sessions;
+    for (const t of this.#threads) n = Math.max(n, t.sessions);
     return n;
+  }
+
+  /**
+   * The main thread's own stratifier (node-link miners): it joins the session mirror and
+   * the block announcements. Returns the sessionEvents to give that stratifier.
+   */
+  attachMain(main: Stratifier): { saved(id: string, entry: SessionEntry): void; taken(id: string): void } {
+    this.#main = main;
+    return {
+      saved: (id, entry) => this.#broadcast({ t: 'session', id, entry }),
+      taken: (id) => this.#broadcast({ t: 'session', id, entry: null }),
+    };
+  }
+
+  /** Tell every thread's miners (except those of thread `except`) and the main thread's. */
+  announce(text: string, except?: number): void {
+    for (const t of this.#threads) if (t.index !== except && t.ready) this.#post(t, { t: 'cmd', id: 0, cmd: { op: 'show', text } });
+    if (except !== 0) this.#main?.showMessage(text);
   }
 
   #news(wb: Workbase, clean: boolean): WorkbaseNews {
@@ -244,6 +265,11 @@ export class PoolWorkers {
       }
       case 'block': return void this.#block(t, m);
       case 'txns': return this.#txns(t, m);
+      case 'session':
+        for (const other of this.#threads) if (other !== t && other.ready) this.#post(other, m);
+        if (m.entry) this.#main?.sessionSaved(m.id, m.entry);
+        else this.#main?.sessionTaken(m.id);
+        return;
       case 'cmdDone': {
         const done = this.#calls.get(m.id);
         this.#calls.delete(m.id);
@@ -271,8 +297,7 @@ export class PoolWorkers {
     this.#post(t, { t: 'blockDone', id: m.id, result });
     if (result.accepted && this.#o.blockMessage) {
       // the finder's thread tells its own miners; the others hear it from here
-      const text = this.#o.blockMessage(wb, String(m.meta.workername ?? ''));
-      for (const other of this.#threads) if (other !== t && other.ready) this.#post(other, { t: 'cmd', id: 0, cmd: { op: 'show', text } });
+      this.announce(this.#o.blockMessage(wb, String(m.meta.workername ?? '')), t.index);
     }
   }
 
