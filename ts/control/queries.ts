@@ -83,7 +83,8 @@ async function poolCounts(t: ControlTarget): Promise<PoolCounts> {
     bytesOut: s.bytesOut + w.bytesOut,
   };
   out.clients += w.clients;
-  out.sessions += w.sessions;
+  // every thread and the main thread hold a copy of the one session table (mirrored)
+  out.sessions = Math.max(out.sessions, w.sessions);
   out.threadShares = w.shares;
   return out;
 }

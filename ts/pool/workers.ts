@@ -399,7 +399,7 @@ export class PoolWorkers {
       sum.clients += c.clients;
       sum.connections += c.connections;
       sum.shares += c.shares;
-      sum.sessions += c.sessions;
+      sum.sessions = Math.max(sum.sessions, c.sessions); // mirrored tables: not a sum
       sum.accepted += c.accepted;
       sum.bytesIn += c.bytesIn;
       sum.bytesOut += c.bytesOut;
