@@ -116,6 +116,23 @@ export declare function midstate(header: Uint8Array): Buffer
 
 export declare function nbitsFromTarget(targetLe: Uint8Array): number
 
+/**
+ * Take apart a getblocktemplate reply body (crates/ckpool-core/src/template.rs); null
+ * when it is a reply but not a plain result object (an RPC error: read it normally).
+ */
+export declare function parseBlockTemplate(body: Uint8Array): ParsedTemplate | null
+
+export interface ParsedTemplate {
+  /** The result object without `transactions`, as JSON text. */
+  fields: string
+  /** Where each transaction's `data` hex is in the body: start, end, start, end, … */
+  data: Uint32Array
+  count: number
+  /** 32 bytes per transaction, internal order. */
+  txids: Buffer
+  wtxids: Buffer
+}
+
 /** Ask the instance listening on unix socket `path` for a descriptor (ckpool's `getxfd<i>`). */
 export declare function requestFd(path: string, request: string, timeoutMs: number): number
 

@@ -847,6 +847,7 @@ module.exports.merkleRoot = nativeBinding.merkleRoot
 module.exports.merkleRootFromBranch = nativeBinding.merkleRootFromBranch
 module.exports.midstate = nativeBinding.midstate
 module.exports.nbitsFromTarget = nativeBinding.nbitsFromTarget
+module.exports.parseBlockTemplate = nativeBinding.parseBlockTemplate
 module.exports.requestFd = nativeBinding.requestFd
 module.exports.segwitCoinbase = nativeBinding.segwitCoinbase
 module.exports.sendFd = nativeBinding.sendFd

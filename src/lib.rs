@@ -486,3 +486,32 @@ pub fn dup_fd(env: Env, fd: i32) -> napi::Result<i32> {
 pub fn close_fd(env: Env, fd: i32) -> napi::Result<()> {
     guard(&env, || fdpass::close_fd(fd).map_err(|d| CoreError::Io { what: "closeFd", detail: d }))
 }
+
+// ---------------------------------------------------------------- block templates
+
+#[napi(object)]
+pub struct ParsedTemplate {
+    /// The result object without `transactions`, as JSON text.
+    pub fields: String,
+    /// Where each transaction's `data` hex is in the body: start, end, start, end, …
+    pub data: Uint32Array,
+    pub count: u32,
+    /// 32 bytes per transaction, internal order.
+    pub txids: Buffer,
+    pub wtxids: Buffer,
+}
+
+/// Take apart a getblocktemplate reply body (crates/ckpool-core/src/template.rs); null
+/// when it is a reply but not a plain result object (an RPC error: read it normally).
+#[napi]
+pub fn parse_block_template(env: Env, body: &[u8]) -> napi::Result<Option<ParsedTemplate>> {
+    guard(&env, || {
+        Ok(ckpool_core::template::parse_reply(body)?.map(|p| ParsedTemplate {
+            fields: p.fields,
+            data: Uint32Array::new(p.data),
+            count: p.count as u32,
+            txids: p.txids.into(),
+            wtxids: p.wtxids.into(),
+        }))
+    })
+}

@@ -100,7 +100,7 @@ export async function stratifierStats(t: ControlTarget, counters: ControlCounter
     clients: objCount(n.clients, n.server.accepted),
     disconnected: objCount(n.sessions),
     shares: objCount(0, counters.shares + n.threadShares),
-    transactions: objCount(wb ? wb.template.transactions.length : 0),
+    transactions: objCount(wb ? wb.txCount : 0),
     // ckpool's message queues: this implementation has none (everything is handled
     // in the event loop turn it arrives in), so they are always empty.
     ssends: objCount(0),

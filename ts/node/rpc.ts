@@ -16,6 +16,7 @@
 import http from 'node:http';
 import { CkpoolError, ckError, ckErrorCause, isCkpoolError, type ErrorCode } from '../errors.js';
 import { NullLogger, redact, type Logger } from '../log/logger.js';
+import { decodeTemplate, templateHashes } from './template-reader.js';
 import { CookieCredentials, StaticCredentials, type CredentialSource } from './auth.js';
 import type {
   BlockTemplate,
@@ -50,6 +51,12 @@ export interface RpcClientOptions {
 export interface CallOptions {
   /** Overrides the client's per-call timeout, e.g. for GBT long polling. */
   timeoutMs?: number;
+  /**
+   * Read a reply body yourself (getBlockTemplate's native fast path). Called with the
+   * HTTP status and the whole body; its return value is the call's result, or undefined
+   * to read the body the ordinary way (JSON-RPC errors, odd replies: the usual coded errors).
+   */
+  decode?: (status: number, body: Buffer) => unknown;
 }
 
 /** Extra fields carried by every error this client raises. */
@@ -197,7 +204,7 @@ export class RpcClient {
         throw withDetails(err as CkpoolError, { server: this.name, method });
       }
       try {
-        return (await this.#send(method, params, header, timeoutMs, false)) as T;
+        return (await this.#send(method, params, header, timeoutMs, false, opts.decode)) as T;
       } catch (err) {
         // bitcoind rewrites its cookie on every restart: re-read it once.
         if (!isCkpoolError(err, 'CKP_ERR_RPC_AUTH')) throw err;
@@ -208,7 +215,7 @@ export class RpcClient {
           throw err;
         }
         if (fresh === null) throw err;
-        return (await this.#send(method, params, fresh, timeoutMs, false)) as T;
+        return (await this.#send(method, params, fresh, timeoutMs, false, opts.decode)) as T;
       }
     } catch (err) {
       this.stats.errors++;
@@ -237,7 +244,7 @@ export class RpcClient {
   }
 
   /** One HTTP exchange. `retried`: already retried once after a stale keep-alive socket. */
-  #send(method: string, params: unknown[], auth: string, timeoutMs: number, retried: boolean): Promise<unknown> {
+  #send(method: string, params: unknown[], auth: string, timeoutMs: number, retried: boolean, decode?: CallOptions['decode']): Promise<unknown> {
     const server = this.name;
     const body = Buffer.from(JSON.stringify({ jsonrpc: '1.0', id: ++this.#nextId, method, params }), 'utf8');
 
@@ -287,7 +294,7 @@ export class RpcClient {
         if (!retried && !gotResponse && req.reusedSocket && STALE_SOCKET_CODES.has(err.code ?? '')) {
           settled = true;
           clearTimeout(timer);
-          this.#send(method, params, auth, timeoutMs, true).then(resolve, reject);
+          this.#send(method, params, auth, timeoutMs, true, decode).then(resolve, reject);
           return;
         }
         settle(withDetails(ckErrorCause('CKP_ERR_RPC_CONNECT', err, server, err.code ?? err.message), { server, method }));
@@ -306,7 +313,10 @@ export class RpcClient {
         res.on('end', () => {
           if (settled) return;
           try {
-            settle(null, this.#parse(method, res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+            const body = Buffer.concat(chunks);
+            const status = res.statusCode ?? 0;
+            const decoded = decode === undefined ? undefined : decode(status, body);
+            settle(null, decoded !== undefined ? decoded : this.#parse(method, status, body.toString('utf8')));
           } catch (err) {
             settle(err as RpcError);
           }
@@ -367,12 +377,15 @@ export class RpcClient {
 
   /** getblocktemplate; `{rules:['segwit']}` by default (Core refuses a template without it). */
   async getBlockTemplate(request: BlockTemplateRequest = { rules: ['segwit'] }, opts?: CallOptions): Promise<BlockTemplate> {
-    const t = await this.call<BlockTemplate>('getblocktemplate', [request], opts);
+    // the native reader (ts/work/template.ts) skips building an object per transaction
+    const t = await this.call<BlockTemplate>('getblocktemplate', [request], { decode: decodeTemplate, ...opts });
     if (t === null || typeof t !== 'object') throw this.#badResult('getblocktemplate', 'not an object');
     const missing = (['previousblockhash', 'bits', 'height', 'curtime', 'coinbasevalue', 'version'] as const)
       .filter((k) => t[k] === undefined);
-    if (missing.length > 0 || !Array.isArray(t.transactions)) {
-      throw this.#badResult('getblocktemplate', `missing ${[...missing, ...(Array.isArray(t.transactions) ? [] : ['transactions'])].join(', ')}`);
+    // a natively read template has its transactions (the reader insists); do not materialise them
+    const hasTxs = templateHashes(t) !== undefined || Array.isArray(t.transactions);
+    if (missing.length > 0 || !hasTxs) {
+      throw this.#badResult('getblocktemplate', `missing ${[...missing, ...(hasTxs ? [] : ['transactions'])].join(', ')}`);
     }
     return t;
   }

@@ -507,11 +507,11 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
       return;
     }
     if (hashesOnly) return void conn.send(reply(id, job.wb.txids().map((h) => h + ' ').join('')));
-    const size = job.wb.template.transactions.reduce((n, tx) => n + tx.data.length, 0);
+    const size = job.wb.txData().reduce((n, d) => n + d.length, 0);
     if (size > MAX_TXN_REPLY_BYTES) {
       return void conn.send(reply(id, null, err(StratumError.OTHER, `Too large (${size} bytes); use mining.get_txnhashes`)));
     }
-    conn.send(reply(id, job.wb.template.transactions.map((tx) => tx.data)));
+    conn.send(reply(id, job.wb.txData()));
   }
 
   // ------------------------------------------------------------------ work

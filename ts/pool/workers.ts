@@ -307,8 +307,8 @@ export class PoolWorkers {
     if (!wb) result = 'Invalid job_id';
     else if (m.hashesOnly) result = wb.txids();
     else {
-      const size = wb.template.transactions.reduce((n, tx) => n + tx.data.length, 0);
-      result = size > m.maxBytes ? `Too large (${size} bytes); use mining.get_txnhashes` : wb.template.transactions.map((tx) => tx.data);
+      const size = wb.txData().reduce((n, d) => n + d.length, 0);
+      result = size > m.maxBytes ? `Too large (${size} bytes); use mining.get_txnhashes` : wb.txData();
     }
     this.#post(t, { t: 'txns', id: m.id, result });
   }

@@ -32,6 +32,6 @@ export interface SolvedBlock {
 export function assembleBlock(wb: Workbase, header: Buffer, coinbaseLegacy: Buffer): SolvedBlock {
   const coinbase = wb.witnessCommitment ? segwitCoinbase(coinbaseLegacy) : coinbaseLegacy;
   const head = Buffer.concat([header, varint(1 + wb.txCount), coinbase]).toString('hex');
-  const hex = head + wb.template.transactions.map((tx) => tx.data).join('');
+  const hex = head + wb.txData().join('');
   return { hash: toDisplayHex(sha256d(header)), height: wb.height, hex };
 }

@@ -15,6 +15,7 @@ import {
   targetFromNbits, toDisplayHex, witnessCommitment, type CoinbaseParts, type PayoutOutput,
 } from '../native/core.js';
 import type { BlockTemplate } from '../node/rpc-types.js';
+import { templateHashes, templateTxData, templateTxids, templateWithoutTransactions } from '../node/template-reader.js';
 
 /** The pool's tag in every coinbase scriptSig, after the extranonce. */
 export const POOL_TAG = 'ckpool-ts';
@@ -95,11 +96,14 @@ function checkTemplate(t: BlockTemplate): void {
   for (const k of ['height', 'curtime', 'version', 'coinbasevalue'] as const) {
     if (!Number.isInteger(t[k]) || t[k] < 0) throw bad(`${k} missing or not a non-negative integer`);
   }
-  if (!Array.isArray(t.transactions)) throw bad('transactions missing');
   // ckpool drops a template without coinbaseaux; Core 31 sends {}. Accept a missing one as {}.
   for (const rule of t.rules ?? []) {
     if (rule.startsWith('!') && rule !== '!segwit') throw bad(`required rule not understood: ${rule}`);
   }
+  // read natively: every transaction was checked there, and reading them here would
+  // build the objects the native reader exists to avoid
+  if (templateHashes(t)) return;
+  if (!Array.isArray(t.transactions)) throw bad('transactions missing');
   // the txid/wtxid hex is validated where it is decoded (displayHashes)
   for (let i = 0; i < t.transactions.length; i++) {
     const tx = t.transactions[i];
@@ -212,7 +216,8 @@ export class Workbase {
     const detached = (opts as DetachedOptions).detached;
     if (!detached) checkTemplate(t);
     this.source = 'template';
-    this.#txCount = detached ? detached.txCount : t.transactions.length;
+    const hashes = detached ? undefined : templateHashes(t);
+    this.#txCount = detached ? detached.txCount : hashes ? hashes.count : t.transactions.length;
     this.#opts = opts;
     this.template = t;
     this.height = t.height;
@@ -238,7 +243,7 @@ export class Workbase {
       return;
     }
 
-    const txids = displayHashes(t.transactions, 'txid');
+    const txids = hashes ? hashes.txids : displayHashes(t.transactions, 'txid');
     this.branch = merkleBranch(txids);
     this.branchHex = this.branch.map((b) => b.toString('hex'));
 
@@ -249,7 +254,7 @@ export class Workbase {
     // committed block is rejected as unexpected-witness), so the rules decide.
     const segwit = (t.rules ?? []).some((r) => r === 'segwit' || r === '!segwit');
     if (segwit && t.default_witness_commitment) {
-      const wtxids = displayHashes(t.transactions, 'hash');
+      const wtxids = hashes ? hashes.wtxids : displayHashes(t.transactions, 'hash');
       const ours = witnessCommitment(wtxids);
       const theirs = t.default_witness_commitment.toLowerCase();
       if (theirs !== '6a24aa21a9ed' + ours.toString('hex')) {
@@ -275,7 +280,7 @@ export class Workbase {
     return {
       seq: this.seq,
       epoch: this.#epoch,
-      template: { ...this.template, transactions: [] },
+      template: templateWithoutTransactions(this.template),
       txCount: this.#txCount,
       branchHex: this.branchHex,
       witnessCommitment: this.witnessCommitment?.toString('hex') ?? null,
@@ -347,8 +352,13 @@ export class Workbase {
     ];
   }
 
+  /** Raw transactions, hex, in template order (block assembly, mining.get_transactions). */
+  txData(): string[] {
+    return templateTxData(this.template);
+  }
+
   /** RPC-order txids (for mining.get_txnhashes). */
   txids(): string[] {
-    return this.template.transactions.map((tx) => tx.txid ?? tx.hash);
+    return templateTxids(this.template);
   }
 }

@@ -15,5 +15,6 @@ pub mod merkle;
 pub mod share;
 pub mod shani;
 pub mod target;
+pub mod template;
 
 pub use error::{CoreError, Result};
