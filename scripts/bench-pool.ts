@@ -1,13 +1,14 @@
 /**
  * The ckpool-ts pool under benchmark (scripts/bench-table.sh), as its own process:
  *
- *   node --import=tsx scripts/bench-pool.ts --rpc 127.0.0.1:18443 [--zmq tcp://127.0.0.1:28332] [--port 3333] [--workers N]
+ *   node --max-semi-space-size=4 --import=tsx scripts/bench-pool.ts --rpc 127.0.0.1:18443 [--zmq tcp://127.0.0.1:28332] [--port 3333] [--workers N]
  *
  * A Pool from the library, on a ckpool-bench template source (RPC user/password
  * bench/bench), with the limits a load generator needs lifted: no invalid-share flood
  * drop (every benchmark share is a random, rejected one), no per-client message rate
  * limit, 50,000 clients. `--workers N` serves the miners on N worker threads (default 0:
-on the main thread, as one process always did). Everything else is the pool's default. Prints
+on the main thread, as one process always did). Run it with the V8 flag the ckpool
+binary uses (bin/ckpool.js), as bench-table.sh does. Everything else is the pool's default. Prints
  * {"port","pid"} once listening; stops on SIGINT/SIGTERM.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

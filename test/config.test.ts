@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -15,6 +15,7 @@ import {
 } from '../ts/config/index.js';
 import { JsonSyntaxError, parseJsonPrefix } from '../ts/config/json.js';
 import { suggestKey } from '../ts/config/suggest.js';
+import { autoWorkers } from '../ts/config/defaults.js';
 import type { ErrorCode } from '../ts/errors.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -574,4 +575,11 @@ test('suggestKey finds near misses only', (t) => {
   t.is(suggestKey('update-interval', CONFIG_KEYS), 'update_interval');
   t.is(suggestKey('versionmask', CONFIG_KEYS), 'version_mask');
   t.is(suggestKey('ipcmining', CONFIG_KEYS), undefined);
+});
+
+test('workers "auto": one thread per CPU, none on a single CPU', (t) => {
+  t.is(autoWorkers(1), 0);
+  t.is(autoWorkers(2), 2);
+  t.is(autoWorkers(16), 16);
+  t.is(autoWorkers(), autoWorkers(availableParallelism()));
 });

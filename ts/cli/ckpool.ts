@@ -13,7 +13,6 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/load.js';
@@ -23,6 +22,7 @@ import { FileLogger } from '../log/file.js';
 import { LogLevel } from '../log/logger.js';
 import { checkImplemented, run } from './run.js';
 import { runIfEntryPoint } from './entry.js';
+import { autoWorkers } from '../config/defaults.js';
 
 /** ckpool's booleans after implication (-N also sets proxy and passthrough, ...). */
 export interface CliFlags {
@@ -205,7 +205,7 @@ export function parseArgs(argv: readonly string[], invokedAs = 'ckpool'): Resolv
   let workers: number | undefined;
   if (o.workers !== undefined) {
     const w = o.workers.trim();
-    if (w === 'auto') workers = availableParallelism();
+    if (w === 'auto') workers = autoWorkers();
     else if (/^\d{1,4}$/.test(w) && Number(w) <= 1024) workers = Number(w);
     else throw ckError('CKP_ERR_CLI_WORKERS', JSON.stringify(o.workers));
   }

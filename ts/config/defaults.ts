@@ -1,6 +1,7 @@
 /**
  * ckpool 0.9.9's defaults (ckpool.c:main after parse_config), in one place.
  */
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { isProxyMode, type BtcdEntry, type Mode } from './types.js';
 
@@ -51,4 +52,13 @@ export function openFileLimit(): number {
 /** ckpool's maxclients default and cap: 90% of the open-file limit. */
 export function maxClientsFor(nofile: number): number {
   return Math.max(1, Math.floor((nofile * 9) / 10));
+}
+
+/**
+ * `"workers": "auto"` and the ckpool binary's default: one worker thread per CPU (ckpool
+ * sizes its thread pools by the CPU count too). On a single CPU, none: a thread would
+ * only add a hand-off between the main thread and the miners.
+ */
+export function autoWorkers(cpus: number = availableParallelism()): number {
+  return cpus > 1 ? cpus : 0;
 }

@@ -8,7 +8,6 @@
  * configs written for newer ckpool versions (e.g. 1.2's `passthroughserver`) must
  * still load. Problems are reported in file order: the first one in the file wins.
  */
-import { availableParallelism } from 'node:os';
 import { CkpoolError } from '../errors.js';
 import { redact } from '../log/logger.js';
 import {
@@ -30,6 +29,7 @@ import {
   defaultServerUrl,
   maxClientsFor,
   openFileLimit,
+  autoWorkers,
 } from './defaults.js';
 import { configError, type ConfigError } from './errors.js';
 import { parseHostPort } from './hostport.js';
@@ -344,7 +344,7 @@ const HANDLERS: Record<ConfigKey, Handler> = {
   maxclients: (ctx, node, d) => { d.maxclients = readInt(ctx, 'maxclients', node, 1, INT_MAX, 'a positive integer'); },
   workers: (ctx, node, d) => {
     d.workers = node.kind === 'string' && node.value === 'auto'
-      ? availableParallelism()
+      ? autoWorkers()
       : readInt(ctx, 'workers', node, 0, 1024, '"auto" or a number of threads from 0 (serve miners on the main thread) to 1024');
   },
   proxy: (ctx, node, d) => { d.proxy = readProxies(ctx, node); },

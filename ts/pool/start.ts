@@ -22,7 +22,6 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedOptions } from '../cli/ckpool.js';
 import type { CkpoolConfig, BtcdEntry } from '../config/types.js';
@@ -34,6 +33,7 @@ import { serverSocketPath } from '../control/paths.js';
 import { requestListenFd } from '../native/handover.js';
 import { startBcoin, type BcoinNode } from '../node/bcoin.js';
 import { Pool } from './pool.js';
+import { autoWorkers } from '../config/defaults.js';
 
 /** Difficulties for the demo: a 4 MH/s CPU core finds a 0.001 share about every second. */
 const DEMO_STARTDIFF = 0.001;
@@ -112,7 +112,7 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
       listenFds: handover?.fds,
       // --workers, else the config's `workers`, else one thread per CPU (ckpool sizes its
       // thread pools by the CPU count); the library's own default is 0
-      workers: options.workers ?? config.workers ?? availableParallelism(),
+      workers: options.workers ?? config.workers ?? autoWorkers(),
       // ckpool's status line on stdout once a second, unless -q (or stdout is not a terminal)
       throbber: options.flags.quiet || !process.stdout.isTTY ? null : process.stdout,
     });

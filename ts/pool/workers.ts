@@ -97,6 +97,15 @@ function threadScript(): { script: string | URL; eval: boolean } {
   };
 }
 
+/**
+ * Each thread's young generation: 12 MB = two 4 MB semi-spaces (node --max-semi-space-size=4,
+ * which the ckpool binary runs its main thread with). V8's default lets new space grow to
+ * 32 MB under a connection storm, and RSS never gives it back: a pool holding 1000 idle
+ * miners then shows twice the memory per miner. Share throughput is the same either way
+ * (BENCHMARKS.md, "memory per idle client").
+ */
+const YOUNG_GENERATION_MB = 12;
+
 export class PoolWorkers {
   readonly #o: PoolWorkersOptions;
   readonly #threads: Thread[] = [];
@@ -193,7 +202,7 @@ export class PoolWorkers {
       current: g.current ? this.#news(g.current, true) : null,
     };
     const { script, eval: isEval } = threadScript();
-    const worker = new Worker(script, { eval: isEval, workerData: init, name: `ckpool-ts worker ${index}` });
+    const worker = new Worker(script, { eval: isEval, workerData: init, name: `ckpool-ts worker ${index}`, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     const t: Thread = { index, worker, clients: 0, handed: 0, adopted: 0, outbox: [], ready: false, authorised: new Set(), sessions: 0, stopped: false };
     const at = this.#threads.findIndex((x) => x.index === index);
     if (at >= 0) this.#threads[at] = t;
