@@ -13,9 +13,11 @@
  *   find their client through a symbol on the socket, and one sweep timer (interval
  *   `min(1 s, sendTimeoutMs / 4)`) looks only at the clients whose output is blocked
  *   or that are lingering in a graceful close.
- * - Sends made in one tick are corked and leave in one writev on the next tick
- *   (process.nextTick), so a reply burst costs one syscall.
- * - Output bound: after that writev the kernel has taken what it can; what Node still
+ * - Text sent in one tick is joined per client and written once at the end of the tick,
+ *   all clients in one pass (a single process.nextTick per tick, not one per client and
+ *   no cork/uncork): a reply burst costs one syscall, and a reply to a lone share no
+ *   Writable bookkeeping beyond the write itself.
+ * - Output bound: after that write the kernel has taken what it can; what Node still
  *   holds for the client (socket.writableLength) above maxPendingBytes drops it
  *   ('output bound exceeded'). A send() on top of an earlier tick's backlog already
  *   over the bound drops it at once. The kernel's own socket buffers come on top (on
@@ -199,10 +201,12 @@ class Client implements StratumConnection, PartialHolder {
   lastFlushed = 0;
   /** When output was last seen blocked without progress; 0 = not blocked. */
   blockedSince = 0;
-  /** A cork is held until the next tick. */
-  corked = false;
-  /** Output queued under the current cork. */
-  corkBytes = 0;
+  /**
+   * Text sent this tick, not yet written: everything a message causes (reply, difficulty,
+   * job) goes out in one write, and the server writes every client's text in one pass
+   * at the end of the tick (one process.nextTick for all of them, not one per client).
+   */
+  out = '';
   /** Graceful close: destroy if still open by this time. */
   lingerUntil = 0;
   /** Per-connection overrides (setConnectionLimits); 0 = the server's value. */
@@ -224,37 +228,42 @@ class Client implements StratumConnection, PartialHolder {
   send(line: string | Uint8Array): boolean {
     if (this.closed) return false;
     const socket = this.socket;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(uncorkClient, this);
-    }
     let len: number;
     if (typeof line === 'string') {
       if (line.charCodeAt(line.length - 1) !== 0x0a) line += '\n';
       len = line.length;
+      if (this.out === '') this.server._queueFlush(this);
+      this.out += line;
     } else {
+      // a pre-encoded line (broadcast): after this tick's text, in order
+      this.flushOut();
       len = line.length;
+      socket.write(line);
       if (line[len - 1] !== 0x0a) {
-        socket.write(line);
-        line = NEWLINE;
-        this.queued += len;
-        this.corkBytes += len;
-        this.server._bytesOut += len;
-        len = 1;
+        socket.write(NEWLINE);
+        len++;
       }
     }
-    socket.write(line);
     this.queued += len;
-    this.corkBytes += len;
     this.server._bytesOut += len;
-    // Output from earlier ticks the kernel has not taken; this tick's output is
-    // judged after the uncork, once the kernel has had its chance (uncorkClient).
-    if (socket.writableLength - this.corkBytes > (this.pendingLimit || this.server._maxPendingBytes)) {
+    // Output from earlier ticks the kernel has not taken; this tick's is judged once it
+    // has been written and the kernel has had its chance (flushOut → _afterFlush).
+    if (socket.writableLength > (this.pendingLimit || this.server._maxPendingBytes)) {
       this.server._drop(this, CloseReason.OUTPUT_BOUND, true);
       return false;
     }
     return true;
+  }
+
+  /** Write this tick's text now (end of tick, a pre-encoded line, or a graceful close). */
+  flushOut(): void {
+    const text = this.out;
+    if (text === '') return;
+    this.out = '';
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.write(text); // not corked: the kernel takes what it can at once
+    if (!this.closed) this.server._afterFlush(this);
   }
 
   sendJson(msg: unknown): boolean {
@@ -276,13 +285,11 @@ class Client implements StratumConnection, PartialHolder {
 
 const NEWLINE = Buffer.from('\n');
 
-function uncorkClient(client: Client): void {
-  client.corked = false;
-  client.corkBytes = 0;
-  const socket = client.socket;
-  if (socket.destroyed) return;
-  socket.uncork(); // the kernel takes what it can at once; writableLength is the rest
-  if (!client.closed) client.server._afterFlush(client);
+/** End of tick: write every client's queued text (StratumServer._queueFlush). */
+function flushClients(server: StratumServer): void {
+  const list = server._dirty;
+  server._dirty = [];
+  for (let i = 0; i < list.length; i++) list[i]!.flushOut();
 }
 
 // Shared socket listeners (`this` is the socket): no closures per connection.
@@ -366,6 +373,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   _maxPendingBytes: number;
   /** @internal */
   _bytesOut = 0;
+  /** @internal clients with text queued this tick */
+  _dirty: Client[] = [];
 
   private readonly logger: Logger;
   private readonly replyInvalidJson: boolean;
@@ -774,6 +783,13 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   }
 
   /** @internal After the cork is released: bound what the kernel did not take, note a blocked client. */
+  /** @internal A client queued its first text this tick: flush it with the others at the end of the tick. */
+  _queueFlush(client: Client): void {
+    if (this._dirty.length === 0) process.nextTick(flushClients, this);
+    this._dirty.push(client);
+  }
+
+  /** @internal */
   _afterFlush(client: Client): void {
     const pending = client.socket.writableLength;
     if (pending === 0) return;
@@ -806,8 +822,14 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     else this.logger.debug(`Client ${client.id} ${client.address} disconnected`);
     const socket = client.socket;
     if (destroy || socket.destroyed) {
+      client.out = '';
       socket.destroy();
     } else {
+      // a graceful close sends what was queued this tick (an error reply, a message) first
+      if (client.out !== '') {
+        socket.write(client.out);
+        client.out = '';
+      }
       socket.end();
       if (!socket.destroyed) {
         client.lingerUntil = Date.now() + this.closeLingerMs;
