@@ -25,6 +25,11 @@ export { assembleBlock, type SolvedBlock } from './work/block.js';
 export { StratumServer, CloseReason, type StratumServerOptions, type StratumConnection } from './stratum/server.js';
 export { Stratifier, type StratifierOptions } from './pool/stratifier.js';
 export { Pool, type PoolConfig, type PoolOptions } from './pool/pool.js';
+// worker threads (Pool's `workers` option) and the native getblocktemplate reader
+export { PoolWorkers, type PoolWorkersOptions } from './pool/workers.js';
+export type { ClientFilter, ClientRecord, ThreadCommand, ThreadCounts } from './pool/thread-protocol.js';
+export { decodeTemplate, templateHashes, templateTxData, type TemplateHashes } from './node/template-reader.js';
+export { StatsForwarder, replayStats, type StatsEvents } from './stats/forward.js';
 // proxy modes: proxy/userproxy, passthrough/node/redirector, upstream failover, the pool's link side
 export { ProxyMode, ProxySource, ProxySession, stratumHandshake, clientPart, type ProxyModeOptions } from './modes/proxy.js';
 export { PassthroughMode, type PassthroughOptions, type PassthroughTap } from './modes/passthrough.js';
