@@ -178,6 +178,46 @@ test.serial('broadcast with a --trigger command', async (t) => {
   t.regex(r.summary.trigger, /^command: /);
 });
 
+test.serial('against a pool with 2 worker threads: shares judged on both threads and counted once in the pool stats; broadcast reaches every client', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ckpool-bench-test-w-'));
+  const wpool = await Pool.start({
+    btcd: [{ url: source.url, auth: source.user, pass: source.password, notify: false, line: 0 }],
+    zmqblock: source.zmq!, btcaddress: ADDRESS, serverurl: ['127.0.0.1:0'], startdiff: 1, mindiff: 1, logdir: dir,
+    updateInterval: 3600, blockpoll: 100,
+  }, {
+    server: { highdiffPort: 65535, floodRate: 1e9, floodBurst: 1e9 }, invalidBurst: Number.POSITIVE_INFINITY,
+    authTimeoutMs: 600_000, statsIntervalMs: 3_600_000, workers: 2,
+  });
+  t.teardown(async () => {
+    await wpool.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const wport = wpool.addresses[0]!.port;
+  const r = await cli(['throughput', '-p', String(wport), '-c', '4', '-P', '8', '--warmup', '0', '--shares', '400', '-d', '15', '-q']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.summary.ready, 4);
+  t.is(r.summary.failures, 0);
+  t.true(r.summary.replies >= 400, `replies ${r.summary.replies}`);
+  t.is(r.summary.rejectReasons['Above target'], r.summary.rejected);
+  // both threads judged shares, and the main thread's stats hold every share the threads
+  // judged (difficulty 1 each; the bench stops counting with shares still in flight, so
+  // the pool judged a few more than the summary counts)
+  const perThread = (await wpool.workers!.command({ op: 'counts' })) as { shares: number }[];
+  t.is(perThread.length, 2);
+  for (const c of perThread) t.true(c.shares > 0, JSON.stringify(perThread));
+  const judged = perThread.reduce((n, c) => n + c.shares, 0);
+  t.true(judged >= r.summary.rejected);
+  const rejectedDiff = () => { const st = wpool.stats.snapshot(Date.now()); return st.rejected + st.unaccounted.rejects; };
+  const deadline = Date.now() + 20_000;
+  while (rejectedDiff() < judged && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+  t.is(rejectedDiff(), judged, 'every judged share is in the pool stats once');
+  const b = await cli(['broadcast', '-p', String(wport), '-c', '10', '--rpc', `bench:bench@${source.url}`,
+    '--rounds', '1', '--settle', '200', '--timeout', '10', '-q']);
+  t.is(b.code, 0, b.stderr);
+  t.is(b.summary.ready, 10);
+  t.is(b.summary.missing, 0);
+});
+
 test.serial('CLI: help says the template source is a fake node; bad options and an unreachable pool fail with a message', async (t) => {
   const help = await cli(['template-source', '--help']);
   t.is(help.code, 0);
