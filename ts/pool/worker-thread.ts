@@ -6,7 +6,6 @@
  * workbases arrive from its generator, stats events and log lines go back in batches,
  * solved blocks and get_transactions go back at once.
  */
-import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BaseLogger } from '../log/logger.js';
 import { LinkHub } from '../modes/links.js';
@@ -147,11 +146,7 @@ port.on('message', (m: ToWorker) => {
       for (let i = 0; i + 2 < list.length; i += 3) {
         const fd = list[i]!;
         adopted++;
-        let socket: net.Socket;
-        try {
-          socket = new net.Socket({ fd, readable: true, writable: true });
-        } catch (e) {
-          logger.err(`Could not adopt a connection (fd ${fd}): ${(e as Error).message}`);
+        if (stopping) {
           try {
             native.closeFd(fd);
           } catch {
@@ -159,11 +154,16 @@ port.on('message', (m: ToWorker) => {
           }
           continue;
         }
-        if (stopping) {
-          socket.destroy();
-          continue;
+        try {
+          server.adoptFd(fd, list[i + 1]!, list[i + 2] === 1);
+        } catch (e) {
+          logger.err(`Could not adopt a connection (fd ${fd}): ${(e as Error).message}`);
+          try {
+            native.closeFd(fd);
+          } catch {
+            // already gone
+          }
         }
-        server.adopt(socket, list[i + 1]!, list[i + 2] === 1);
       }
       return;
     }

@@ -13,6 +13,11 @@
  *   find their client through a symbol on the socket, and one sweep timer (interval
  *   `min(1 s, sendTimeoutMs / 4)`) looks only at the clients whose output is blocked
  *   or that are lingering in a graceful close.
+ * - Reads use net.Socket `onread`: every client's data lands in one shared 64 KB buffer
+ *   and goes straight to the framing (which copies the tails it keeps), with no Readable
+ *   stream and no Buffer per read. A socket accepted by net.Server (which cannot take
+ *   `onread`) is re-opened on a duplicate of its descriptor first; worker threads get
+ *   their connections as descriptors anyway (adoptFd).
  * - Text sent in one tick is joined per client and written once at the end of the tick,
  *   all clients in one pass (a single process.nextTick per tick, not one per client and
  *   no cork/uncork): a reply burst costs one syscall, and a reply to a lone share no
@@ -37,6 +42,7 @@ import net from 'node:net';
 import { ckError, ckErrorCause } from '../errors.js';
 import { parseHostPort } from '../config/hostport.js';
 import { NullLogger, type Logger } from '../log/logger.js';
+import { native } from '../native/binding.js';
 import { feedLines, FeedResult, type PartialHolder } from './framing.js';
 
 export interface StratumServerOptions {
@@ -298,6 +304,13 @@ function onSocketData(this: ClientSocket, chunk: Buffer): void {
   if (client === undefined || client.closed) return;
   client.server._onData(client, chunk);
 }
+/** `onread` callback: `nread` bytes in the server's shared read buffer (framing copies what it keeps). */
+function onSocketRead(this: ClientSocket, nread: number, buf: Buffer): void {
+  const client = this[kClient];
+  if (client === undefined || client.closed) return;
+  client.server._onData(client, buf.subarray(0, nread));
+}
+const kFastRead = Symbol('onread');
 function onSocketEnd(this: ClientSocket): void {
   const client = this[kClient];
   if (client !== undefined) client.server._drop(client, CloseReason.CLIENT_CLOSED, false);
@@ -375,6 +388,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   _bytesOut = 0;
   /** @internal clients with text queued this tick */
   _dirty: Client[] = [];
+  /** Every client's reads land here (net.Socket `onread`), one at a time: no Buffer per read. */
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
 
   private readonly logger: Logger;
   private readonly replyInvalidJson: boolean;
@@ -507,6 +522,44 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   adopt(socket: net.Socket, serverIndex: number, highdiff?: boolean): void {
     if (highdiff !== undefined) this.highdiffByIndex[serverIndex] = highdiff;
     this.onConnection(socket, serverIndex, true);
+  }
+
+  /**
+   * Serve a connection by its descriptor (handed over from the thread that accepted it);
+   * this server owns the descriptor from now on. Throws if it is not a usable socket.
+   */
+  adoptFd(fd: number, serverIndex: number, highdiff?: boolean): void {
+    this.adopt(this.openFast(fd), serverIndex, highdiff);
+  }
+
+  /**
+   * A socket on `fd` whose reads go through `onread` into the shared read buffer: no
+   * Readable stream machinery and no Buffer allocated per read, which is a good part of
+   * the cost of a lone share on its own connection.
+   */
+  private openFast(fd: number): net.Socket {
+    const socket = new net.Socket({ fd, readable: true, writable: true, onread: { buffer: this.readBuffer, callback: onSocketRead } } as net.SocketConstructorOpts);
+    (socket as ClientSocket & { [kFastRead]?: boolean })[kFastRead] = true;
+    return socket;
+  }
+
+  /** A socket accepted by net.Server, re-opened on a duplicate of its descriptor with `onread` (kept as is if that fails). */
+  private reopenFast(socket: net.Socket): net.Socket {
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) return socket;
+    let copy: number;
+    try {
+      copy = native.dupFd(fd);
+    } catch {
+      return socket;
+    }
+    socket.destroy(); // closes this descriptor only: the connection lives on under the copy
+    try {
+      return this.openFast(copy);
+    } catch {
+      native.closeFd(copy);
+      throw new Error('could not re-open an accepted connection');
+    }
   }
 
   private startSweep(): void {
@@ -694,6 +747,14 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       socket.destroy();
       return;
     }
+    if (!adopted) {
+      try {
+        socket = this.reopenFast(socket);
+      } catch {
+        this.countDrop(CloseReason.SOCKET_ERROR);
+        return;
+      }
+    }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.keepAliveMs);
     const id = this.nextId;
@@ -701,7 +762,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     const client = new Client(this, socket as ClientSocket, id, plainAddress(remote), socket.remotePort ?? 0,
       serverIndex, this.highdiffByIndex[serverIndex] ?? false, Date.now());
     (socket as ClientSocket)[kClient] = client;
-    socket.on('data', onSocketData);
+    if ((socket as ClientSocket & { [kFastRead]?: boolean })[kFastRead] !== true) socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
