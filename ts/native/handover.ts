@@ -23,3 +23,22 @@ export function sendFd(conn: net.Socket, fd: number): void {
 export function requestListenFd(listenerPath: string, index: number, timeoutMs = 5000): number {
   return native.requestFd(listenerPath, `getxfd${index}`, timeoutMs);
 }
+
+/**
+ * Take a connection away from its Node socket: a duplicate of its descriptor (close-on-
+ * exec), and the socket destroyed — which closes only its own descriptor, so the
+ * connection lives on under the copy (for a worker thread, or a re-open with `onread`).
+ * Null, with the socket untouched, if it has no descriptor or the duplicate fails.
+ */
+export function detachDescriptor(socket: net.Socket): number | null {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return null;
+  let copy: number;
+  try {
+    copy = native.dupFd(fd);
+  } catch {
+    return null;
+  }
+  socket.destroy();
+  return copy;
+}

@@ -23,6 +23,7 @@ import { PoolStats } from '../stats/stats.js';
 import { ShareLog } from '../stats/sharelog.js';
 import { Generator } from '../work/generator.js';
 import { LinkHub } from '../modes/links.js';
+import { blockSolvedText } from './protocol.js';
 import { Stratifier } from './stratifier.js';
 import { PoolWorkers } from './workers.js';
 
@@ -128,7 +129,7 @@ export class Pool {
           count: nthreads, generator, stats, stratifier: stratifierOptions,
           server: { ...opts.server, urls }, maxClients: opts.server?.maxClients ?? config.maxclients,
           shareLogDir: opts.logShares ? config.logdir : null, logger,
-          blockMessage: (wb, who) => `Block ${wb.height} solved by ${who} @ ${poolName}!`,
+          blockMessage: (wb, who) => blockSolvedText(wb.height, who, poolName),
         });
         logger.notice(`Serving miners on ${nthreads} worker thread(s)`);
       }
@@ -144,7 +145,7 @@ export class Pool {
         const sessionEvents = w.attachMain(stratifier);
         stratifier.setSessionEvents(sessionEvents);
         stratifier.on('block', (c, r) => {
-          if (r.accepted) w.announce(`Block ${r.height} solved by ${c.workername} @ ${poolName}!`, 0);
+          if (r.accepted) w.announce(blockSolvedText(r.height, c.workername, poolName), 0);
         });
       }
       const links = new LinkHub({ server, stratifier, generator, nodeServers, versionMask: config.versionMask, idSlot: slot, logger });

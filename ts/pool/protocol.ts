@@ -67,3 +67,8 @@ export function roundDiff(d: number): number {
   const p = Math.pow(10, 2 - Math.floor(Math.log10(d)));
   return Math.round(d * p) / p;
 }
+
+/** The text every miner is shown when the pool's block is accepted (ckpool's wording). */
+export function blockSolvedText(height: number, workername: string, poolName: string): string {
+  return `Block ${height} solved by ${workername} @ ${poolName}!`;
+}

@@ -28,7 +28,7 @@ import type { StatsSink } from '../stats/stats.js';
 import type { ShareLog } from '../stats/sharelog.js';
 import type { Client } from './client.js';
 import {
-  ERRN, Reject, StratumError, err, isHex, notify, parseDiff, reconnect, rejectReply, reply, setDifficulty, showMessage,
+  ERRN, Reject, StratumError, blockSolvedText, err, isHex, notify, parseDiff, reconnect, rejectReply, reply, setDifficulty, showMessage,
   type RejectKind,
 } from './protocol.js';
 import { applyDiff, clampDiff, creditedDiff, newVardiff, vardiffShare, type VardiffLimits } from './vardiff.js';
@@ -765,7 +765,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     }).then((result) => {
       if (result.accepted) {
         this.#o.stats?.blockFound(Date.now(), { workername: c.workername });
-        const text = showMessage(`Block ${wb.height} solved by ${c.workername} @ ${this.#o.poolName ?? 'ckpool-ts'}!`);
+        const text = showMessage(blockSolvedText(wb.height, c.workername, this.#o.poolName ?? 'ckpool-ts'));
         for (const other of this.clients.values()) if (other.authorised) other.conn.send(text);
       }
       this.emit('block', c, result);

@@ -29,6 +29,7 @@ import { Worker } from 'node:worker_threads';
 import { ckError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { native } from '../native/binding.js';
+import { detachDescriptor } from '../native/handover.js';
 import { replayStats } from '../stats/forward.js';
 import type { PoolStats } from '../stats/stats.js';
 import type { Generator } from '../work/generator.js';
@@ -335,16 +336,11 @@ export class PoolWorkers {
       if (!best || load(t) < load(best)) best = t;
     }
     if (!best) return 'local';
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (typeof fd !== 'number' || fd < 0) return 'local';
-    let copy: number;
-    try {
-      copy = native.dupFd(fd);
-    } catch (e) {
-      this.#log.err(`Could not hand a connection to a worker thread: ${(e as Error).message}`);
+    const copy = detachDescriptor(socket);
+    if (copy === null) {
+      this.#log.err('Could not hand a connection to a worker thread (no descriptor to duplicate); serving it here');
       return 'local';
     }
-    socket.destroy();
     best.handed++;
     best.outbox.push(copy, serverIndex, highdiff ? 1 : 0);
     if (!this.#flushScheduled) {

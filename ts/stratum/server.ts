@@ -43,6 +43,7 @@ import { ckError, ckErrorCause } from '../errors.js';
 import { parseHostPort } from '../config/hostport.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { native } from '../native/binding.js';
+import { detachDescriptor } from '../native/handover.js';
 import { feedLines, FeedResult, type PartialHolder } from './framing.js';
 
 export interface StratumServerOptions {
@@ -545,15 +546,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
 
   /** A socket accepted by net.Server, re-opened on a duplicate of its descriptor with `onread` (kept as is if that fails). */
   private reopenFast(socket: net.Socket): net.Socket {
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (typeof fd !== 'number' || fd < 0) return socket;
-    let copy: number;
-    try {
-      copy = native.dupFd(fd);
-    } catch {
-      return socket;
-    }
-    socket.destroy(); // closes this descriptor only: the connection lives on under the copy
+    const copy = detachDescriptor(socket);
+    if (copy === null) return socket;
     try {
       return this.openFast(copy);
     } catch {
