@@ -17,6 +17,8 @@
  * - vardiff and invalid-share handling are per client, hence per thread;
  * - every stats call is replayed on the main thread in order with its own timestamp
  *   (ts/stats/forward.ts), within 50 ms;
+ * - disconnected sessions are mirrored to every thread (and the main thread), so a miner
+ *   resumes its session and extranonce1 on whichever thread it lands;
  * - a solved block goes to the main thread at once, which writes it to disk, submits it
  *   to every node and tells every thread's miners.
  *
