@@ -7,21 +7,14 @@
 // compare measurements taken under the same conditions. Prints markdown.
 //
 //   node scripts/bench-scaling-summary.mjs results.jsonl [more.jsonl …]
-import { readFileSync } from 'node:fs';
+import { fmt, median, readResults } from './bench-lib.mjs';
 
 const files = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (!files.length) {
   console.error('usage: bench-scaling-summary.mjs results.jsonl [more.jsonl …]');
   process.exit(2);
 }
-const all = files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
-const median = (xs) => {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
-const fmt = (x, unit = '', digits = 0) => (x === null ? '—' : `${x.toLocaleString('en-US', { maximumFractionDigits: digits })}${unit}`);
+const all = readResults(files);
 const split = (tag) => {
   const m = /^(.*?)(?:@w(\d+))?$/.exec(tag);
   return { scenario: m[1], workers: m[2] === undefined ? 0 : Number(m[2]) };

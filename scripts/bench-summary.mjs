@@ -6,7 +6,7 @@
 // are left out and counted in the notes: the 2 cores are shared.
 //
 //   node scripts/bench-summary.mjs [--not-pinned] [--keep-noisy] results.jsonl [more.jsonl …]
-import { readFileSync } from 'node:fs';
+import { fmt, median, readResults } from './bench-lib.mjs';
 
 const args = process.argv.slice(2);
 const pinned = !args.includes('--not-pinned');
@@ -16,19 +16,12 @@ if (!files.length) {
   console.error('usage: bench-summary.mjs [--not-pinned] [--keep-noisy] results.jsonl [more.jsonl …]');
   process.exit(2);
 }
-const all = files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+const all = readResults(files);
 const noisy = (r) => (r.result.machine?.othersPct ?? 0) >= 10;
 const rows = keepNoisy ? all : all.filter((r) => !noisy(r));
 const dropped = {};
 if (!keepNoisy) for (const r of all) if (noisy(r)) dropped[r.scenario] = (dropped[r.scenario] ?? 0) + 1;
 const by = (name) => rows.filter((r) => r.scenario === name).map((r) => r.result);
-const median = (xs) => {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
-const fmt = (x, unit = '', digits = 0) => (x === null ? '—' : `${x.toLocaleString('en-US', { maximumFractionDigits: digits })}${unit}`);
 const runsOf = (name) => by(name).length;
 const othersOf = (rs) => median(rs.map((r) => r.machine?.othersPct));
 const noise = (rs) => {
