@@ -4,7 +4,7 @@
  * each; SIGTERM stops them cleanly.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import type { ShareVerdict } from '../ts/pool/stratifier.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
 import { hardBitsProxy, type HardBits } from './helpers/hardbits.js';
 import { mainPool, miner, mineOne, removeTempDirs, tempDir } from './helpers/modes.js';
+import { spawnNode } from './helpers/child.js';
 
 const DIFF = 0.00001;
 const bin = (name: string) => new URL(`../bin/${name}.js`, import.meta.url).pathname;
@@ -45,17 +46,10 @@ async function runMode(program: string, args: string[], conf: Record<string, unk
     proxy: [{ url: `127.0.0.1:${pool.addresses[0]!.port}`, auth: 'cliproxy', pass: 'x' }],
     serverurl: [`127.0.0.1:${port}`], logdir: path.join(dir, 'logs'), startdiff: DIFF, mindiff: DIFF, highdiff: DIFF, ...conf,
   }));
-  const child = spawn(process.execPath, [bin(program), ...args, '-c', file, '-n', 'm1', '-q', '-l', '7', '-s', path.join(dir, 'sock')],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { err += d; });
-  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const { child, exited, out, err } = spawnNode(bin(program), [...args, '-c', file, '-n', 'm1', '-q', '-l', '7', '-s', path.join(dir, 'sock')], dir, children);
   const deadline = Date.now() + 20_000;
-  while (!/stratum on/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-  return { child, port, exited, dir, out: () => out, err: () => err };
+  while (!/stratum on/.test(out()) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  return { child, port, exited, dir, out, err };
 }
 
 test.serial('ckproxy -c conf: miners mine through it under the proxy\'s user; SIGTERM exits 0', async (t) => {

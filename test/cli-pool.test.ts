@@ -5,14 +5,14 @@
  * the wrong network) exits non-zero with a clear message.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
 import { freePort } from '../ts/node/ports.js';
 import { StratumClient } from '../ts/miner/client.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
+import { spawnNode } from './helpers/child.js';
 
 const bin = new URL('../bin/ckpool.js', import.meta.url).pathname;
 const dir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-cli-'));
@@ -41,14 +41,7 @@ function conf(name: string, extra: Record<string, unknown>): string {
 }
 
 function run(args: string[]) {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { err += d; });
-  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
-  return { child, exited, out: () => out, err: () => err };
+  return spawnNode(bin, args, dir, children);
 }
 
 test.serial('ckpool -c conf: mines against bcoin, SIGTERM stops it cleanly with stats written', async (t) => {

@@ -26,6 +26,7 @@ import {
 } from '../ts/control/index.js';
 import { isCkpoolError } from '../ts/errors.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
+import { spawnNode, type Child } from './helpers/child.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-control-'));
@@ -450,17 +451,8 @@ test.serial('worker threads: every miner command reaches the miners on each thre
 
 // --- real ckpool processes: named instances --------------------------------------------------
 
-interface Child { child: ChildProcess; exited: Promise<[number | null, string | null]>; out: () => string; err: () => string }
-
 function ckpool(args: string[]): Child {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'ckpool.js'), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { err += d; });
-  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
-  return { child, exited, out: () => out, err: () => err };
+  return spawnNode(path.join(ROOT, 'bin', 'ckpool.js'), args, dir, children);
 }
 
 async function ready(p: Child): Promise<void> {
