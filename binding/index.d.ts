@@ -164,3 +164,9 @@ export declare function witnessCommitment(wtxids: Uint8Array, reserved?: Uint8Ar
 
 /** BIP141 witness merkle root over the non-coinbase wtxids (coinbase wtxid = zeros). */
 export declare function witnessRoot(wtxids: Uint8Array): Buffer
+
+/**
+ * One `send(2)` per socket for a whole end-of-tick flush: chunk `i` of `data` (up to
+ * `ends[i]`) goes to descriptor `fds[i]`; `result[i]` = bytes taken, or -errno.
+ */
+export declare function writeBatch(fds: Int32Array, data: Uint8Array, ends: Uint32Array, result: Int32Array): void

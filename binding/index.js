@@ -859,3 +859,4 @@ module.exports.targetFromDifficulty = nativeBinding.targetFromDifficulty
 module.exports.targetFromNbits = nativeBinding.targetFromNbits
 module.exports.witnessCommitment = nativeBinding.witnessCommitment
 module.exports.witnessRoot = nativeBinding.witnessRoot
+module.exports.writeBatch = nativeBinding.writeBatch

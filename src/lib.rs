@@ -487,6 +487,20 @@ pub fn close_fd(env: Env, fd: i32) -> napi::Result<()> {
     guard(&env, || fdpass::close_fd(fd).map_err(|d| CoreError::Io { what: "closeFd", detail: d }))
 }
 
+// ---------------------------------------------------------------- batched socket writes
+
+mod netio;
+
+/// One `send(2)` per socket for a whole end-of-tick flush: chunk `i` of `data` (up to
+/// `ends[i]`) goes to descriptor `fds[i]`; `result[i]` = bytes taken, or -errno.
+#[napi]
+pub fn write_batch(env: Env, fds: Int32ArraySlice, data: &[u8], ends: Uint32ArraySlice, mut result: Int32ArraySlice) -> napi::Result<()> {
+    // SAFETY: `result` is a JS Int32Array the caller gave for this call only; nothing
+    // else reads or writes it while this synchronous call runs.
+    let out = unsafe { result.as_mut() };
+    guard(&env, || netio::write_batch(&fds, data, &ends, out).map_err(|d| CoreError::Arg { what: "writeBatch", detail: d }))
+}
+
 // ---------------------------------------------------------------- block templates
 
 #[napi(object)]

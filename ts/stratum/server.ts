@@ -44,6 +44,7 @@ import { parseHostPort } from '../config/hostport.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { native } from '../native/binding.js';
 import { detachDescriptor } from '../native/handover.js';
+import { WriteBatch } from '../native/sockets.js';
 import { feedLines, FeedResult, type PartialHolder } from './framing.js';
 
 export interface StratumServerOptions {
@@ -292,11 +293,36 @@ class Client implements StratumConnection, PartialHolder {
 
 const NEWLINE = Buffer.from('\n');
 
-/** End of tick: write every client's queued text (StratumServer._queueFlush). */
+/**
+ * End of tick: write every client's queued text (StratumServer._queueFlush) in one
+ * native call per 256 KB (ts/native/sockets.ts): one send(2) each, without Node's
+ * per-write machinery. A client with output still queued in Node, or a text the kernel
+ * does not take whole, goes through socket.write, so its bytes stay in order.
+ */
 function flushClients(server: StratumServer): void {
   const list = server._dirty;
   server._dirty = [];
-  for (let i = 0; i < list.length; i++) list[i]!.flushOut();
+  const batch = (writeBatch ??= new WriteBatch<Client>(afterLeftover));
+  for (let i = 0; i < list.length; i++) {
+    const client = list[i]!;
+    const text = client.out;
+    if (text === '') continue;
+    client.out = '';
+    const socket = client.socket;
+    if (socket.destroyed) continue;
+    if (!batch.add(socket, text, client)) {
+      socket.write(text);
+      if (!client.closed) server._afterFlush(client);
+    }
+  }
+  batch.flush();
+}
+
+/** One staging buffer per thread, made on first use. */
+let writeBatch: WriteBatch<Client> | undefined;
+
+function afterLeftover(client: Client): void {
+  if (!client.closed) client.server._afterFlush(client);
 }
 
 // Shared socket listeners (`this` is the socket): no closures per connection.
