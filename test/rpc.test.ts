@@ -349,3 +349,29 @@ test.serial('fake node (no real node omits it): JSON without a result member →
   rpc.close();
   await fake.close();
 });
+
+test.serial('fake node (bcoin sends every reply with a Content-Length in one piece): a reply in many chunks, chunked or with a length, reads the same', async (t) => {
+  // A 2 MB result string, written in 1 KB pieces: with Content-Length the pieces are
+  // collected into one buffer as they arrive, without it they are joined at the end.
+  const big = 'ab'.repeat(1 << 20);
+  const body = Buffer.from(JSON.stringify({ result: big, error: null, id: 1 }));
+  for (const withLength of [true, false]) {
+    const fake = await fakeHttp((_req, res) => {
+      if (withLength) res.setHeader('Content-Length', body.length);
+      let off = 0;
+      const more = (): void => {
+        while (off < body.length) {
+          const piece = body.subarray(off, off + 1024);
+          off += piece.length;
+          if (!res.write(piece)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    const rpc = new RpcClient({ url: fake.url, user: 'u', pass: 'p' });
+    t.is(await rpc.call<string>('getbig', []), big, withLength ? 'with Content-Length' : 'chunked');
+    rpc.close();
+    await fake.close();
+  }
+});

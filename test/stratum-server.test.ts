@@ -256,6 +256,44 @@ test.serial('a slow reader is dropped after sendTimeoutMs and never delays the o
   t.is(h.server.stats().blocked, 0);
 });
 
+test.serial('batched end-of-tick writes: what a full socket does not take is queued in Node, and every byte arrives in order', async (t) => {
+  // Two clients that do not read get 2000 numbered ~6 KB lines each, 10 per tick (one
+  // 60 KB text per tick). Each tick's text goes out in the native batch (one send(2)
+  // per socket) while Node has nothing queued for the socket; the batch send that meets
+  // the full kernel buffer leaves a remainder, which is queued in Node, and so is every
+  // later tick's text. The second client also gets pre-encoded Buffers in between.
+  // Then the clients read: every line, whole and in order.
+  const pad = 'z'.repeat(6000);
+  const h = await start(t, { maxPendingBytes: 64 * 1024 * 1024, floodRate: 1e9 }, {
+    handler: (conn, msg) => {
+      if (msg.method !== 'fill') return;
+      const mixed = msg.id === 2;
+      let i = 0;
+      const tick = (): void => {
+        for (const end = i + 10; i < end; i++) {
+          const line = JSON.stringify({ id: i, pad });
+          conn.send(mixed && i % 7 === 3 ? Buffer.from(line) : line);
+        }
+        if (i < 2000) setImmediate(tick);
+      };
+      tick();
+    },
+  });
+  const [a] = await h.connect({ paused: true });
+  const [b] = await h.connect({ paused: true });
+  a.write('{"id":1,"method":"fill"}\n');
+  b.write('{"id":2,"method":"fill"}\n');
+  await new Promise((r) => setTimeout(r, 300)); // let both fill their socket buffers
+  a.socket.resume();
+  b.socket.resume();
+  for (const c of [a, b]) {
+    await until(() => c.lines.length >= 2000, 10_000);
+    const ids = c.lines.map((l) => (JSON.parse(l) as { id: number; pad: string }));
+    t.deepEqual(ids.map((m) => m.id), Array.from({ length: 2000 }, (_, i) => i));
+    t.true(ids.every((m) => m.pad === pad));
+  }
+});
+
 // --- framing --------------------------------------------------------------------
 
 test('framing: split packets, several lines per packet, \\r\\n and empty lines', async (t) => {

@@ -116,6 +116,47 @@ export interface RpcStats {
   methods: Record<string, number>;
 }
 
+/** Replies up to this size are collected straight into one buffer of their Content-Length. */
+const MAX_PREALLOCATED_BODY = 64 << 20;
+
+/**
+ * An HTTP reply body. With a Content-Length (bitcoind always sends one) each chunk is
+ * copied into one buffer as it arrives, while the pool would otherwise wait for the
+ * next: a 4000-transaction getblocktemplate is ~3.8 MB in ~60 chunks, and joining them
+ * only at the end cost 2–14 ms on the block-change path (a fresh 3.8 MB allocation
+ * faulted in page by page, then the copy). Without a usable length, or if the node sends
+ * more than it announced, the chunks are joined at the end as before.
+ */
+class BodyCollector {
+  #buf: Buffer | null = null;
+  #len = 0;
+  #chunks: Buffer[] = [];
+
+  constructor(contentLength: string | undefined) {
+    const n = contentLength === undefined ? NaN : Number(contentLength);
+    if (Number.isSafeInteger(n) && n > 0 && n <= MAX_PREALLOCATED_BODY) this.#buf = Buffer.allocUnsafe(n);
+  }
+
+  add(chunk: Buffer): void {
+    const buf = this.#buf;
+    if (buf !== null && this.#len + chunk.length <= buf.length) {
+      chunk.copy(buf, this.#len);
+      this.#len += chunk.length;
+    } else {
+      if (buf !== null) {
+        this.#chunks.push(buf.subarray(0, this.#len));
+        this.#buf = null;
+      }
+      this.#chunks.push(chunk);
+    }
+  }
+
+  take(): Buffer {
+    if (this.#buf !== null) return this.#len === this.#buf.length ? this.#buf : this.#buf.subarray(0, this.#len);
+    return Buffer.concat(this.#chunks);
+  }
+}
+
 interface Target {
   host: string;
   port: number;
@@ -302,8 +343,8 @@ export class RpcClient {
 
       req.on('response', (res) => {
         gotResponse = true;
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        const body = new BodyCollector(res.headers['content-length']);
+        res.on('data', (chunk: Buffer) => body.add(chunk));
         res.on('error', (err: NodeJS.ErrnoException) => {
           settle(withDetails(ckErrorCause('CKP_ERR_RPC_CONNECT', err, server, `connection lost during ${method}`), { server, method }));
         });
@@ -313,10 +354,10 @@ export class RpcClient {
         res.on('end', () => {
           if (settled) return;
           try {
-            const body = Buffer.concat(chunks);
+            const bytes = body.take();
             const status = res.statusCode ?? 0;
-            const decoded = decode === undefined ? undefined : decode(status, body);
-            settle(null, decoded !== undefined ? decoded : this.#parse(method, status, body.toString('utf8')));
+            const decoded = decode === undefined ? undefined : decode(status, bytes);
+            settle(null, decoded !== undefined ? decoded : this.#parse(method, status, bytes.toString('utf8')));
           } catch (err) {
             settle(err as RpcError);
           }
