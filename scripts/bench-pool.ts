@@ -1,7 +1,7 @@
 /**
  * The ckpool-ts pool under benchmark (scripts/bench-table.sh), as its own process:
  *
- *   node --max-semi-space-size=4 --import=tsx scripts/bench-pool.ts --rpc 127.0.0.1:18443 [--zmq tcp://127.0.0.1:28332] [--port 3333] [--workers N]
+ *   node --max-semi-space-size=1 --import=tsx scripts/bench-pool.ts --rpc 127.0.0.1:18443 [--zmq tcp://127.0.0.1:28332] [--port 3333] [--workers N]
  *
  * A Pool from the library, on a ckpool-bench template source (RPC user/password
  * bench/bench), with the limits a load generator needs lifted: no invalid-share flood

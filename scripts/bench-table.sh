@@ -102,8 +102,8 @@ start_stack() {
   SOURCE_PID=$!
   RPC=$(field "$OUT/source.out" rpc)
   ZMQ=$(field "$OUT/source.out" zmq)
-  # --max-semi-space-size=4: the V8 flag the ckpool binary runs with (bin/ckpool.js)
-  "${POOL_PIN[@]}" "$NODE" --max-semi-space-size=4 --import=tsx scripts/bench-pool.ts --rpc "$RPC" --zmq "$ZMQ" --workers "$W" > "$OUT/pool.out" 2> "$OUT/pool.out.err" &
+  # --max-semi-space-size=1: the V8 flag the ckpool binary runs with (bin/ckpool.js)
+  "${POOL_PIN[@]}" "$NODE" --max-semi-space-size=1 --import=tsx scripts/bench-pool.ts --rpc "$RPC" --zmq "$ZMQ" --workers "$W" > "$OUT/pool.out" 2> "$OUT/pool.out.err" &
   POOL_PID=$!
   PORT=$(field "$OUT/pool.out" port)
   PID=$(field "$OUT/pool.out" pid)

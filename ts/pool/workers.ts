@@ -101,13 +101,14 @@ function threadScript(): { script: string | URL; eval: boolean } {
 }
 
 /**
- * Each thread's young generation: 12 MB = two 4 MB semi-spaces (node --max-semi-space-size=4,
- * which the ckpool binary runs its main thread with). V8's default lets new space grow to
- * 32 MB under a connection storm, and RSS never gives it back: a pool holding 1000 idle
- * miners then shows twice the memory per miner. Share throughput is the same either way
- * (BENCHMARKS.md, "memory per idle client").
+ * Each thread's young generation: 3 MB = V8's 1 MB semi-spaces, kept at their minimum
+ * (node --max-semi-space-size=1, which the ckpool binary runs its main thread with).
+ * V8's default lets new space grow to 32 MB under a connection storm, and RSS keeps
+ * what it grew: a pool that has just taken 1000 idle miners then shows twice the
+ * memory per miner. Share throughput is within a few per cent either way (BENCHMARKS.md,
+ * "memory per idle client").
  */
-const YOUNG_GENERATION_MB = 12;
+const YOUNG_GENERATION_MB = 3;
 
 export class PoolWorkers {
   readonly #o: PoolWorkersOptions;
