@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isCkpoolError } from '../ts/errors.js';
 import { freePort } from '../ts/node/ports.js';
+import { parseHead } from '../ts/node/bulk.js';
 import { RpcClient, isTransportError, normaliseSubmitResult, type BlockTemplate, type RpcError } from '../ts/node/rpc.js';
 import { startTestBcoin, stopAllBcoins, type BcoinNode } from './helpers/bcoin.js';
 
@@ -100,6 +101,11 @@ test.serial('getblocktemplate from bcoin is parsed (pre-segwit shape)', async (t
   t.is(typeof tpl.maxtime, 'number');
   t.is(tpl.submitold, false);
   t.true(tpl.longpollid!.startsWith(best));
+  // read over getblocktemplate's own connection (ts/node/bulk.ts), every time
+  t.is(rpc.stats.bulkReplies, 1);
+  const again = await rpc.getBlockTemplate();
+  t.is(again.height, tpl.height);
+  t.is(rpc.stats.bulkReplies, 2);
   rpc.close();
 });
 
@@ -374,4 +380,119 @@ test.serial('fake node (bcoin sends every reply with a Content-Length in one pie
     rpc.close();
     await fake.close();
   }
+});
+
+// --- getblocktemplate's own connection (ts/node/bulk.ts) -------------------------
+
+/** A fake getblocktemplate reply body (the native reader takes it: two transactions). */
+function gbtBody(): string {
+  const tx = (n: number) => ({ data: '02' + '00'.repeat(60), txid: n.toString(16).padStart(64, '0'), hash: (n + 1).toString(16).padStart(64, '0'), fee: 1, depends: [] });
+  return JSON.stringify({
+    result: {
+      version: 0x20000000, previousblockhash: '00'.repeat(32), transactions: [tx(1), tx(3)], coinbaseaux: {}, coinbasevalue: 5e9,
+      target: '7fffff' + '0'.repeat(58), bits: '207fffff', height: 500, curtime: 1_700_000_000, mintime: 1, rules: ['csv', '!segwit'],
+      default_witness_commitment: '6a24aa21a9ed' + '00'.repeat(32),
+    },
+    error: null, id: 1,
+  });
+}
+
+test('parseHead: status, Content-Length, keep-alive; chunked or unreadable heads', (t) => {
+  t.deepEqual(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 12\r\nContent-Type: application/json'), { status: 200, length: 12, keepAlive: true });
+  t.deepEqual(parseHead('HTTP/1.0 200 OK\r\ncontent-length: 3'), { status: 200, length: 3, keepAlive: false });
+  t.deepEqual(parseHead('HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive'), { status: 200, length: 3, keepAlive: true });
+  t.deepEqual(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close'), { status: 200, length: 3, keepAlive: false });
+  t.deepEqual(parseHead('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0'), { status: 401, length: 0, keepAlive: true });
+  t.is(parseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked')!.length, -1);
+  t.is(parseHead('HTTP/1.1 200 OK\r\nContent-Type: x')!.length, -1);
+  t.is(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2'), null);
+  t.is(parseHead('HTTP/1.1 200 OK\r\nContent-Length: -1'), null);
+  t.is(parseHead('SSH-2.0-OpenSSH'), null);
+  t.is(parseHead('HTTP/1.1 200 OK\r\nno colon here'), null);
+});
+
+test.serial('fake node (bcoin answers every template in one plain 200): a reply trickled in 7-byte pieces, then chunked, then a 500, then a hang', async (t) => {
+  const body = gbtBody();
+  let mode: 'trickle' | 'chunked' | 'error' | 'hang' = 'trickle';
+  const server = net.createServer((sock) => {
+    sock.on('data', () => {
+      if (mode === 'hang') return;
+      if (mode === 'error') {
+        const e = '{"result":null,"error":{"code":-9,"message":"Bitcoin is downloading blocks..."},"id":1}';
+        sock.write(`HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: ${e.length}\r\n\r\n${e}`);
+        return;
+      }
+      const reply = mode === 'chunked'
+        ? `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`
+        : `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      if (mode === 'chunked') return void sock.write(reply);
+      // 7-byte pieces, each its own write a tick apart: headers split mid-line, body in many reads
+      let i = 0;
+      const more = (): void => {
+        if (sock.destroyed) return;
+        sock.write(reply.slice(i, i + 7));
+        i += 7;
+        if (i < reply.length) setImmediate(more);
+      };
+      more();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const rpc = new RpcClient({ url: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, user: 'u', pass: 'p', timeoutMs: 2000 });
+
+  const a = await rpc.getBlockTemplate();
+  t.is(a.height, 500);
+  t.is(a.transactions.length, 2);
+  t.is(rpc.stats.bulkReplies, 1);
+
+  // a 500 with an RPC error: reported as the RPC error (through node:http), and the
+  // bulk connection stays in use for the next template
+  mode = 'error';
+  const e = await t.throwsAsync<RpcError>(rpc.getBlockTemplate());
+  t.is(e!.code, 'CKP_ERR_RPC_ERROR');
+  t.is(e!.rpcCode, -9);
+  mode = 'trickle';
+  t.is((await rpc.getBlockTemplate()).height, 500);
+  t.is(rpc.stats.bulkReplies, 2);
+
+  // chunked: read through node:http instead, from then on
+  mode = 'chunked';
+  t.is((await rpc.getBlockTemplate()).height, 500);
+  t.is((await rpc.getBlockTemplate()).height, 500);
+  t.is(rpc.stats.bulkReplies, 2);
+  rpc.close();
+
+  // a node that never answers: the call fails with a timeout in time, not twice as late
+  mode = 'hang';
+  const slow = new RpcClient({ url: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, user: 'u', pass: 'p', timeoutMs: 300 });
+  const started = performance.now();
+  const err = await t.throwsAsync<RpcError>(slow.getBlockTemplate());
+  t.is(err!.code, 'CKP_ERR_RPC_TIMEOUT');
+  t.true(performance.now() - started < 900);
+  slow.close();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+test.serial('fake node (a node cannot be made to drop one reply halfway): a connection closed mid-reply is retried over node:http', async (t) => {
+  const body = gbtBody();
+  let requests = 0;
+  const server = net.createServer((sock) => {
+    sock.on('data', () => {
+      const reply = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      // the first request (the bulk connection) gets half a reply, then the close
+      if (++requests === 1) sock.end(reply.slice(0, reply.length >> 1));
+      else sock.write(reply);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const rpc = new RpcClient({ url: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, user: 'u', pass: 'p' });
+  const tpl = await rpc.getBlockTemplate();
+  t.is(tpl.height, 500);
+  t.is(requests, 2);
+  t.is(rpc.stats.bulkReplies, 0);
+  // the bulk connection is used again for the next one
+  t.is((await rpc.getBlockTemplate()).height, 500);
+  t.is(rpc.stats.bulkReplies, 1);
+  rpc.close();
+  await new Promise<void>((r) => server.close(() => r()));
 });

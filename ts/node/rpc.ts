@@ -16,6 +16,7 @@
 import http from 'node:http';
 import { CkpoolError, ckError, ckErrorCause, isCkpoolError, type ErrorCode } from '../errors.js';
 import { NullLogger, redact, type Logger } from '../log/logger.js';
+import { BulkConnection } from './bulk.js';
 import { decodeTemplate, templateHashes } from './template-reader.js';
 import { CookieCredentials, StaticCredentials, type CredentialSource } from './auth.js';
 import type {
@@ -110,8 +111,13 @@ export interface RpcStats {
   calls: number;
   /** Calls that ended in an error. */
   errors: number;
-  /** Distinct TCP connections used so far; stays 1 for sequential calls on a healthy keep-alive link. */
+  /**
+   * Distinct TCP connections used so far; stays 1 for sequential calls on a healthy
+   * keep-alive link, plus 1 for getblocktemplate's own connection (ts/node/bulk.ts).
+   */
   connections: number;
+  /** Replies read over getblocktemplate's own connection rather than node:http. */
+  bulkReplies: number;
   /** Calls per method name (what a test or a benchmark counts to prove "no polling"). */
   methods: Record<string, number>;
 }
@@ -195,13 +201,15 @@ export class RpcClient {
   readonly name: string;
   readonly agent: http.Agent;
   readonly timeoutMs: number;
-  readonly stats: RpcStats = { calls: 0, errors: 0, connections: 0, methods: {} };
+  readonly stats: RpcStats = { calls: 0, errors: 0, connections: 0, bulkReplies: 0, methods: {} };
 
   readonly #target: Target;
   readonly #creds: CredentialSource;
   readonly #logger: Logger;
   readonly #slowCallMs: number;
   readonly #seenSockets = new WeakSet<object>();
+  /** getblocktemplate's own connection (ts/node/bulk.ts); null once the node answered in a way it does not take */
+  #bulk: BulkConnection | null;
   #nextId = 0;
   #closed = false;
 
@@ -216,6 +224,7 @@ export class RpcClient {
     } else {
       this.#creds = new StaticCredentials(opts.user ?? this.#target.user ?? '', opts.pass ?? this.#target.pass ?? '');
     }
+    this.#bulk = this.#newBulk();
     this.agent = new http.Agent({
       keepAlive: true,
       maxSockets: opts.maxSockets ?? 4,
@@ -245,6 +254,10 @@ export class RpcClient {
         throw withDetails(err as CkpoolError, { server: this.name, method });
       }
       try {
+        if (opts.decode !== undefined && this.#bulk !== null && !this.#bulk.busy) {
+          const fast = await this.#sendBulk(this.#bulk, method, params, header, timeoutMs, opts.decode);
+          if (fast !== undefined) return fast as T;
+        }
         return (await this.#send(method, params, header, timeoutMs, false, opts.decode)) as T;
       } catch (err) {
         // bitcoind rewrites its cookie on every restart: re-read it once.
@@ -276,12 +289,48 @@ export class RpcClient {
    */
   dropConnections(): void {
     this.agent.destroy();
+    this.#bulk?.close();
+    if (this.#bulk !== null) this.#bulk = this.#newBulk();
   }
 
   /** Close the keep-alive connections. Later calls fail with CKP_ERR_RPC_CLOSED. */
   close(): void {
     this.#closed = true;
     this.agent.destroy();
+    this.#bulk?.close();
+  }
+
+  #newBulk(): BulkConnection {
+    return new BulkConnection(this.#target.host, this.#target.port, () => { this.stats.connections++; });
+  }
+
+  /**
+   * A call with a large reply over the bulk connection. Undefined when that path did not
+   * give a decoded result (another status, chunked, an early close, a reply the decoder
+   * refuses): the caller repeats the call over node:http, which reports errors properly.
+   * A timeout is final: the node did not answer in time.
+   */
+  async #sendBulk(bulk: BulkConnection, method: string, params: unknown[], auth: string, timeoutMs: number, decode: NonNullable<CallOptions['decode']>): Promise<unknown> {
+    const t = this.#target;
+    const body = Buffer.from(JSON.stringify({ jsonrpc: '1.0', id: ++this.#nextId, method, params }), 'utf8');
+    const head = `POST ${t.path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\nAuthorization: ${auth}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`;
+    const r = await bulk.request(head, body, timeoutMs);
+    if (r.ok) {
+      this.stats.bulkReplies++;
+      const decoded = decode(200, r.body);
+      if (decoded !== undefined) return decoded;
+      return this.#parse(method, 200, r.body.toString('utf8'));
+    }
+    if (r.reason === 'timeout') {
+      throw withDetails(ckError('CKP_ERR_RPC_TIMEOUT', this.name, method, timeoutMs), { server: this.name, method });
+    }
+    if (r.reason === 'protocol' && this.#bulk === bulk) {
+      this.#logger.debug(`${this.name}: ${method} replies are read through node:http from now on (not a plain 200 with a Content-Length)`);
+      bulk.close();
+      this.#bulk = null;
+    }
+    return undefined;
   }
 
   /** One HTTP exchange. `retried`: already retried once after a stale keep-alive socket. */
