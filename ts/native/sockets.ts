@@ -75,7 +75,12 @@ export class WriteBatch<T> {
     const n = this.#n;
     if (n === 0) return;
     const result = this.#result.subarray(0, n);
-    native.writeBatch(this.#fds.subarray(0, n), this.#buf.subarray(0, this.#bytes), this.#ends.subarray(0, n), result);
+    try {
+      native.writeBatch(this.#fds.subarray(0, n), this.#buf.subarray(0, this.#bytes), this.#ends.subarray(0, n), result);
+    } catch {
+      // cannot happen for arrays built here; should it, nothing was sent: Node sends it all
+      result.fill(0);
+    }
     let start = 0;
     for (let i = 0; i < n; i++) {
       const end = this.#ends[i]!;

@@ -313,7 +313,7 @@ export class RpcClient {
   async #sendBulk(bulk: BulkConnection, method: string, params: unknown[], auth: string, timeoutMs: number, decode: NonNullable<CallOptions['decode']>): Promise<unknown> {
     const t = this.#target;
     const body = Buffer.from(JSON.stringify({ jsonrpc: '1.0', id: ++this.#nextId, method, params }), 'utf8');
-    const head = `POST ${t.path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\nAuthorization: ${auth}\r\n` +
+    const head = `POST ${t.path} HTTP/1.1\r\nHost: ${t.name}\r\nAuthorization: ${auth}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`;
     const r = await bulk.request(head, body, timeoutMs);
     if (r.ok) {
