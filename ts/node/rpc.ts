@@ -300,6 +300,11 @@ export class RpcClient {
     this.#bulk?.close();
   }
 
+  /** A JSON-RPC 1.0 request body with the next id. */
+  #requestBody(method: string, params: unknown[]): Buffer {
+    return Buffer.from(JSON.stringify({ jsonrpc: '1.0', id: ++this.#nextId, method, params }), 'utf8');
+  }
+
   #newBulk(): BulkConnection {
     return new BulkConnection(this.#target.host, this.#target.port, () => { this.stats.connections++; });
   }
@@ -312,7 +317,7 @@ export class RpcClient {
    */
   async #sendBulk(bulk: BulkConnection, method: string, params: unknown[], auth: string, timeoutMs: number, decode: NonNullable<CallOptions['decode']>): Promise<unknown> {
     const t = this.#target;
-    const body = Buffer.from(JSON.stringify({ jsonrpc: '1.0', id: ++this.#nextId, method, params }), 'utf8');
+    const body = this.#requestBody(method, params);
     const head = `POST ${t.path} HTTP/1.1\r\nHost: ${t.name}\r\nAuthorization: ${auth}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`;
     const r = await bulk.request(head, body, timeoutMs);
@@ -336,7 +341,7 @@ export class RpcClient {
   /** One HTTP exchange. `retried`: already retried once after a stale keep-alive socket. */
   #send(method: string, params: unknown[], auth: string, timeoutMs: number, retried: boolean, decode?: CallOptions['decode']): Promise<unknown> {
     const server = this.name;
-    const body = Buffer.from(JSON.stringify({ jsonrpc: '1.0', id: ++this.#nextId, method, params }), 'utf8');
+    const body = this.#requestBody(method, params);
 
     return new Promise<unknown>((resolve, reject) => {
       let settled = false;

@@ -863,14 +863,13 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     this._drop(client, reason, false);
   }
 
-  /** @internal After the cork is released: bound what the kernel did not take, note a blocked client. */
   /** @internal A client queued its first text this tick: flush it with the others at the end of the tick. */
   _queueFlush(client: Client): void {
     if (this._dirty.length === 0) process.nextTick(flushClients, this);
     this._dirty.push(client);
   }
 
-  /** @internal */
+  /** @internal After a write: bound what the kernel did not take, note a blocked client. */
   _afterFlush(client: Client): void {
     const pending = client.socket.writableLength;
     if (pending === 0) return;
