@@ -8,6 +8,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import inspector from 'node:inspector';
 import path from 'node:path';
 import { addressToScript } from '../ts/bitcoin/address.js';
 import { MemoryLogger } from '../ts/log/logger.js';
@@ -52,6 +53,7 @@ interface PoolArgs {
   solo?: boolean;
   port?: number;
   logger?: MemoryLogger;
+  logShares?: boolean;
 }
 
 async function startPool(a: PoolArgs): Promise<Pool> {
@@ -59,7 +61,7 @@ async function startPool(a: PoolArgs): Promise<Pool> {
     btcd: [{ url: a.btcdUrl, auth: node.user, pass: node.pass, notify: false, line: 0 }],
     btcaddress: a.solo ? undefined : REGTEST_ADDRESS, serverurl: [`127.0.0.1:${a.port ?? 0}`],
     startdiff: a.startdiff, mindiff: 1e-9, logdir: tempDir('workers'), updateInterval: 600, blockpoll: 50,
-  }, { solo: a.solo, logger: a.logger ?? new MemoryLogger(), workers: THREADS, statsIntervalMs: 60_000, server: { highdiffPort: 65535 } });
+  }, { solo: a.solo, logger: a.logger ?? new MemoryLogger(), logShares: a.logShares, workers: THREADS, statsIntervalMs: 60_000, server: { highdiffPort: 65535 } });
 }
 
 /** A pool for one test, stopped when the file ends (or by the test itself). */
@@ -437,4 +439,66 @@ test.serial('a passthrough connecting to a pool with workers: its miners are ser
   b.close();
   await pt.stop();
   await waitFor(() => pool.workers!.clients === 0, WAIT, 'the link to close');
+});
+
+/**
+ * Make worker thread `index` of the pool logging shares to `logdir` call
+ * process.exit(code): what a crash looks like from the main thread (the thread ends with
+ * a non-zero code). Done from outside through the inspector's NodeWorker domain, so the
+ * pool carries no hook for it. Every pool in this file names its threads alike
+ * ("[worker <id>] ckpool-ts worker <index>"), so each candidate is asked for its
+ * workerData.shareLogDir (the console API's `require`).
+ */
+async function exitThread(logdir: string, index: number, code: number): Promise<void> {
+  const session = new inspector.Session();
+  session.connect();
+  const post = <T>(method: string, params: object) => new Promise<T>((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r as T))));
+  try {
+    const candidates: string[] = [];
+    session.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string; workerInfo: { title: string } } }) => {
+      if (m.params.workerInfo.title.endsWith(`] ckpool-ts worker ${index}`)) candidates.push(m.params.sessionId);
+    });
+    const replies = new Map<string, string>();
+    session.on('NodeWorker.receivedMessageFromWorker', (m: { params: { sessionId: string; message: string } }) => replies.set(m.params.sessionId, m.params.message));
+    await post('NodeWorker.enable', { waitForDebuggerOnStart: false });
+    await waitFor(() => candidates.length > 0, 5000, `a thread named ckpool-ts worker ${index}`);
+    await new Promise((r) => setTimeout(r, 200)); // the other pools' threads, if any
+    const ask = JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression: "require('node:worker_threads').workerData.shareLogDir", includeCommandLineAPI: true, returnByValue: true } });
+    for (const sessionId of candidates) await post('NodeWorker.sendMessageToWorker', { sessionId, message: ask });
+    await waitFor(() => candidates.every((c) => replies.has(c)), 5000, 'every candidate thread to answer');
+    const target = candidates.find((c) => (JSON.parse(replies.get(c)!) as { result?: { result?: { value?: unknown } } }).result?.result?.value === logdir);
+    if (target === undefined) throw new Error(`no thread ${index} of the pool logging to ${logdir}: ${[...replies.values()].join(' ')}`);
+    // the session stays attached until the thread has run it (it then detaches: it is gone)
+    const gone = new Promise<void>((resolve) => session.on('NodeWorker.detachedFromWorker', (m: { params: { sessionId: string } }) => {
+      if (m.params.sessionId === target) resolve();
+    }));
+    await post('NodeWorker.sendMessageToWorker', { sessionId: target, message: JSON.stringify({ id: 2, method: 'Runtime.evaluate', params: { expression: `process.exit(${code})` } }) });
+    await gone;
+  } finally {
+    session.disconnect();
+  }
+}
+
+test.serial('a worker thread that dies is replaced: its miners are disconnected and leave the stats, the other thread\'s stay, new miners are served', async (t) => {
+  const log = new MemoryLogger();
+  const p = await extraPool({ btcdUrl: hard.url, startdiff: DIFF, logger: log, logShares: true });
+  const pport = p.addresses[0]!.port;
+  const [a, b] = await Promise.all([miner(t, pport, 'crash.a'), miner(t, pport, 'crash.b')]);
+  t.not(slotOf(a), slotOf(b), 'one miner on each thread');
+  const [victim, survivor] = slotOf(a) === 1 ? [a, b] : [b, a];
+  await waitFor(() => p.stats.snapshot(Date.now()).workers === 2, WAIT, 'both miners in the stats');
+
+  await exitThread(p.config.logdir, 1, 3);
+  await waitFor(() => victim.closed, WAIT, 'the miner on the dead thread to be disconnected');
+  await waitFor(() => p.stats.snapshot(Date.now()).workers === 1, WAIT, 'the dead thread\'s miner to leave the stats');
+  t.true(log.lines.some((l) => /Worker thread 1 exited \(code 3\)/.test(l.msg)), 'the crash is logged');
+  t.false(survivor.closed);
+  t.is((await mineOne(survivor, 'crash.' + (survivor === a ? 'a' : 'b'))).reply.result, true, 'the other thread\'s miner keeps mining');
+
+  // a new thread 1 within ~1 s; the next miners are served on both threads again
+  await waitFor(() => p.workers!.running === THREADS, WAIT, 'thread 1 to be restarted');
+  const [c, d] = await Promise.all([miner(t, pport, 'crash.c'), miner(t, pport, 'crash.d')]);
+  t.deepEqual([...new Set([slotOf(survivor), slotOf(c), slotOf(d)])].sort(), [1, 2], 'the restarted thread 1 takes miners again');
+  for (const [m, w] of [[c, 'crash.c'], [d, 'crash.d']] as const) t.is((await mineOne(m, w)).reply.result, true);
+  await p.stop();
 });

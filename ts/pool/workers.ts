@@ -155,10 +155,10 @@ export class PoolWorkers {
     return n;
   }
 
-  /** Threads running (started and not yet exited). */
+  /** Threads serving miners: started, ready, and not yet exited (one being restarted after a crash counts once it is ready). */
   get running(): number {
     let n = 0;
-    for (const t of this.#threads) if (!t.stopped) n++;
+    for (const t of this.#threads) if (t.ready && !t.stopped) n++;
     return n;
   }
 
