@@ -470,6 +470,14 @@ test.serial('fake node (bcoin answers every template in one plain 200): a reply 
   t.is(err!.code, 'CKP_ERR_RPC_TIMEOUT');
   t.true(performance.now() - started < 900);
   slow.close();
+
+  // closed while a template call hangs: the call ends at once, and is not sent again
+  const closing = new RpcClient({ url: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, user: 'u', pass: 'p', timeoutMs: 10_000 });
+  const began = performance.now();
+  const pending = closing.getBlockTemplate();
+  setTimeout(() => closing.close(), 100);
+  t.is((await t.throwsAsync<RpcError>(pending))!.code, 'CKP_ERR_RPC_CLOSED');
+  t.true(performance.now() - began < 2000);
   await new Promise<void>((r) => server.close(() => r()));
 });
 

@@ -142,6 +142,8 @@ export class BulkConnection {
     const s = this.#socket;
     this.#socket = null;
     s?.destroy();
+    // an exchange still in flight (close() during a call) ends now, not at its timeout
+    this.#onGone?.();
   }
 
   /** A buffer for a body of `len` bytes: the pre-touched spare when it fits. */

@@ -257,6 +257,8 @@ export class RpcClient {
         if (opts.decode !== undefined && this.#bulk !== null && !this.#bulk.busy) {
           const fast = await this.#sendBulk(this.#bulk, method, params, header, timeoutMs, opts.decode);
           if (fast !== undefined) return fast as T;
+          // closed while the call was in flight: do not start it again over node:http
+          if (this.#closed) throw withDetails(ckError('CKP_ERR_RPC_CLOSED', this.name), { server: this.name, method });
         }
         return (await this.#send(method, params, header, timeoutMs, false, opts.decode)) as T;
       } catch (err) {
