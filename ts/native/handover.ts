@@ -7,10 +7,19 @@ import type net from 'node:net';
 import { ckError } from '../errors.js';
 import { native } from './binding.js';
 
-/** The OS descriptor behind a Node socket or server (libuv keeps it on the handle). */
+/**
+ * The OS descriptor behind a Node socket or server (libuv keeps it on the handle), or -1
+ * when there is none (closed, not yet open, or a handle without one).
+ */
+export function handleFd(handleOwner: net.Socket | net.Server | undefined): number {
+  const fd = (handleOwner as unknown as { _handle?: { fd?: number } | null } | undefined)?._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
+/** handleFd, or a coded error when there is no descriptor. */
 export function fdOf(handleOwner: net.Socket | net.Server): number {
-  const fd = (handleOwner as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw ckError('CKP_ERR_NATIVE_IO', 'no file descriptor behind this socket');
+  const fd = handleFd(handleOwner);
+  if (fd < 0) throw ckError('CKP_ERR_NATIVE_IO', 'no file descriptor behind this socket');
   return fd;
 }
 
@@ -31,8 +40,8 @@ export function requestListenFd(listenerPath: string, index: number, timeoutMs =
  * Null, with the socket untouched, if it has no descriptor or the duplicate fails.
  */
 export function detachDescriptor(socket: net.Socket): number | null {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return null;
+  const fd = handleFd(socket);
+  if (fd < 0) return null;
   let copy: number;
   try {
     copy = native.dupFd(fd);

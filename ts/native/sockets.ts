@@ -12,14 +12,13 @@
  */
 import type net from 'node:net';
 import { native } from './binding.js';
+import { handleFd } from './handover.js';
 
 /** Bytes per native call: bounds the staging buffer (a 10,000-miner notify is ~13 MB). */
 const CHUNK_BYTES = 256 * 1024;
 /** A text longer than this (a `get_transactions` reply) goes through socket.write. */
 const MAX_TEXT = 64 * 1024;
 const MAX_ITEMS = 4096;
-
-type Handle = { fd?: number };
 
 /**
  * The descriptor to write `socket`'s next bytes to directly, or -1 when the bytes must
@@ -28,8 +27,7 @@ type Handle = { fd?: number };
  */
 export function directFd(socket: net.Socket): number {
   if (socket.writableLength !== 0 || !socket.writable || socket.connecting || socket.destroyed) return -1;
-  const fd = (socket as unknown as { _handle?: Handle | null })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+  return handleFd(socket);
 }
 
 /**

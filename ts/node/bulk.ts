@@ -27,8 +27,8 @@ export type BulkResult =
 
 /** Replies at least this large keep a pre-faulted spare body buffer ready. */
 const SPARE_MIN = 1 << 20;
-/** A Content-Length beyond this is not preallocated (the ordinary path handles it). */
-const MAX_BODY = 64 << 20;
+/** A Content-Length beyond this is not preallocated (the chunks are joined at the end). */
+export const MAX_PREALLOCATED_BODY = 64 << 20;
 const MAX_HEAD = 16 * 1024;
 const READ_BYTES = 256 * 1024;
 
@@ -159,7 +159,7 @@ export class BulkConnection {
     // the next spare, a little later and off the block-change path: a quarter more
     // room than this reply, every page touched once so the kernel has mapped it
     if (len >= SPARE_MIN && this.#spare === null && this.#spareTimer === null && !this.#closed) {
-      const size = Math.min(MAX_BODY, Math.ceil(len * 1.25));
+      const size = Math.min(MAX_PREALLOCATED_BODY, Math.ceil(len * 1.25));
       this.#spareTimer = setTimeout(() => {
         this.#spareTimer = null;
         if (!this.#closed) this.#spare = Buffer.allocUnsafeSlow(size).fill(0);
@@ -198,6 +198,6 @@ export function parseHead(text: string): { status: number; length: number; keepA
       else if (v.includes('keep-alive')) keepAlive = true;
     }
   }
-  if (chunked || length > MAX_BODY) length = -1;
+  if (chunked || length > MAX_PREALLOCATED_BODY) length = -1;
   return { status: Number(m[2]), length, keepAlive };
 }

@@ -16,7 +16,7 @@
 import http from 'node:http';
 import { CkpoolError, ckError, ckErrorCause, isCkpoolError, type ErrorCode } from '../errors.js';
 import { NullLogger, redact, type Logger } from '../log/logger.js';
-import { BulkConnection } from './bulk.js';
+import { BulkConnection, MAX_PREALLOCATED_BODY } from './bulk.js';
 import { decodeTemplate, templateHashes } from './template-reader.js';
 import { CookieCredentials, StaticCredentials, type CredentialSource } from './auth.js';
 import type {
@@ -122,16 +122,14 @@ export interface RpcStats {
   methods: Record<string, number>;
 }
 
-/** Replies up to this size are collected straight into one buffer of their Content-Length. */
-const MAX_PREALLOCATED_BODY = 64 << 20;
-
 /**
- * An HTTP reply body. With a Content-Length (bitcoind always sends one) each chunk is
- * copied into one buffer as it arrives, while the pool would otherwise wait for the
- * next: a 4000-transaction getblocktemplate is ~3.8 MB in ~60 chunks, and joining them
- * only at the end cost 2–14 ms on the block-change path (a fresh 3.8 MB allocation
- * faulted in page by page, then the copy). Without a usable length, or if the node sends
- * more than it announced, the chunks are joined at the end as before.
+ * An HTTP reply body read through node:http. With a Content-Length (bitcoind always
+ * sends one) each chunk is copied into one buffer as it arrives, while the pool would
+ * otherwise wait for the next: joining a 3.8 MB getblocktemplate reply's ~60 chunks at
+ * the end cost 2–14 ms (a fresh allocation faulted in page by page, then the copy). That
+ * call normally takes the bulk connection (ts/node/bulk.ts); this is its fallback, and
+ * every other call's path. Without a usable length, or if the node sends more than it
+ * announced, the chunks are joined at the end.
  */
 class BodyCollector {
   #buf: Buffer | null = null;

@@ -43,7 +43,7 @@ import { ckError, ckErrorCause } from '../errors.js';
 import { parseHostPort } from '../config/hostport.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { native } from '../native/binding.js';
-import { detachDescriptor } from '../native/handover.js';
+import { detachDescriptor, handleFd } from '../native/handover.js';
 import { WriteBatch } from '../native/sockets.js';
 import { feedLines, FeedResult, type PartialHolder } from './framing.js';
 
@@ -263,15 +263,20 @@ class Client implements StratumConnection, PartialHolder {
     return true;
   }
 
-  /** Write this tick's text now (end of tick, a pre-encoded line, or a graceful close). */
-  flushOut(): void {
+  /**
+   * Write this tick's text now (end of tick, a pre-encoded line, or a graceful close):
+   * staged in `batch` (the end-of-tick pass) when it can be written directly, otherwise
+   * through socket.write (not corked: the kernel takes what it can at once).
+   */
+  flushOut(batch?: WriteBatch<Client>): void {
     const text = this.out;
     if (text === '') return;
     this.out = '';
     const socket = this.socket;
     if (socket.destroyed) return;
-    socket.write(text); // not corked: the kernel takes what it can at once
-    if (!this.closed) this.server._afterFlush(this);
+    if (batch !== undefined && batch.add(socket, text, this)) return;
+    socket.write(text);
+    this.server._afterFlush(this);
   }
 
   sendJson(msg: unknown): boolean {
@@ -302,28 +307,13 @@ const NEWLINE = Buffer.from('\n');
 function flushClients(server: StratumServer): void {
   const list = server._dirty;
   server._dirty = [];
-  const batch = (writeBatch ??= new WriteBatch<Client>(afterLeftover));
-  for (let i = 0; i < list.length; i++) {
-    const client = list[i]!;
-    const text = client.out;
-    if (text === '') continue;
-    client.out = '';
-    const socket = client.socket;
-    if (socket.destroyed) continue;
-    if (!batch.add(socket, text, client)) {
-      socket.write(text);
-      if (!client.closed) server._afterFlush(client);
-    }
-  }
+  const batch = (writeBatch ??= new WriteBatch<Client>((client) => client.server._afterFlush(client)));
+  for (let i = 0; i < list.length; i++) list[i]!.flushOut(batch);
   batch.flush();
 }
 
 /** One staging buffer per thread, made on first use. */
 let writeBatch: WriteBatch<Client> | undefined;
-
-function afterLeftover(client: Client): void {
-  if (!client.closed) client.server._afterFlush(client);
-}
 
 // Shared socket listeners (`this` is the socket): no closures per connection.
 function onSocketData(this: ClientSocket, chunk: Buffer): void {
@@ -642,8 +632,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   /** The OS descriptors of the listening sockets, by serverIndex (for a handover). */
   listeningFds(): number[] {
     return this.servers.map((srv, i) => {
-      const fd = (srv as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
-      if (typeof fd !== 'number' || fd < 0) throw ckError('CKP_ERR_STRATUM_STATE', `listener ${i} has no descriptor`);
+      const fd = handleFd(srv);
+      if (fd < 0) throw ckError('CKP_ERR_STRATUM_STATE', `listener ${i} has no descriptor`);
       return fd;
     });
   }
@@ -871,6 +861,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
 
   /** @internal After a write: bound what the kernel did not take, note a blocked client. */
   _afterFlush(client: Client): void {
+    if (client.closed) return;
     const pending = client.socket.writableLength;
     if (pending === 0) return;
     if (pending > (client.pendingLimit || this._maxPendingBytes)) {
