@@ -25,8 +25,11 @@ export declare class ShareJob {
   check(record: Buffer): number
   /** Check every record in `records` in place; returns how many were checked. */
   checkBatch(records: Buffer): number
-  /** The 80-byte header a share describes (extranonce = en1 ‖ en2). */
-  header(extranonce: Uint8Array, ntime: number, nonce: number, versionBits: number): Buffer
+  /**
+   * The 80-byte header a share describes (extranonce = en1 ‖ en2); `flags` are the
+   * share's check flags (FLAG_VERSION_DELTA picks the delta reading of the bits).
+   */
+  header(extranonce: Uint8Array, ntime: number, nonce: number, versionBits: number, flags: number): Buffer
   /**
    * A fast single-share checker for this job: a function `(record) => difficulty`
    * that does what `check(record)` does (checks the record at the start of

@@ -6,7 +6,7 @@
 export * from './native/core.js';
 // share validator
 export {
-  ShareChecker, ShareBatch, checkShare, FLAG_MEETS_SHARE, FLAG_MEETS_NETWORK, FLAG_VERSION_OUTSIDE_MASK,
+  ShareChecker, ShareBatch, checkShare, FLAG_MEETS_SHARE, FLAG_MEETS_NETWORK, FLAG_VERSION_OUTSIDE_MASK, FLAG_VERSION_DELTA, headerVersion,
   type JobSpec, type ShareInput, type ShareResult, type FullShare,
 } from './native/share.js';
 // addresses

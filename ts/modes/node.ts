@@ -158,10 +158,10 @@ export class NodeTap extends EventEmitter<NodeEvents> implements PassthroughTap 
     this.emit('share', m, { jobId, sdiff: r.difficulty, hash: r.hash, block: r.meetsNetworkTarget });
     if (!r.meetsNetworkTarget) return;
     this.counters.blocks++;
-    const header = job.checker.header(s.enonce1, en2, ntime, nonce, vbits);
+    const header = job.checker.header(s.enonce1, en2, ntime, nonce, vbits, r.flags);
     const coinbase = Buffer.concat([job.coinb1, s.enonce1, en2, job.coinb2]);
     this.#log.notice(`node: block solved by ${s.workername} at height ${job.wb.height}: ${r.hash}, submitting to our own bitcoind`);
-    void this.#gen.submitBlock(job.wb, header, coinbase, { workername: s.workername, source: 'node', nonce2: en2Hex, ntime: ntimeHex, nonce: nonceHex })
+    void this.#gen.submitBlock(job.wb, header, coinbase, { workername: s.workername, source: 'node', nonce2: en2Hex, ntime: ntimeHex, nonce: nonceHex, shareHash: r.hash })
       .then((result) => this.emit('block', result));
   }
 

@@ -45,6 +45,7 @@ import type { CkpoolConfig } from '../config/types.js';
 import { ckError } from '../errors.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { sha256d, toDisplayHex } from '../native/core.js';
+import { headerVersion } from '../native/share.js';
 import type { Client } from '../pool/client.js';
 import { parseDiff, reconnect } from '../pool/protocol.js';
 import { Stratifier, type ShareVerdict } from '../pool/stratifier.js';
@@ -404,7 +405,13 @@ export class ProxySession extends EventEmitter<{ ready: []; unready: []; forward
       return;
     }
     const params: unknown[] = [a.entry.auth, job.upstreamJobId, client.enonce1Hex.slice(shape.enonce1.length) + w.nonce2, w.ntime, w.nonce];
-    if (w.versionBits) params.push(hex8(w.versionBits));
+    // Upstream gets the version the share was judged on in BIP310's form (the rolled
+    // version's bits inside the granted mask), whichever form the miner sent (full or
+    // delta): that reads right on ckpool-ts, on BIP310 pools and on ckpool (which ORs the
+    // bits into the job version), also when the job version has bits inside the mask.
+    // A share that did not roll goes up with no bits, as it came.
+    const version = headerVersion(w.wb.version, shape.mask, w.versionBits, w.flags);
+    if (version !== w.wb.version) params.push(hex8(version & shape.mask));
     this.counters.forwarded++;
     if (block) this.#log.notice(`${this.label}: forwarding block candidate ${v.hash} from ${client.workername} upstream`);
     a.link.requestCb('mining.submit', params, 120_000, (reply) => {

@@ -16,6 +16,25 @@ import { fromHex, hex32, prevhashFromStratum, toDisplayHex, type Bytes } from '.
 export const FLAG_MEETS_SHARE = 1;
 export const FLAG_MEETS_NETWORK = 2;
 export const FLAG_VERSION_OUTSIDE_MASK = 4;
+/**
+ * The share met its target only with the delta reading of its version bits
+ * (`version ^ (bits & mask)`, as esp-miner/Bitaxe send them) rather than BIP310's
+ * `(version & ~mask) | (bits & mask)`. Pass the flags to `header()` to rebuild that header.
+ */
+export const FLAG_VERSION_DELTA = 8;
+
+/**
+ * The header version a checked share was judged on, from the job's version and mask, the
+ * submitted bits and the check's flags — the same rule as the core's header.rs
+ * (`ShareJob::version_of`): no bits → the job version; FLAG_VERSION_DELTA →
+ * `version ^ (bits & mask)`; otherwise BIP310's `(version & ~mask) | (bits & mask)`.
+ * For the rare caller that needs the number without a header (the proxy forwarding a share).
+ */
+export function headerVersion(version: number, mask: number, bits: number, flags: number): number {
+  if (flags & FLAG_VERSION_DELTA) return (version ^ (bits & mask)) >>> 0;
+  if (bits === 0) return version >>> 0;
+  return ((version & ~mask) | (bits & mask)) >>> 0;
+}
 
 export interface JobSpec {
   coinb1: Bytes;
@@ -50,6 +69,10 @@ export interface ShareResult {
   meetsShareTarget: boolean;
   meetsNetworkTarget: boolean;
   versionOutsideMask: boolean;
+  /** judged on the delta reading of the version bits (FLAG_VERSION_DELTA) */
+  versionDelta: boolean;
+  /** the raw FLAG_* bits, for `header()` */
+  flags: number;
 }
 
 function asBuffer(b: Bytes): Buffer {
@@ -182,6 +205,8 @@ export class ShareChecker {
       meetsShareTarget: (flags & FLAG_MEETS_SHARE) !== 0,
       meetsNetworkTarget: (flags & FLAG_MEETS_NETWORK) !== 0,
       versionOutsideMask: (flags & FLAG_VERSION_OUTSIDE_MASK) !== 0,
+      versionDelta: (flags & FLAG_VERSION_DELTA) !== 0,
+      flags,
     };
   }
 
@@ -192,9 +217,12 @@ export class ShareChecker {
     return this.readResult(this.record, 0);
   }
 
-  /** The 80-byte header a share describes. */
-  header(extranonce1: Bytes, extranonce2: Bytes, ntime: number, nonce: number, versionBits = 0): Buffer {
-    return this.job.header(Buffer.concat([extranonce1, extranonce2]), ntime >>> 0, nonce >>> 0, versionBits >>> 0);
+  /**
+   * The 80-byte header a share describes. `flags` are the share's check flags: a share
+   * judged on the delta reading of its version bits (FLAG_VERSION_DELTA) gets that header.
+   */
+  header(extranonce1: Bytes, extranonce2: Bytes, ntime: number, nonce: number, versionBits = 0, flags = 0): Buffer {
+    return this.job.header(Buffer.concat([extranonce1, extranonce2]), ntime >>> 0, nonce >>> 0, versionBits >>> 0, flags >>> 0);
   }
 
   /** A batch of shares for this job, checked in one native call. */
@@ -248,5 +276,5 @@ export interface FullShare extends ShareInput, Omit<JobSpec, 'extranonce1Len' | 
 export function checkShare(s: FullShare): ShareResult & { header: Buffer } {
   const c = new ShareChecker({ ...s, extranonce1Len: s.extranonce1?.length ?? 0, extranonce2Len: s.extranonce2?.length ?? 0 });
   const r = c.check(s);
-  return { ...r, header: c.header(s.extranonce1, s.extranonce2, s.ntime, s.nonce, s.versionBits ?? 0) };
+  return { ...r, header: c.header(s.extranonce1, s.extranonce2, s.ntime, s.nonce, s.versionBits ?? 0, r.flags) };
 }

@@ -109,8 +109,12 @@ export interface ShareVerdict {
   diff: number;
   /** block hash, display order ('' when never hashed) */
   hash: string;
-  /** the submit as the pool understood it (absent for an unknown job): what a proxy forwards upstream */
-  work?: { wb: Workbase; nonce2: string; ntime: string; nonce: string; versionBits: number };
+  /**
+   * The submit as the pool understood it (absent for an unknown job): what a proxy
+   * forwards upstream. `flags` are the share check's FLAG_* bits (which reading of the
+   * version bits it was judged on: see native/share.ts headerVersion).
+   */
+  work?: { wb: Workbase; nonce2: string; ntime: string; nonce: string; versionBits: number; flags: number };
 }
 
 /** Per-workbase state on the stratifier side. */
@@ -657,7 +661,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     const hash = batch.hash(p.index);
 
     // Block first, whatever else is wrong with the share (ckpool test_blocksolve).
-    if (flags & FLAG_MEETS_NETWORK) this.#blockFound(c, checker, p, hash);
+    if (flags & FLAG_MEETS_NETWORK) this.#blockFound(c, checker, p, hash, flags);
 
     let kind: RejectKind | null = null;
     if (p.stale) kind = 'STALE';
@@ -670,13 +674,14 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
       // vardiff (ckpool); and every good hash is remembered for the duplicate check
       if (flags & FLAG_MEETS_SHARE) job.dupes.add(hash);
     }
-    this.#finish(c, p.id, p, kind, sdiff, p.diff, hash, null, (flags & FLAG_MEETS_SHARE) !== 0);
+    this.#finish(c, p.id, p, kind, sdiff, p.diff, hash, null, flags);
   }
 
   #finish(
     c: Client, id: unknown, p: Pending | null, kind: RejectKind | null, sdiff: number, diff: number, hash: string,
-    raw: { jobId: string; nonce2Hex: string; ntimeHex: string; nonceHex: string } | null, meetsShare = false,
+    raw: { jobId: string; nonce2Hex: string; ntimeHex: string; nonceHex: string } | null, flags = 0,
   ): void {
+    const meetsShare = (flags & FLAG_MEETS_SHARE) !== 0;
     const now = Date.now();
     const accepted = kind === null;
     c.conn.send(accepted ? reply(id, true) : rejectReply(id, kind!));
@@ -727,7 +732,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     }
     this.emit('share', c, {
       accepted, reason: accepted ? null : Reject[kind!].reason, sdiff, diff, hash,
-      work: p ? { wb: p.job.wb, nonce2: p.nonce2Hex, ntime: p.ntimeHex, nonce: p.nonceHex, versionBits: p.vbits } : undefined,
+      work: p ? { wb: p.job.wb, nonce2: p.nonce2Hex, ntime: p.ntimeHex, nonce: p.nonceHex, versionBits: p.vbits, flags } : undefined,
     });
   }
 
@@ -764,14 +769,15 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     }
   }
 
-  #blockFound(c: Client, checker: ShareChecker, p: Pending, hash: string): void {
-    const header = checker.header(c.enonce1!, p.en2, p.ntime, p.nonce, p.vbits);
+  #blockFound(c: Client, checker: ShareChecker, p: Pending, hash: string, flags: number): void {
+    // the flags say which reading of the version bits the share was judged on
+    const header = checker.header(c.enonce1!, p.en2, p.ntime, p.nonce, p.vbits, flags);
     const coinbase = Buffer.concat([p.parts.coinb1, c.enonce1!, p.en2, p.parts.coinb2]);
     const wb = p.job.wb;
     this.#log.notice(`Possible block solve by ${c.workername} at height ${wb.height}: ${hash}`);
     void this.#gen.submitBlock(wb, header, coinbase, {
       workername: c.workername, username: c.username, clientid: c.id, enonce1: c.enonce1Hex, nonce2: p.nonce2Hex,
-      nonce: p.nonceHex, ntime: p.ntimeHex, version_bits: p.vbits.toString(16).padStart(8, '0'),
+      nonce: p.nonceHex, ntime: p.ntimeHex, version_bits: p.vbits.toString(16).padStart(8, '0'), shareHash: hash,
     }).then((result) => {
       if (result.accepted) {
         this.#o.stats?.blockFound(Date.now(), { workername: c.workername });

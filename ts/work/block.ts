@@ -26,6 +26,12 @@ export interface SolvedBlock {
   hash: string;
   height: number;
   hex: string;
+  /**
+   * Whether the header's merkle root is the root of this coinbase and the template's
+   * branch. False means the block cannot be valid: the header and the coinbase were put
+   * together from different work (the caller logs it loudly and submits anyway).
+   */
+  rootMatches: boolean;
 }
 
 /** header (80 bytes) ‖ tx count ‖ coinbase ‖ the template's transactions, as hex. */
@@ -33,5 +39,9 @@ export function assembleBlock(wb: Workbase, header: Buffer, coinbaseLegacy: Buff
   const coinbase = wb.witnessCommitment ? segwitCoinbase(coinbaseLegacy) : coinbaseLegacy;
   const head = Buffer.concat([header, varint(1 + wb.txCount), coinbase]).toString('hex');
   const hex = head + wb.txData().join('');
-  return { hash: toDisplayHex(sha256d(header)), height: wb.height, hex };
+  // Once per block, not per share: the root the header commits to, from the coinbase
+  // that goes into the block (its txid is the legacy serialisation's hash).
+  let root = sha256d(coinbaseLegacy);
+  for (const b of wb.branch) root = sha256d(Buffer.concat([root, b]));
+  return { hash: toDisplayHex(sha256d(header)), height: wb.height, hex, rootMatches: root.equals(header.subarray(36, 68)) };
 }

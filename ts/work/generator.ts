@@ -71,7 +71,7 @@ export interface NodeVerdict {
   reason: string | null;
 }
 
-export interface BlockSubmission extends Omit<SolvedBlock, 'hex'> {
+export interface BlockSubmission extends Omit<SolvedBlock, 'hex' | 'rootMatches'> {
   file: string | null;
   verdicts: NodeVerdict[];
   /** some node accepted it */
@@ -81,6 +81,12 @@ export interface BlockSubmission extends Omit<SolvedBlock, 'hex'> {
 }
 
 export interface BlockMeta {
+  /**
+   * The hash the share check computed for this solve (display order). The assembled
+   * block must hash to exactly this: a difference means the header was rebuilt from
+   * other work than the miner hashed (it is logged loudly; the block is still submitted).
+   */
+  shareHash?: string;
   /** who found it, for the record (worker name, client id, ...) */
   [k: string]: unknown;
 }
@@ -343,6 +349,14 @@ export class Generator extends EventEmitter<GeneratorEvents> {
     const solved = assembleBlock(wb, header, coinbaseLegacy);
     const { hash, height, hex } = solved;
     this.#logger.notice(`Possible block solve at height ${height}: ${hash}`);
+    // Never silently: a block that is not what the miner hashed is a pool bug. It is
+    // still written and submitted (the node has the last word; nothing is lost).
+    if (meta.shareHash !== undefined && meta.shareHash !== hash) {
+      this.#logger.crit(`BLOCK HASH MISMATCH: the assembled block hashes to ${hash}, the share to ${meta.shareHash} (height ${height}); submitting anyway`);
+    }
+    if (!solved.rootMatches) {
+      this.#logger.crit(`BLOCK MERKLE ROOT MISMATCH: the header of block ${hash} (height ${height}) does not commit to its coinbase; submitting anyway`);
+    }
     const file = await this.#writeBlock(solved, wb, meta);
 
     const verdicts: NodeVerdict[] = [];

@@ -13,10 +13,30 @@ pub fn swap_words(h: &[u8; 32]) -> [u8; 32] {
     out
 }
 
-/// The version a miner hashed: BIP310 lets it change exactly the bits in `mask`.
+/// The version a miner hashed, by BIP310: it may change exactly the bits in `mask`.
+///
+/// - No version bits submitted (`version_bits == 0`, what a miner that does not roll
+///   sends): the job's version, unchanged — template bits inside the mask (a BIP9
+///   deployment signalling on bits 13–28, e.g. regtest's bit 28) stay set.
+/// - Otherwise `(version & !mask) | (version_bits & mask)`: the submitted value is the
+///   full rolled version, of which only the bits in the mask count.
 #[inline(always)]
 pub fn rolled_version(version: u32, version_bits: u32, mask: u32) -> u32 {
-    (version & !mask) | (version_bits & mask)
+    if version_bits == 0 {
+        version
+    } else {
+        (version & !mask) | (version_bits & mask)
+    }
+}
+
+/// The other reading of submitted version bits that firmware uses in the wild: the bits
+/// that changed (`rolled ^ job`, as esp-miner (Bitaxe) and public-pool do), applied to
+/// the job's version by XOR. It differs from [`rolled_version`] only when the job
+/// version has bits inside the mask; the share checker tries it when the BIP310 reading
+/// misses (see `share.rs`). Both readings only ever change bits inside the mask.
+#[inline(always)]
+pub fn delta_version(version: u32, version_bits: u32, mask: u32) -> u32 {
+    version ^ (version_bits & mask)
 }
 
 /// Header fields, all numbers as stratum carries them (parsed from hex as big-endian
@@ -82,5 +102,21 @@ mod tests {
         // bits outside the mask are ignored
         assert_eq!(rolled_version(0x20000000, 0xe0002000, 0x1fffe000), 0x20002000);
         assert_eq!(rolled_version(0x20000000, 0, 0), 0x20000000);
+    }
+
+    #[test]
+    fn template_bits_inside_the_mask_survive_a_miner_that_does_not_roll() {
+        // regtest from height 144: the test deployment signals on bit 28, inside 1fffe000
+        assert_eq!(rolled_version(0x30000000, 0, 0x1fffe000), 0x30000000);
+        // a BIP310 miner sends the full rolled version: bit 28 kept or rolled off as sent
+        assert_eq!(rolled_version(0x30000000, 0x30002000, 0x1fffe000), 0x30002000);
+        assert_eq!(rolled_version(0x30000000, 0x20002000, 0x1fffe000), 0x20002000);
+        // a delta miner sends only what changed; XOR puts it back on the job version
+        assert_eq!(delta_version(0x30000000, 0x00002000, 0x1fffe000), 0x30002000);
+        assert_eq!(delta_version(0x30000000, 0x10002000, 0x1fffe000), 0x20002000);
+        // with no template bit inside the mask both readings agree
+        for bits in [0u32, 0x2000, 0x1fffe000, 0x083ac000, 0xffffffff] {
+            assert_eq!(rolled_version(0x20000000, bits, 0x1fffe000), delta_version(0x20000000, bits, 0x1fffe000));
+        }
     }
 }

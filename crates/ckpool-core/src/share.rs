@@ -16,18 +16,30 @@
 //! en+52   8       out: share difficulty (f64)
 //! en+60   4       out: flags (FLAG_*)
 //! ```
+//!
+//! Version bits: 0 means the miner did not roll, and the header carries the job's version
+//! unchanged; otherwise BIP310's `(version & !mask) | (bits & mask)`. When that reading
+//! misses both targets and the job version has bits inside the mask, the share is hashed
+//! once more with the delta reading `version ^ (bits & mask)` that some firmware sends
+//! (see [`crate::header::delta_version`]); a hit there is flagged `FLAG_VERSION_DELTA`,
+//! and [`ShareJob::header`] given those flags rebuilds exactly that header.
 //! Record size = en + 64.
 
 use crate::error::{CoreError, Result};
 use crate::hash::{compress, sha256_32, sha256_32_x2_states, sha256d_64, sha256d_64_x2, sha256d_80, sha256d_80_x2, state_bytes, H0};
 use crate::shani::{self, compress2, HeaderVars, ShareConsts};
-use crate::header::{build_header, rolled_version, HeaderFields};
+use crate::header::{build_header, delta_version, rolled_version, HeaderFields};
 use crate::target::{difficulty_from_target, target_from_difficulty, target_from_nbits, U256};
 
 pub const FLAG_MEETS_SHARE: u32 = 1;
 pub const FLAG_MEETS_NETWORK: u32 = 2;
 /// The submitted version bits had bits outside the job's mask (ignored for hashing).
 pub const FLAG_VERSION_OUTSIDE_MASK: u32 = 4;
+/// The share met its target only with the delta reading of its version bits
+/// (`version ^ (bits & mask)`); the block header must be built the same way.
+pub const FLAG_VERSION_DELTA: u32 = 8;
+/// Either target met: what makes a share worth keeping (or a block).
+const FLAG_MEETS_ANY: u32 = FLAG_MEETS_SHARE | FLAG_MEETS_NETWORK;
 
 pub const RECORD_OVERHEAD: usize = 64;
 
@@ -178,12 +190,24 @@ impl ShareJob {
         Ok(sha256_32(&state_bytes(&st)))
     }
 
-    /// The header a share describes (extranonce = en1 ‖ en2).
-    pub fn header(&mut self, en: &[u8], ntime: u32, nonce: u32, version_bits: u32) -> Result<[u8; 80]> {
+    /// The header version of a share: BIP310's reading, or the delta reading when the
+    /// check flagged it (`FLAG_VERSION_DELTA` in `flags`).
+    #[inline(always)]
+    pub fn version_of(&self, version_bits: u32, flags: u32) -> u32 {
+        if flags & FLAG_VERSION_DELTA != 0 {
+            delta_version(self.p.version, version_bits, self.p.version_mask)
+        } else {
+            rolled_version(self.p.version, version_bits, self.p.version_mask)
+        }
+    }
+
+    /// The header a share describes (extranonce = en1 ‖ en2); `flags` are the share's
+    /// check result flags, so a delta-read share gets the header it was judged on.
+    pub fn header(&mut self, en: &[u8], ntime: u32, nonce: u32, version_bits: u32, flags: u32) -> Result<[u8; 80]> {
         let cb = self.coinbase_hash(en)?;
         let root = self.p.branch.iter().fold(cb, |acc, b| sha256d_64(&acc, b));
         Ok(build_header(&HeaderFields {
-            version: rolled_version(self.p.version, version_bits, self.p.version_mask),
+            version: self.version_of(version_bits, flags),
             prevhash: self.p.prevhash,
             merkle_root: root,
             ntime,
@@ -226,34 +250,54 @@ impl ShareJob {
         Ok(())
     }
 
-    fn header_vars(&self, s: &Share<'_>) -> HeaderVars {
-        HeaderVars { version: rolled_version(self.p.version, s.version_bits, self.p.version_mask), ntime: s.ntime, nonce: s.nonce }
-    }
-
-    /// The block hashes of `N` (1 or 2) shares, their extranonces already checked.
-    /// Fused SHA-NI pass where available, else the portable path — same hashes.
+    /// The block hashes of `N` (1 or 2) shares with header versions `versions`, their
+    /// extranonces already checked. Fused SHA-NI pass where available, else the portable
+    /// path — same hashes.
     #[inline(always)]
-    fn share_hashes<const N: usize>(&mut self, shares: [&Share<'_>; N]) -> [[u8; 32]; N] {
+    fn share_hashes<const N: usize>(&mut self, shares: [&Share<'_>; N], versions: [u32; N]) -> [[u8; 32]; N] {
         let r = self.en_at..self.en_at + self.extranonce_len();
         for (t, s) in self.tail.iter_mut().zip(shares) {
             t[r.clone()].copy_from_slice(s.extranonce);
         }
-        let vars = shares.map(|s| self.header_vars(s));
+        let vars: [HeaderVars; N] = std::array::from_fn(|l| HeaderVars { version: versions[l], ntime: shares[l].ntime, nonce: shares[l].nonce });
         let [ta, tb] = &self.tail;
         let tails: [&[u8]; N] = std::array::from_fn(|l| if l == 0 { &ta[..] } else { &tb[..] });
         if let Some(h) = shani::share_hashes(&self.consts, tails, vars) {
             return h;
         }
-        self.share_hashes_portable(shares)
+        self.share_hashes_portable(shares, versions)
+    }
+
+    /// A share that missed both targets under BIP310's reading of its version bits gets
+    /// one more hash with the delta reading, when that is a different version (only when
+    /// the job version has bits inside the mask, e.g. during a BIP9 deployment on bits
+    /// 13–28). Rare by construction: ordinary shares and every share of a job with no
+    /// template bit in the mask never come here.
+    #[inline]
+    fn retry_delta(&mut self, s: &Share<'_>, r: ShareResult, target: &U256) -> ShareResult {
+        if r.flags & FLAG_MEETS_ANY != 0 || s.version_bits == 0 {
+            return r;
+        }
+        let delta = self.version_of(s.version_bits, FLAG_VERSION_DELTA);
+        if delta == self.version_of(s.version_bits, 0) {
+            return r;
+        }
+        let [h] = self.share_hashes([s], [delta]);
+        let d = self.judge(h, target, s.version_bits);
+        if d.flags & FLAG_MEETS_ANY != 0 {
+            ShareResult { flags: d.flags | FLAG_VERSION_DELTA, ..d }
+        } else {
+            r
+        }
     }
 
     /// The portable share hash (sha2's compress256, 2-way via `compress2` for pairs):
     /// the path on CPUs without SHA-NI, and the reference the fused path is tested
     /// against. Expects the extranonces already written into the tails.
-    fn share_hashes_portable<const N: usize>(&self, shares: [&Share<'_>; N]) -> [[u8; 32]; N] {
-        let header = |s: &Share<'_>, root: [u8; 32]| {
-            let v = self.header_vars(s);
-            build_header(&HeaderFields { version: v.version, prevhash: self.p.prevhash, merkle_root: root, ntime: v.ntime, nbits: self.p.nbits, nonce: v.nonce })
+    fn share_hashes_portable<const N: usize>(&self, shares: [&Share<'_>; N], versions: [u32; N]) -> [[u8; 32]; N] {
+        let header = |l: usize, root: [u8; 32]| {
+            let s = shares[l];
+            build_header(&HeaderFields { version: versions[l], prevhash: self.p.prevhash, merkle_root: root, ntime: s.ntime, nbits: self.p.nbits, nonce: s.nonce })
         };
         let (mut sa, mut sb) = (self.coinb1_state, self.coinb1_state);
         if N == 2 {
@@ -262,13 +306,13 @@ impl ShareJob {
             for br in &self.p.branch {
                 (ra, rb) = sha256d_64_x2(&ra, br, &rb, br);
             }
-            let (ha, hb) = sha256d_80_x2(&header(shares[0], ra), &header(shares[N - 1], rb));
+            let (ha, hb) = sha256d_80_x2(&header(0, ra), &header(N - 1, rb));
             std::array::from_fn(|l| if l == 0 { ha } else { hb })
         } else {
             compress(&mut sa, &self.tail[0]);
             let cb = sha256_32(&state_bytes(&sa));
             let root = self.p.branch.iter().fold(cb, |acc, b| sha256d_64(&acc, b));
-            [sha256d_80(&header(shares[0], root)); N]
+            [sha256d_80(&header(0, root)); N]
         }
     }
 
@@ -277,8 +321,9 @@ impl ShareJob {
         let s = Share { extranonce: en, ntime, nonce, version_bits, difficulty: share_diff };
         self.check_en(&s)?;
         let target = self.share_target(share_diff)?;
-        let [h] = self.share_hashes([&s]);
-        Ok(self.judge(h, &target, version_bits))
+        let [h] = self.share_hashes([&s], [self.version_of(version_bits, 0)]);
+        let r = self.judge(h, &target, version_bits);
+        Ok(self.retry_delta(&s, r, &target))
     }
 
     /// Two shares of this job at once: every hash step runs 2-way (both coinbases
@@ -289,8 +334,9 @@ impl ShareJob {
         self.check_en(b)?;
         let ta = self.share_target(a.difficulty)?;
         let tb = self.share_target(b.difficulty)?;
-        let [ha, hb] = self.share_hashes([a, b]);
-        Ok((self.judge(ha, &ta, a.version_bits), self.judge(hb, &tb, b.version_bits)))
+        let [ha, hb] = self.share_hashes([a, b], [self.version_of(a.version_bits, 0), self.version_of(b.version_bits, 0)]);
+        let (ra, rb) = (self.judge(ha, &ta, a.version_bits), self.judge(hb, &tb, b.version_bits));
+        Ok((self.retry_delta(a, ra, &ta), self.retry_delta(b, rb, &tb)))
     }
 
     /// Check every record in `buf` (layout in the module docs) in place; returns the
@@ -379,12 +425,42 @@ mod tests {
                 _ => 10f64.powf((rng.next() % 1800) as f64 / 100.0 - 9.0),
             };
             rec[en + 12..en + 20].copy_from_slice(&d.to_le_bytes());
+            // a quarter of the shares come from miners that do not roll
+            if rng.next().is_multiple_of(4) {
+                rec[en + 8..en + 12].fill(0);
+            }
         }
         buf
     }
 
-    /// The whole share check from first principles with sha2's Digest API.
+    /// The whole share check from first principles with sha2's Digest API: the block
+    /// hash, and whether it took the delta reading of the version bits. No version bits →
+    /// the job version; else BIP310's reading; when that misses both targets, the delta
+    /// reading `version ^ (bits & mask)` if it is a different version and it hits.
+    fn reference(p: &JobParams, rec: &[u8]) -> ([u8; 32], bool) {
+        let en = p.extranonce1_len + p.extranonce2_len;
+        let bits = u32::from_le_bytes(rec[en + 8..en + 12].try_into().unwrap());
+        let diff = f64::from_le_bytes(rec[en + 12..en + 20].try_into().unwrap());
+        let hits = |h: &[u8; 32]| {
+            let v = U256::from_le_bytes(h);
+            v <= target_from_difficulty(diff).unwrap() || v <= target_from_nbits(p.nbits).unwrap()
+        };
+        let bip310 = if bits == 0 { p.version } else { (p.version & !p.version_mask) | (bits & p.version_mask) };
+        let h = reference_hash_at(p, rec, bip310);
+        let delta = p.version ^ (bits & p.version_mask);
+        if hits(&h) || bits == 0 || delta == bip310 {
+            return (h, false);
+        }
+        let hd = reference_hash_at(p, rec, delta);
+        if hits(&hd) { (hd, true) } else { (h, false) }
+    }
+
     fn reference_hash(p: &JobParams, rec: &[u8]) -> [u8; 32] {
+        reference(p, rec).0
+    }
+
+    /// sha256d of the header of record `rec` with header version `version`.
+    fn reference_hash_at(p: &JobParams, rec: &[u8], version: u32) -> [u8; 32] {
         let d = |b: &[u8]| -> [u8; 32] { Sha256::digest(Sha256::digest(b)).into() };
         let en = p.extranonce1_len + p.extranonce2_len;
         let mut root = d(&[&p.coinb1[..], &rec[..en], &p.coinb2[..]].concat());
@@ -392,7 +468,6 @@ mod tests {
             root = d(&[root, *b].concat());
         }
         let rd = |o: usize| u32::from_le_bytes(rec[o..o + 4].try_into().unwrap());
-        let version = (p.version & !p.version_mask) | (rd(en + 8) & p.version_mask);
         let header = [
             &version.to_le_bytes()[..],
             &p.prevhash,
@@ -408,7 +483,7 @@ mod tests {
     #[test]
     fn batch_of_pairs_equals_single_checks_and_reference() {
         let mut rng = Rng::new(42);
-        let mut checked = 0;
+        let (mut checked, mut deltas) = (0, 0);
         for _ in 0..120 {
             let p = random_params(&mut rng);
             let mut job = ShareJob::new(p.clone()).unwrap();
@@ -428,7 +503,15 @@ mod tests {
                 assert_eq!(&rec[en + 20..en + 52], &single.hash, "record {i} of {n}");
                 assert_eq!(rec[en + 52..en + 60], single.difficulty.to_le_bytes());
                 assert_eq!(rec[en + 60..en + 64], single.flags.to_le_bytes());
-                assert_eq!(single.hash, reference_hash(&p, orig));
+                let (want, delta) = reference(&p, orig);
+                assert_eq!(single.hash, want);
+                assert_eq!(single.flags & FLAG_VERSION_DELTA != 0, delta, "record {i} of {n}");
+                if delta {
+                    deltas += 1;
+                }
+                // the header rebuilt from the flags is the one that was hashed
+                let header = job.header(s.extranonce, s.ntime, s.nonce, s.version_bits, single.flags).unwrap();
+                assert_eq!(crate::hash::sha256d_80(&header), single.hash);
                 let value = U256::from_le_bytes(&single.hash);
                 assert_eq!(single.flags & FLAG_MEETS_SHARE != 0, value <= target_from_difficulty(s.difficulty).unwrap());
                 assert_eq!(single.flags & FLAG_MEETS_NETWORK != 0, value <= job.network_target());
@@ -436,6 +519,57 @@ mod tests {
             }
         }
         assert!(checked > 1000, "{checked}");
+        assert!(deltas > 10, "the delta reading was exercised {deltas} times");
+    }
+
+    /// Regtest from height 144: Core's template version is 0x30000000 (bit 28, inside the
+    /// default mask). Every kind of miner must be judged on the header it hashed: one that
+    /// does not roll (no bits), a BIP310 miner (full rolled version) and a delta miner
+    /// (only the changed bits, as esp-miner sends them), with bit 28 kept or rolled off.
+    #[test]
+    fn template_bits_inside_the_mask_every_kind_of_miner() {
+        let mut rng = Rng::new(144);
+        let mut p = random_params(&mut rng);
+        p.version = 0x3000_0000;
+        p.version_mask = 0x1fff_e000;
+        p.nbits = 0x1d00ffff; // no share is a block: only the share target decides
+        let mut job = ShareJob::new(p.clone()).unwrap();
+        let en = job.extranonce_len();
+        let diff: f64 = 1.0 / 4096.0;
+        // (hashed version, submitted bits, expected delta flag)
+        let cases: [(u32, u32, bool); 5] = [
+            (0x3000_0000, 0, false),           // not rolling: the job version as it is
+            (0x3000_6000, 0x3000_6000, false), // BIP310, bit 28 kept
+            (0x2000_6000, 0x2000_6000, false), // BIP310, bit 28 rolled off
+            (0x3000_6000, 0x0000_6000, true),  // delta, bit 28 kept
+            (0x2000_6000, 0x1000_6000, true),  // delta, bit 28 rolled off
+        ];
+        for (version, bits, delta) in cases {
+            // grind with the reference hasher on the version the miner hashed
+            let mut rec = vec![0u8; job.record_size()];
+            rng.fill(&mut rec[..en]);
+            rec[en + 8..en + 12].copy_from_slice(&bits.to_le_bytes());
+            rec[en + 12..en + 20].copy_from_slice(&diff.to_le_bytes());
+            let target = target_from_difficulty(diff).unwrap();
+            let nonce = (0u32..)
+                .find(|n| {
+                    rec[en + 4..en + 8].copy_from_slice(&n.to_le_bytes());
+                    U256::from_le_bytes(&reference_hash_at(&p, &rec, version)) <= target
+                })
+                .unwrap();
+            let want = reference_hash_at(&p, &rec, version);
+            let r = job.check(&rec[..en], 0, nonce, bits, diff).unwrap();
+            assert_eq!(r.hash, want, "version {version:08x} bits {bits:08x}");
+            assert_eq!(r.flags & FLAG_MEETS_SHARE, FLAG_MEETS_SHARE, "version {version:08x} bits {bits:08x}");
+            assert_eq!(r.flags & FLAG_VERSION_DELTA != 0, delta, "version {version:08x} bits {bits:08x}");
+            let header = job.header(&rec[..en], 0, nonce, bits, r.flags).unwrap();
+            assert_eq!(u32::from_le_bytes(header[..4].try_into().unwrap()), version);
+            // the batch path agrees
+            let mut one = rec.clone();
+            job.check_records(&mut one).unwrap();
+            assert_eq!(&one[en + 20..en + 52], &want);
+            assert_eq!(u32::from_le_bytes(one[en + 60..en + 64].try_into().unwrap()), r.flags);
+        }
     }
 
     #[test]
@@ -485,12 +619,13 @@ mod tests {
             let (ra, rb) = buf.split_at(job.record_size());
             let en = job.extranonce_len();
             let (a, b) = (read_record(ra, en), read_record(rb, en));
-            let pair = job.share_hashes([&a, &b]);
-            assert_eq!(pair, job.share_hashes_portable([&a, &b]));
-            let one = job.share_hashes([&b]);
-            assert_eq!(one, job.share_hashes_portable([&b]));
+            let v = [job.version_of(a.version_bits, 0), job.version_of(b.version_bits, 0)];
+            let pair = job.share_hashes([&a, &b], v);
+            assert_eq!(pair, job.share_hashes_portable([&a, &b], v));
+            let one = job.share_hashes([&b], [v[1]]);
+            assert_eq!(one, job.share_hashes_portable([&b], [v[1]]));
             assert_eq!(one[0], pair[1]);
-            assert_eq!(one[0], reference_hash(job.params(), rb));
+            assert_eq!(one[0], reference_hash_at(job.params(), rb, v[1]));
         }
     }
 
@@ -506,7 +641,7 @@ mod tests {
         let short = vec![0xee; job.extranonce_len() - 1];
         for en in [&long[..], &short[..]] {
             assert_eq!(job.coinbase_hash(en).unwrap_err().code(), "CKP_ERR_NATIVE_LENGTH");
-            assert!(job.header(en, 1, 2, 3).is_err());
+            assert!(job.header(en, 1, 2, 3, 0).is_err());
             assert!(job.check(en, 1, 2, 3, 1.0).is_err());
             assert!(job.check_pair(&Share { extranonce: en, ..s }, &s).is_err());
         }

@@ -46,7 +46,7 @@ fn all_share_vectors_validate() {
         en.extend(hex_decode("en2", s["extranonce2"].as_str().unwrap()).unwrap());
         let vbits = s.get("version_bits").map(u32_hex).unwrap_or(0);
         let (ntime, nonce) = (u32_hex(&s["ntime"]), u32_hex(&s["nonce"]));
-        let header = job.header(&en, ntime, nonce, vbits).unwrap();
+        let header = job.header(&en, ntime, nonce, vbits, 0).unwrap();
         assert_eq!(hex_encode(&header), v["header_hex"].as_str().unwrap(), "{name}: header");
         let r = job.check(&en, ntime, nonce, vbits, 1.0).unwrap();
         let mut disp = r.hash;
