@@ -119,6 +119,7 @@ test('every key with an explicit value, and the line it is on', (t) => {
     '"maxdiff": 1e6',
     '"logdir": "/var/log/ckpool"',
     '"maxclients": 500',
+    '"dropidle": 300',
     '"workers": 3',
     '"proxy": [{"url": "stratum+tcp://p.example:3333", "auth": "me", "pass": "x"}]',
     '"redirecturl": ["r1.example:3333", "r2.example:3334"]',
@@ -147,14 +148,63 @@ test('every key with an explicit value, and the line it is on', (t) => {
   t.is(c.maxdiff, 1000000);
   t.is(c.logdir, '/var/log/ckpool');
   t.is(c.maxclients, 500);
+  t.is(c.dropidle, 300);
   t.is(c.workers, 3);
-  t.deepEqual(c.proxy, [{ url: 'stratum+tcp://p.example:3333', auth: 'me', pass: 'x', line: 22 }]);
+  t.deepEqual(c.proxy, [{ url: 'stratum+tcp://p.example:3333', auth: 'me', pass: 'x', line: 23 }]);
   t.deepEqual(c.redirecturl, ['r1.example:3333', 'r2.example:3334']);
   t.is(c.zmqblock, 'tcp://10.0.0.1:28332');
   t.deepEqual(c.warnings, []);
   // Every key of the file, each on its own line, in file order.
   t.deepEqual(Object.keys(c.lines).sort(), [...CONFIG_KEYS].sort());
   CONFIG_KEYS.forEach((k, i) => t.is(c.lines[k], i + 2, k));
+});
+
+test('0 means the default where ckpool reads it so (maxclients, blockpoll, diffs, lengths, update_interval)', (t) => {
+  const c = parse(confLines(`"btcaddress": "${ADDR}"`, '"maxclients": 0', '"blockpoll": 0', '"nonce1length": 0', '"nonce2length": 0',
+    '"update_interval": 0', '"mindiff": 0', '"startdiff": 0', '"highdiff": 0'));
+  t.is(c.maxclients, 9000); // 90% of the open-file limit
+  t.is(c.blockpoll, 100);
+  t.is(c.nonce1length, 4);
+  t.is(c.nonce2length, 8);
+  t.is(c.updateInterval, 30);
+  t.is(c.mindiff, 1);
+  t.is(c.startdiff, 42);
+  t.is(c.highdiff, 1000000);
+  t.deepEqual(c.warnings, []);
+  // dropidle: absent and 0 both mean never
+  t.is(parse(`{"btcaddress": "${ADDR}"}`).dropidle, 0);
+  t.is(parse(`{"btcaddress": "${ADDR}", "dropidle": 0}`).dropidle, 0);
+  t.is(parse(`{"btcaddress": "${ADDR}", "dropidle": 120}`).dropidle, 120);
+});
+
+test('the same serverurl twice is bound once, with a warning saying what ckpool does', (t) => {
+  const c = parse([`{"btcaddress": "${ADDR}",`, '"serverurl": [', '"127.0.0.1:3333",', '"0.0.0.0:4000",', '"127.0.0.1:3333"', ']}'].join('\n'));
+  t.deepEqual(c.serverurl, ['127.0.0.1:3333', '0.0.0.0:4000']);
+  t.is(c.warnings.length, 1);
+  t.is(c.warnings[0]!.key, 'serverurl[2]');
+  t.is(c.warnings[0]!.line, 5);
+  t.regex(c.warnings[0]!.message, /^test\.conf line 5: serverurl\[2\] "127\.0\.0\.1:3333" repeats serverurl\[0\]: bound once \(ckpool 0\.9\.9 would bind it once, retry/);
+});
+
+test('every config error says what ckpool would have done', (t) => {
+  const cases: [string, RegExp][] = [
+    ['{"btcaddress": 5}', /; ckpool would ignore it, then stop with "Non solo mining must have a btcaddress in config" \(exit 0\) in pool mode$/],
+    [`{"btcaddress": "${ADDR}", "blockpoll": "100"}`, /; ckpool would ignore it and use 100 ms$/],
+    [`{"btcaddress": "${ADDR}", "maxclients": 10.5}`, /; ckpool would ignore it and use 90% of the open-file limit$/],
+    [`{"btcaddress": "${ADDR}", "nonce1length": 9}`, /; ckpool would stop with "Invalid nonce1length specified, must be 2~8" \(exit 0\)$/],
+    [`{"btcaddress": "${ADDR}", "donation": 150}`, /; ckpool would clamp it to 0 \.\. 99\.9/],
+    [`{"btcaddress": "${ADDR}", "version_mask": "xyz"}`, /; ckpool would ignore it and use 1fffe000$/],
+    [`{"btcaddress": "${ADDR}", "serverurl": ["nohost"]}`, /; ckpool would log "Failed to extract resolved url" and run without a listening socket/],
+    [`{"btcaddress": "${ADDR}", "btcd": [{"url": "a:1", "auth": "u", "pass": 5}]}`, /; ckpool would stop with "Invalid config string or missing object for pass" \(exit 1\)$/],
+    [`{"btcaddress": "${ADDR}", "dropidle": "60"}`, /; ckpool would ignore it and use 0 \(never drop idle clients/],
+    [`{"btcaddress": "${ADDR}", "btcaddress": "${ADDR}"}`, /; ckpool 0\.9\.9 \(jansson\) would silently use the later one$/],
+    [`{"btcaddress": "${ADDR}",}`, /; ckpool would warn "Json decode error" and start with every key at its default$/],
+    ['[]', /; ckpool would warn "Json decode error" and start with every key at its default$/],
+    ['{}', /; ckpool would stop with "Non solo mining must have a btcaddress in config, aborting!" and exit status 0$/],
+  ];
+  for (const [text, re] of cases) t.regex(fail(text).message, re, text);
+  const px = fail('{}', 'proxy');
+  t.regex(px.message, /; ckpool would stop with "No proxy entries found in config file" and exit status 0$/);
 });
 
 test('serverurl may be a single string, like ckpool', (t) => {
@@ -343,22 +393,22 @@ test('a wrong type is an error for every key, naming the key and the line', (t) 
 
 test('out-of-range values are errors naming the key and the line', (t) => {
   const cases: [string, string, RegExp, Mode?][] = [
-    ['"nonce1length": 1', 'nonce1length', /must be between 2 and 8, got 1/],
-    ['"nonce1length": 9', 'nonce1length', /must be between 2 and 8, got 9/],
-    ['"nonce2length": 1', 'nonce2length', /must be between 2 and 8, got 1/],
-    ['"nonce2length": 9', 'nonce2length', /must be between 2 and 8, got 9/],
-    ['"nonce2length": 0', 'nonce2length', /must be between 2 and 8, got 0/],
-    ['"blockpoll": 0', 'blockpoll', /positive number of milliseconds, got 0/],
-    ['"update_interval": -5', 'update_interval', /positive number of seconds, got -5/],
+    ['"nonce1length": 1', 'nonce1length', /must be between 2 and 8 \(or 0: the default\), got 1/],
+    ['"nonce1length": 9', 'nonce1length', /must be between 2 and 8 \(or 0: the default\), got 9/],
+    ['"nonce2length": 1', 'nonce2length', /must be between 2 and 8 \(or 0: the default\), got 1/],
+    ['"nonce2length": 9', 'nonce2length', /must be between 2 and 8 \(or 0: the default\), got 9/],
+    ['"nonce2length": -1', 'nonce2length', /must be between 2 and 8 \(or 0: the default\), got -1/],
+    ['"blockpoll": -5', 'blockpoll', /positive number of milliseconds \(or 0: the default\), got -5; ckpool would sleep a negative time between polls/],
+    ['"update_interval": -5', 'update_interval', /positive number of seconds \(or 0: the default\), got -5/],
     ['"donation": -1', 'donation', /percentage from 0 to 99\.9, got -1/],
     ['"donation": 100', 'donation', /percentage from 0 to 99\.9, got 100/],
-    ['"mindiff": 0', 'mindiff', /greater than 0, got 0/],
-    ['"mindiff": -1', 'mindiff', /greater than 0, got -1/],
-    ['"mindiff": 1e400', 'mindiff', /greater than 0, got 1e400/],
-    ['"startdiff": -5', 'startdiff', /greater than 0, got -5/],
-    ['"highdiff": 0', 'highdiff', /greater than 0, got 0/],
+    ['"mindiff": -1', 'mindiff', /greater than 0 \(or 0: the default\), got -1/],
+    ['"mindiff": 1e400', 'mindiff', /greater than 0 \(or 0: the default\), got 1e400/],
+    ['"startdiff": -5', 'startdiff', /greater than 0 \(or 0: the default\), got -5/],
+    ['"highdiff": -3', 'highdiff', /greater than 0 \(or 0: the default\), got -3/],
     ['"maxdiff": -1', 'maxdiff', /0 \(no maximum\) or greater, got -1/],
-    ['"maxclients": 0', 'maxclients', /positive integer, got 0/],
+    ['"maxclients": -1', 'maxclients', /maxclients must be a positive number of clients \(or 0: the default\), got -1; ckpool would keep it and refuse every connection/],
+    ['"dropidle": -5', 'dropidle', /a number of seconds from 0 \(never drop idle clients\), got -5; ckpool would use it unchecked/],
     ['"btcaddress": ""', 'btcaddress', /must be a bitcoin address, got ""/],
     ['"logdir": " "', 'logdir', /must be a directory path/],
     ['"zmqblock": "127.0.0.1:28332"', 'zmqblock', /ZeroMQ endpoint/],
@@ -445,12 +495,13 @@ test('a btcd entry without url names the entry and its line', (t) => {
   t.is(e.code, 'CKP_ERR_CONFIG_ENTRY_FIELD');
   t.is(e.key, 'btcd[1].url');
   t.is(e.line, 5);
-  t.is(e.message, 'test.conf line 5: btcd[1] has no "url" (required)');
+  t.is(e.message, 'test.conf line 5: btcd[1] has no "url" (required); ' +
+    'ckpool would stop with "Invalid config string or missing object for url" (exit 1)');
 });
 
 test('a btcd entry needs auth and pass, or cookie', (t) => {
   const cases: [string, RegExp][] = [
-    ['{"url": "a:1"}', /btcd\[0\] needs either "auth" and "pass", or "cookie"$/],
+    ['{"url": "a:1"}', /btcd\[0\] needs either "auth" and "pass", or "cookie"; ckpool would stop with "Invalid config string or missing object for auth" \(exit 1\)$/],
     ['{"url": "a:1", "auth": "u"}', /it has "auth" but no "pass"/],
     ['{"url": "a:1", "pass": "p"}', /it has "pass" but no "auth"/],
     ['{"url": "a:1", "auth": "u", "pass": "p", "cookie": "/c"}', /or "cookie", not both/],
@@ -490,7 +541,8 @@ test('loadConfig reads a file and names it in errors', (t) => {
   writeFileSync(bad, `{\n"btcaddress": "${ADDR}",\n"mindiff": -1\n}\n`);
   const e = t.throws(() => loadConfig(bad, 'pool')) as ConfigError;
   t.is(e.code, 'CKP_ERR_CONFIG_RANGE');
-  t.is(e.message, `${bad} line 3: mindiff must be greater than 0, got -1`);
+  t.is(e.message, `${bad} line 3: mindiff must be greater than 0 (or 0: the default), got -1; ` +
+    'ckpool would use it unchecked as the vardiff floor, which then never holds');
 });
 
 test('loadConfig: a missing -c file is an error; a missing default file means the embedded demo', (t) => {

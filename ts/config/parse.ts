@@ -31,6 +31,7 @@ import {
   openFileLimit,
   autoWorkers,
 } from './defaults.js';
+import { CKPOOL_ON_DUPLICATE, CKPOOL_ON_MISSING, CKPOOL_ON_SYNTAX, ckpoolWould } from './ckpool-would.js';
 import { configError, type ConfigError } from './errors.js';
 import { parseHostPort } from './hostport.js';
 import { JsonSyntaxError, kindName, parseJsonPrefix, type JsonEntry, type JsonNode } from './json.js';
@@ -61,13 +62,13 @@ export function parseConfig(text: string, mode: Mode, sourceName: string, opts: 
   } catch (e) {
     if (e instanceof JsonSyntaxError) {
       throw configError('CKP_ERR_CONFIG_SYNTAX', { file: sourceName, line: e.pos.line, key: '' },
-        sourceName, e.pos.line, e.pos.col, e.message);
+        sourceName, e.pos.line, e.pos.col, e.message, CKPOOL_ON_SYNTAX);
     }
     throw e;
   }
   if (root.kind !== 'object') {
     throw configError('CKP_ERR_CONFIG_NOT_OBJECT', { file: sourceName, line: root.pos.line, key: '' },
-      sourceName, root.pos.line, kindName(root));
+      sourceName, root.pos.line, kindName(root), CKPOOL_ON_SYNTAX);
   }
   return build(root.entries, mode, sourceName, opts, false);
 }
@@ -95,11 +96,12 @@ class Ctx {
   typeError(key: string, node: JsonNode, expected: string): ConfigError {
     const got = node.kind === 'number' ? `${kindName(node)} (${node.raw})` : kindName(node);
     return configError('CKP_ERR_CONFIG_TYPE', { file: this.file, line: node.pos.line, key },
-      this.file, node.pos.line, key, expected, got);
+      this.file, node.pos.line, key, expected, got, ckpoolWould(key, 'type'));
   }
 
   rangeError(key: string, line: number, expected: string, got: string): ConfigError {
-    return configError('CKP_ERR_CONFIG_RANGE', { file: this.file, line, key }, this.file, line, key, expected, got);
+    return configError('CKP_ERR_CONFIG_RANGE', { file: this.file, line, key }, this.file, line, key, expected, got,
+      ckpoolWould(key, 'range'));
   }
 }
 
@@ -124,6 +126,7 @@ interface Draft {
   maxdiff?: number;
   logdir?: string;
   maxclients?: number;
+  dropidle?: number;
   workers?: number;
   proxy?: ProxyEntry[];
   redirecturl?: string[];
@@ -152,6 +155,21 @@ function readBool(ctx: Ctx, key: string, node: JsonNode): boolean {
   return node.value;
 }
 
+/**
+ * ckpool's main() treats 0 as "not set" for most numbers (`if (!ckp.blockpoll) ckp.blockpoll = 100;`),
+ * so a working ckpool.conf may say `"blockpoll": 0`: read as undefined (the default).
+ */
+function readIntOrUnset(ctx: Ctx, key: string, node: JsonNode, min: number, max: number, rangeText?: string): number | undefined {
+  if (node.kind === 'number' && node.value === 0) return undefined;
+  return readInt(ctx, key, node, min, max, rangeText ? `${rangeText} (or 0: the default)` : undefined);
+}
+
+/** The same for the real-valued difficulties. */
+function readNumberOrUnset(ctx: Ctx, key: string, node: JsonNode, ok: (v: number) => boolean, rangeText: string): number | undefined {
+  if (node.kind === 'number' && node.value === 0) return undefined;
+  return readNumber(ctx, key, node, ok, `${rangeText} (or 0: the default)`);
+}
+
 function readInt(ctx: Ctx, key: string, node: JsonNode, min: number, max: number, rangeText?: string): number {
   if (node.kind !== 'number') throw ctx.typeError(key, node, 'an integer');
   // `2.0` is accepted: jansson would call it a real, but its meaning is not in doubt.
@@ -176,7 +194,7 @@ function readHostPort(ctx: Ctx, key: string, node: JsonNode, schemes: readonly s
   if (typeof parsed === 'string') {
     const shown = JSON.stringify(redact(s.includes('@') ? s.replace(/^[^@]*@/, '***@') : s));
     throw configError('CKP_ERR_CONFIG_URL', { file: ctx.file, line: node.pos.line, key },
-      ctx.file, node.pos.line, key, `${shown}: ${parsed}`);
+      ctx.file, node.pos.line, key, `${shown}: ${parsed}`, ckpoolWould(key, 'url'));
   }
   return s;
 }
@@ -201,7 +219,7 @@ function entriesOf(ctx: Ctx, prefix: string, entries: readonly JsonEntry[], know
       // JSON.parse and jansson silently keep one of the two; for a payout address
       // or a password that is too surprising to allow.
       throw configError('CKP_ERR_CONFIG_DUPLICATE', { file: ctx.file, line: e.keyPos.line, key: name },
-        ctx.file, e.keyPos.line, name, first.keyPos.line);
+        ctx.file, e.keyPos.line, name, first.keyPos.line, CKPOOL_ON_DUPLICATE);
     }
     seen.set(e.key, e);
     if (!known.includes(e.key)) {
@@ -211,6 +229,31 @@ function entriesOf(ctx: Ctx, prefix: string, entries: readonly JsonEntry[], know
     }
   }
   return seen;
+}
+
+/**
+ * The same listen address twice: bound once, with a warning. Both ckpool versions
+ * fail on it (0.9.9 binds the first, then retries the second every 5 s for two
+ * minutes and its connector gives up; 1.2 refuses the config), but the intent is
+ * plain, so ckpool-ts just binds it once.
+ */
+function uniqueUrls(ctx: Ctx, key: string, node: JsonNode, urls: string[]): string[] {
+  const out: string[] = [];
+  const seen = new Map<string, number>();
+  urls.forEach((u, i) => {
+    const hp = parseHostPort(u);
+    const id = typeof hp === 'string' ? u : `${hp.host.toLowerCase()}:${hp.port}`;
+    const first = seen.get(id);
+    if (first === undefined) {
+      seen.set(id, i);
+      out.push(u);
+      return;
+    }
+    const line = node.kind === 'array' ? node.items[i]!.pos.line : node.pos.line;
+    ctx.warn(`${key}[${i}]`, line, `${key}[${i}] ${JSON.stringify(u)} repeats ${key}[${first}]: bound once (ckpool 0.9.9 would ` +
+      'bind it once, retry the second bind every 5 s and stop its connector after two minutes; ckpool 1.2 refuses the config)');
+  });
+  return out;
 }
 
 // --- btcd and proxy entries --------------------------------------------------------
@@ -231,7 +274,8 @@ function readBtcd(ctx: Ctx, node: JsonNode): BtcdEntry[] {
     const get = (k: string) => keys.get(k)?.value;
     const urlNode = get('url');
     if (!urlNode) {
-      throw configError('CKP_ERR_CONFIG_ENTRY_FIELD', { file: ctx.file, line, key: `${name}.url` }, ctx.file, line, name, 'url');
+      throw configError('CKP_ERR_CONFIG_ENTRY_FIELD', { file: ctx.file, line, key: `${name}.url` }, ctx.file, line, name, 'url',
+        ckpoolWould(`${name}.url`, 'type'));
     }
     const url = readHostPort(ctx, `${name}.url`, urlNode, ['http']);
     const authNode = get('auth');
@@ -243,7 +287,8 @@ function readBtcd(ctx: Ctx, node: JsonNode): BtcdEntry[] {
     const notifyNode = get('notify');
     const notify = notifyNode ? readBool(ctx, `${name}.notify`, notifyNode) : false;
     const authErr = (detail: string) =>
-      configError('CKP_ERR_CONFIG_BTCD_AUTH', { file: ctx.file, line, key: name }, ctx.file, line, name, detail);
+      configError('CKP_ERR_CONFIG_BTCD_AUTH', { file: ctx.file, line, key: name }, ctx.file, line, name, detail,
+        ckpoolWould(`${name}.${auth === undefined ? 'auth' : 'pass'}`, 'type'));
     if (cookie !== undefined) {
       if (auth !== undefined || pass !== undefined) throw authErr(', not both');
       return { url, cookie, notify, line };
@@ -264,7 +309,10 @@ function readProxies(ctx: Ctx, node: JsonNode): ProxyEntry[] {
     const keys = entriesOf(ctx, name, item.entries, PROXY_KEYS);
     const required = (k: 'url' | 'auth'): JsonNode => {
       const v = keys.get(k)?.value;
-      if (!v) throw configError('CKP_ERR_CONFIG_ENTRY_FIELD', { file: ctx.file, line, key: `${name}.${k}` }, ctx.file, line, name, k);
+      if (!v) {
+        throw configError('CKP_ERR_CONFIG_ENTRY_FIELD', { file: ctx.file, line, key: `${name}.${k}` }, ctx.file, line, name, k,
+          ckpoolWould(`${name}.${k}`, 'type'));
+      }
       return v;
     };
     const url = readHostPort(ctx, `${name}.url`, required('url'), ['stratum+tcp']);
@@ -305,43 +353,50 @@ const HANDLERS: Record<ConfigKey, Handler> = {
       d.btcsig = sig;
     }
   },
-  blockpoll: (ctx, node, d) => { d.blockpoll = readInt(ctx, 'blockpoll', node, 1, INT_MAX, 'a positive number of milliseconds'); },
+  blockpoll: (ctx, node, d) => { d.blockpoll = readIntOrUnset(ctx, 'blockpoll', node, 1, INT_MAX, 'a positive number of milliseconds'); },
   donation: (ctx, node, d) => {
     const v = readNumber(ctx, 'donation', node, (x) => x >= 0 && x <= MAX_DONATION, `a percentage from 0 to ${MAX_DONATION}`);
     // ckpool: "avoid dust-sized donations".
     if (v > 0 && v < MIN_DONATION) ctx.warn('donation', node.pos.line, `donation ${v}% is below ${MIN_DONATION}%, using 0`);
     d.donation = v < MIN_DONATION ? 0 : v;
   },
-  nonce1length: (ctx, node, d) => { d.nonce1length = readInt(ctx, 'nonce1length', node, 2, 8); },
+  nonce1length: (ctx, node, d) => { d.nonce1length = readIntOrUnset(ctx, 'nonce1length', node, 2, 8, 'between 2 and 8'); },
   nonce2length: (ctx, node, d) => {
     if (isProxyMode(ctx.mode) && node.kind === 'number' && node.value === 0) {
       d.nonce2length = 0;
       return;
     }
-    d.nonce2length = readInt(ctx, 'nonce2length', node, 2, 8,
-      isProxyMode(ctx.mode) ? 'between 2 and 8 (or 0: derive it from the upstream)' : undefined);
+    d.nonce2length = isProxyMode(ctx.mode)
+      ? readInt(ctx, 'nonce2length', node, 2, 8, 'between 2 and 8 (or 0: derive it from the upstream)')
+      : readIntOrUnset(ctx, 'nonce2length', node, 2, 8, 'between 2 and 8');
   },
   update_interval: (ctx, node, d) => {
-    d.updateInterval = readInt(ctx, 'update_interval', node, 1, INT_MAX, 'a positive number of seconds');
+    d.updateInterval = readIntOrUnset(ctx, 'update_interval', node, 1, INT_MAX, 'a positive number of seconds');
   },
   version_mask: (ctx, node, d) => {
     const s = readString(ctx, 'version_mask', node);
     if (!/^[0-9a-fA-F]{8}$/.test(s)) {
       throw configError('CKP_ERR_CONFIG_HEX', { file: ctx.file, line: node.pos.line, key: 'version_mask' },
-        ctx.file, node.pos.line, 'version_mask', JSON.stringify(s));
+        ctx.file, node.pos.line, 'version_mask', JSON.stringify(s), ckpoolWould('version_mask', 'type'));
     }
     d.versionMask = parseInt(s, 16) >>> 0;
   },
-  serverurl: (ctx, node, d) => { d.serverurl = readHostPortList(ctx, 'serverurl', node, false); },
+  serverurl: (ctx, node, d) => { d.serverurl = uniqueUrls(ctx, 'serverurl', node, readHostPortList(ctx, 'serverurl', node, false)); },
   nodeserver: (ctx, node, d) => { d.nodeserver = readHostPortList(ctx, 'nodeserver', node, true); },
   trusted: (ctx, node, d) => { d.trusted = readHostPortList(ctx, 'trusted', node, true); },
   upstream: (ctx, node, d) => { d.upstream = readHostPort(ctx, 'upstream', node); },
-  mindiff: (ctx, node, d) => { d.mindiff = readNumber(ctx, 'mindiff', node, (v) => v > 0, 'greater than 0'); },
-  startdiff: (ctx, node, d) => { d.startdiff = readNumber(ctx, 'startdiff', node, (v) => v > 0, 'greater than 0'); },
-  highdiff: (ctx, node, d) => { d.highdiff = readNumber(ctx, 'highdiff', node, (v) => v > 0, 'greater than 0'); },
+  mindiff: (ctx, node, d) => { d.mindiff = readNumberOrUnset(ctx, 'mindiff', node, (v) => v > 0, 'greater than 0'); },
+  startdiff: (ctx, node, d) => { d.startdiff = readNumberOrUnset(ctx, 'startdiff', node, (v) => v > 0, 'greater than 0'); },
+  highdiff: (ctx, node, d) => { d.highdiff = readNumberOrUnset(ctx, 'highdiff', node, (v) => v > 0, 'greater than 0'); },
   maxdiff: (ctx, node, d) => { d.maxdiff = readNumber(ctx, 'maxdiff', node, (v) => v >= 0, '0 (no maximum) or greater'); },
   logdir: (ctx, node, d) => { d.logdir = readNonEmptyString(ctx, 'logdir', node, 'a directory path'); },
-  maxclients: (ctx, node, d) => { d.maxclients = readInt(ctx, 'maxclients', node, 1, INT_MAX, 'a positive integer'); },
+  maxclients: (ctx, node, d) => {
+    d.maxclients = readIntOrUnset(ctx, 'maxclients', node, 1, INT_MAX, 'a positive number of clients');
+  },
+  // ckpool 1.2: drop clients with no share for this many seconds; 0 = never
+  dropidle: (ctx, node, d) => {
+    d.dropidle = readInt(ctx, 'dropidle', node, 0, INT_MAX, 'a number of seconds from 0 (never drop idle clients)');
+  },
   workers: (ctx, node, d) => {
     d.workers = node.kind === 'string' && node.value === 'auto'
       ? autoWorkers()
@@ -374,7 +429,7 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
   }
 
   const missing = (key: string, why: string): CkpoolError =>
-    configError('CKP_ERR_CONFIG_MISSING', { file, line: 0, key }, file, key, why);
+    configError('CKP_ERR_CONFIG_MISSING', { file, line: 0, key }, file, key, why, CKPOOL_ON_MISSING[key] ?? 'ckpool would stop too');
   const present = (key: ConfigKey) => keys.has(key);
 
   if (mode === 'pool' && !demo && draft.btcaddress === undefined) {
@@ -437,6 +492,7 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     maxdiff,
     logdir: draft.logdir ?? DEFAULT_LOGDIR,
     maxclients,
+    dropidle: draft.dropidle ?? 0,
     ...(draft.workers !== undefined ? { workers: draft.workers } : {}),
     proxy: draft.proxy ?? [],
     redirecturl: draft.redirecturl ?? [],

@@ -94,6 +94,11 @@ export interface CkpoolConfig {
   readonly logdir: string;
   readonly maxclients: number;
   /**
+   * ckpool 1.2's `dropidle`: drop a miner that has sent no share (accepted or stale)
+   * for this many seconds; 0 = never. Checked by one sweep every few seconds.
+   */
+  readonly dropidle: number;
+  /**
    * ckpool-ts extension: worker threads serving the miners ("auto" in the file = one per
    * CPU). Absent: the ckpool binary uses one per CPU, the library Pool serves on its own
    * thread.
@@ -130,6 +135,7 @@ export const CONFIG_KEY = {
   maxdiff: 'maxdiff',
   logdir: 'logdir',
   maxclients: 'maxclients',
+  dropidle: 'dropidle',
   workers: 'workers',
   proxy: 'proxy',
   redirecturl: 'redirecturl',
