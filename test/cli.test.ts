@@ -45,7 +45,7 @@ test('no arguments: pool mode with ckpool\'s defaults', (t) => {
     invokedAs: 'ckpool',
     flags: {
       btcsolo: false, proxy: false, passthrough: false, node: false, redirector: false, userproxy: false,
-      trusted: false, handover: false, killold: false, logShares: false, daemonise: false, quiet: false,
+      trusted: false, handover: false, killold: false, logShares: false, daemonise: false, quiet: false, testconfig: false,
     },
   } satisfies ResolvedOptions);
 });
@@ -156,6 +156,9 @@ test('the operational flags', (t) => {
   const l = parseArgs(['--killold', '--log-shares', '--daemonise', '--quiet', '--group', 'g', '--trusted']);
   t.deepEqual([l.flags.killold, l.flags.handover, l.flags.logShares, l.flags.daemonise, l.flags.quiet, l.flags.group, l.flags.trusted],
     [true, false, true, true, true, 'g', true]);
+  t.true(parseArgs(['-T']).flags.testconfig);
+  t.true(parseArgs(['--testconfig']).flags.testconfig);
+  t.false(parseArgs(['-t']).flags.testconfig, '-t is trusted remote, -T the config test');
   const combined = parseArgs(['-kLB']);
   t.true(combined.flags.killold && combined.flags.logShares && combined.flags.btcsolo);
 });
@@ -316,7 +319,8 @@ test('a bad config exits 1 naming the key and line; a missing btcaddress too (ck
     })(),
   ]);
   t.is(r.code, 1);
-  t.is(r.stderr, `ckpool: ${bad} line 3: nonce1length must be between 2 and 8, got 12\n`);
+  t.is(r.stderr, `ckpool: ${bad} line 3: nonce1length must be between 2 and 8 (or 0: the default), got 12; ` +
+    'ckpool would stop with "Invalid nonce1length specified, must be 2~8" (exit 0)\n');
   t.is(m.code, 1);
   t.regex(m.stderr, /btcaddress is required in pool mode/);
   t.false(existsSync(join(dir, 'logs')), 'nothing is created before the config is valid');
@@ -385,4 +389,55 @@ test('FileLogger: an unusable logdir is a coded error', (t) => {
   const e = t.throws(() => new FileLogger({ logdir: join(dir, 'afile'), name: 'ckpool', console: null }), { instanceOf: CkpoolError });
   t.is(e.code, 'CKP_ERR_CLI_LOGFILE');
   t.regex(e.message, /cannot open log file .*afile\/ckpool\.log/);
+});
+
+// --- -T / --testconfig -------------------------------------------------------------------
+
+test('-T checks a good config, prints what it resolves to and exits 0 without creating anything', async (t) => {
+  const dir = tempDir(t, 'ckpool-cli-');
+  const conf = join(dir, 'good.conf');
+  writeFileSync(conf, [
+    '{',
+    '"btcd": [{"url": "127.0.0.1:18443", "auth": "rpcuser", "pass": "hunter22secret"}],',
+    '"btcaddress": "bcrt1qlk935ze2fsu86zjp395uvtegztrkaezawxx0wf",',
+    '"serverurl": ["127.0.0.1:3333", "127.0.0.1:3333"],',
+    '"maxclients": 0, "blockpoll": 0, "dropidle": 600',
+    '}',
+  ].join('\n'));
+  const sock = join(dir, 'sock');
+  const r = await ckpool(['-T', '-c', conf, '-s', sock], dir);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  t.is(lines.at(-1), `Configuration check of ${conf} passed`);
+  for (const l of ['mode = pool', 'name = ckpool', `config = ${conf}`, 'btcds = 1', 'btcd[0] = 127.0.0.1:18443 auth=rpcuser notify=0',
+    'blockpoll = 100', 'dropidle = 600', 'serverurls = 1', 'serverurl[0] = 127.0.0.1:3333', 'version_mask = 1fffe000', 'mindiff = 1']) {
+    t.true(lines.includes(l), `${l}\n${r.stdout}`);
+  }
+  t.true(lines.some((l) => /^maxclients = [1-9]\d*$/.test(l)), r.stdout);
+  t.false(r.stdout.includes('hunter22secret'), 'passwords are not printed');
+  // the repeated serverurl is a warning, on stderr
+  t.regex(r.stderr, /serverurl\[1\] "127\.0\.0\.1:3333" repeats serverurl\[0\]: bound once/);
+  t.false(existsSync(sock), 'no sockdir');
+  t.false(existsSync(join(dir, 'logs')), 'no logdir');
+  const long = await ckpool(['--testconfig', '-c', conf, '-s', sock], dir);
+  t.is(long.code, 0);
+  t.is(long.stdout, r.stdout);
+});
+
+test('-T exits 1 on a bad config, and on a missing one (the embedded demo is not a config)', async (t) => {
+  const dir = tempDir(t, 'ckpool-cli-');
+  const bad = join(dir, 'bad.conf');
+  writeFileSync(bad, '{\n"btcaddress": "x",\n"maxclients": -1\n}\n');
+  const poolOnly = join(dir, 'pool.conf');
+  writeFileSync(poolOnly, '{"btcaddress": "x"}');
+  const [r, none, proxy] = await Promise.all([ckpool(['-T', '-c', bad], dir), ckpool(['-T'], dir), ckpool(['-T', '-p', '-c', poolOnly], dir)]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /line 3: maxclients must be a positive number of clients \(or 0: the default\), got -1; ckpool would keep it/);
+  t.regex(r.stderr, /Configuration check of .*bad\.conf failed\n$/);
+  t.is(r.stdout, '');
+  t.is(none.code, 1);
+  t.regex(none.stderr, /config file ckpool\.conf not found/);
+  t.is(proxy.code, 1);
+  t.regex(proxy.stderr, /proxy is required in proxy mode/);
+  t.false(existsSync(join(dir, 'logs')));
 });

@@ -9,7 +9,8 @@
  * - `-l` must be an integer 0..7 (ckpool's atoi turned `-l x` into 0, EMERG);
  * - `--workers <n|auto>` (ours): worker threads serving the miners in pool and solo
  *   mode; it wins over the config's `workers` key; the default is one per CPU;
- * - a missing btcaddress and other config errors exit 1 (ckpool exited 0).
+ * - a missing btcaddress and other config errors exit 1 (ckpool exited 0);
+ * - `-T/--testconfig` is ckpool 1.2's: check the config, print it, exit 0 or 1 (./testconfig.ts).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { ckError, isCkpoolError } from '../errors.js';
 import { FileLogger } from '../log/file.js';
 import { LogLevel } from '../log/logger.js';
 import { checkImplemented, run } from './run.js';
+import { configReport } from './testconfig.js';
 import { runIfEntryPoint } from './entry.js';
 import { autoWorkers } from '../config/defaults.js';
 
@@ -40,6 +42,8 @@ export interface CliFlags {
   readonly logShares: boolean;
   readonly daemonise: boolean;
   readonly quiet: boolean;
+  /** -T: check the config and exit (0 good, 1 not), starting nothing. */
+  readonly testconfig: boolean;
   /** -g: group owning the unix sockets. */
   readonly group?: string;
 }
@@ -104,6 +108,7 @@ interface RawOptions {
   quiet?: true;
   redirector?: true;
   sockdir?: string;
+  testconfig?: true;
   trusted?: true;
   userproxy?: true;
   workers?: string;
@@ -129,6 +134,7 @@ function buildProgram(name: string, out: { stdout: string; stderr: string }): Co
     .option('-q, --quiet', 'no status line on stdout')
     .option('-R, --redirector', 'redirector mode (implies -p -P)')
     .option('-s, --sockdir <sockdir>', 'directory for the unix sockets (default: /tmp/<name>/)')
+    .option('-T, --testconfig', 'check the config file, print what it resolves to and exit: 0 if good, 1 if not')
     .option('-t, --trusted', 'trusted remote mode: a local pool reporting to an upstream pool')
     .option('-u, --userproxy', 'userproxy mode: one upstream connection per user (implies -p)')
     .option('--workers <n|auto>', 'pool/solo mode: threads serving the miners, 0 (main thread only) .. 1024 or ' +
@@ -227,6 +233,7 @@ export function parseArgs(argv: readonly string[], invokedAs = 'ckpool'): Resolv
     logShares: !!o.logShares,
     daemonise: !!o.daemonise,
     quiet: !!o.quiet,
+    testconfig: !!o.testconfig,
   };
   const mode = modeOf(flags);
 
@@ -290,11 +297,20 @@ export async function main(argv: readonly string[] = process.argv.slice(2), invo
   let config: CkpoolConfig;
   try {
     config = loadConfig(options.configPath, options.mode, {
-      optional: !options.configExplicit,
+      // a config test needs a file: the embedded demo is not a config to check
+      optional: !options.configExplicit && !options.flags.testconfig,
       trusted: options.flags.trusted,
     });
   } catch (e) {
-    return report(prog, e);
+    const code = report(prog, e);
+    if (options.flags.testconfig) process.stderr.write(`${prog}: Configuration check of ${options.configPath} failed\n`);
+    return code;
+  }
+
+  if (options.flags.testconfig) {
+    for (const w of config.warnings) process.stderr.write(`${prog}: ${w.message}\n`);
+    process.stdout.write(`${configReport(config, options).join('\n')}\nConfiguration check of ${config.source} passed\n`);
+    return 0;
   }
 
   if (options.flags.daemonise && process.env[DAEMON_ENV] !== '1') {
