@@ -13,11 +13,16 @@
  * `mining.term` for a miner that left removes it; a closed link removes all of its
  * miners.
  *
- * Node links also get `{"node.method":"workinfo",...}` for every new workbase: the
- * whole template (transactions included), the coinbase halves and the nonce and
- * version-mask settings, so the node can check its miners' shares itself and build and
- * submit a block to its own bitcoind. (Pool mode only: in -B solo mode every user has
- * their own coinbase, which a node cannot rebuild, so none is sent.)
+ * Everything sent to a miner behind a link carries ckpool's `"node.method"` tag
+ * (`subscribe.result`, `auth.result`, `share.result`, `diff`, `update`, …: ./node-wire.ts):
+ * ckpool's node and redirector read them. Replies are tagged from the method of the
+ * request they answer, remembered per miner by id.
+ *
+ * Node links also get ckpool's `{"node.method":"workinfo",...}` for every new workbase,
+ * preceded by a `transactions` message with the raw transactions that link has not been
+ * sent yet, so a node (ckpool's or ours) can check its miners' shares itself and build
+ * and submit a block to its own bitcoind. (Pool mode only: in -B solo mode every user
+ * has their own coinbase, which a node cannot rebuild, so none is sent.)
  *
  * Links are trusted as in ckpool: any client may turn itself into one, and a link is
  * exempt from flood control (it carries many miners); its miners do count against
@@ -38,7 +43,8 @@ import type { Stratifier } from '../pool/stratifier.js';
 import type { StratumConnection, StratumServer } from '../stratum/server.js';
 import type { WorkSource } from '../work/source.js';
 import type { Workbase } from '../work/workbase.js';
-import { hex8 } from './common.js';
+import { idKey } from './common.js';
+import { replyMethod, serverMethod, transactionsLine, workinfoLine, type NodeMethod } from './node-wire.js';
 
 export type LinkKind = 'passthrough' | 'node';
 
@@ -49,7 +55,6 @@ export interface LinkHubOptions {
   generator: WorkSource;
   /** serverIndex values of the `nodeserver` urls (the only ones accepting mining.node) */
   nodeServers: ReadonlySet<number>;
-  versionMask: number;
   /**
    * Sub-client ids are 2^32 + index, + count, … : the threads of one pool use disjoint
    * progressions (default index 0, count 1).
@@ -62,6 +67,12 @@ export interface LinkHubOptions {
 const LINK_LIMITS = { maxLineBytes: 64 * 1024, maxPendingBytes: 1024 * 1024 * 1024, flood: false };
 /** first sub-client id (direct connections count up from the number of serverurls) */
 const FIRST_SUB_ID = 2 ** 32;
+/** requests remembered per miner for tagging their replies (ones never answered age out) */
+const MAX_PENDING = 64;
+/** a transaction not in this many workbases in a row is sent to a node link again if it comes back */
+const TX_MEMORY = 32;
+/** `{"id":null,"method":"` — how every message the pool starts itself begins (protocol.ts) */
+const SERVER_MSG = '{"id":null,"method":"';
 
 /** One miner behind a passthrough or node link, as the stratifier sees it. */
 class SubConnection implements StratumConnection {
@@ -72,6 +83,8 @@ class SubConnection implements StratumConnection {
   closeReason: string | undefined = undefined;
   state: unknown = undefined;
   readonly #prefix: string;
+  /** request id → the tags of its replies still to come, oldest first */
+  readonly #pending = new Map<string, NodeMethod[]>();
 
   constructor(readonly link: Link, readonly clientId: number, readonly address: string, readonly serverIndex: number, readonly highdiff: boolean) {
     this.id = link.hub.nextSubId();
@@ -82,7 +95,48 @@ class SubConnection implements StratumConnection {
     if (this.closed) return false;
     const s = typeof line === 'string' ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8');
     if (s.charCodeAt(0) !== 0x7b || s.length < 3) return false;
-    return this.link.conn.send(this.#prefix + s.slice(1));
+    return this.link.conn.send(`${this.#prefix}"node.method":"${this.#tag(s)}",${s.slice(1)}`);
+  }
+
+  /** @internal A request from this miner: its reply will be tagged for its method. */
+  expectReply(id: unknown, method: string): void {
+    const k = idKey(id);
+    const q = this.#pending.get(k);
+    if (q) q.push(replyMethod(method));
+    else {
+      if (this.#pending.size >= MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
+      this.#pending.set(k, [replyMethod(method)]);
+    }
+  }
+
+  /** ckpool's node.method for one outgoing message (stratifier.c:stratum_add_send's msg_type). */
+  #tag(s: string): NodeMethod {
+    if (s.startsWith(SERVER_MSG)) return serverMethod(s.slice(SERVER_MSG.length, s.indexOf('"', SERVER_MSG.length)));
+    // a reply: protocol.ts's reply() writes `{"id":<id>,"result":...`
+    let id: unknown;
+    let resultAt = s.indexOf(',"result":');
+    try {
+      if (!s.startsWith('{"id":') || resultAt < 0) throw new Error('not reply()');
+      id = JSON.parse(s.slice(6, resultAt));
+    } catch {
+      let m: Record<string, unknown>;
+      try {
+        m = JSON.parse(s) as Record<string, unknown>;
+      } catch {
+        return 'message';
+      }
+      if (typeof m.method === 'string') return serverMethod(m.method);
+      id = m.id;
+      resultAt = -1;
+    }
+    const k = idKey(id);
+    const q = this.#pending.get(k);
+    const kind = q?.shift() ?? 'error';
+    if (q?.length === 0) this.#pending.delete(k);
+    // ckpool's node copies result[1] as the extranonce1 without a check: anything but a
+    // subscription (an error, "already subscribed") must not reach it as subscribe.result
+    if (kind === 'subscribe.result' && !(resultAt >= 0 ? s.startsWith('[', resultAt + 10) : Array.isArray((JSON.parse(s) as { result?: unknown }).result))) return 'error';
+    return kind;
   }
 
   sendJson(msg: unknown): boolean {
@@ -102,6 +156,8 @@ export class Link {
   readonly since = Date.now();
   /** miner messages relayed */
   messages = 0;
+  /** node links: txid → the last workbase (hub count) it was in, for the transactions this link already has */
+  readonly txSent = new Map<string, number>();
   constructor(readonly hub: LinkHub, readonly conn: StratumConnection, readonly kind: LinkKind, readonly agent: string) {}
 }
 
@@ -112,6 +168,9 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
   readonly #o: LinkHubOptions;
   readonly #log: Logger;
   #workinfo: string | null = null;
+  #workinfoOf: Workbase | null = null;
+  /** workbases seen (the clock of Link.txSent) */
+  #workbases = 0;
   #nextSubId: number;
   readonly #subIdStep: number;
 
@@ -176,10 +235,7 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
     this.#log.notice(`Client ${c.id} ${c.address} is a ${kind} link${agent ? ` (${agent})` : ''}`);
     if (kind === 'node') {
       const wb = this.#o.generator.current;
-      if (wb) {
-        const info = this.#workinfo ?? this.#makeWorkinfo(wb);
-        if (info) c.send(info);
-      }
+      if (wb) this.#sendWork(link, wb);
     }
     this.emit('link', link);
   }
@@ -208,6 +264,7 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
       this.subClients++;
       this.#o.stratifier.connect(sub);
     }
+    if (typeof msg.method === 'string' && msg.id !== undefined) sub.expectReply(msg.id, msg.method);
     try {
       this.#o.stratifier.message(sub, msg);
     } catch (e) {
@@ -243,30 +300,37 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
 
   #onWorkbase(wb: Workbase): void {
     this.#workinfo = null;
-    let nodes = 0;
-    for (const l of this.links.values()) if (l.kind === 'node') nodes++;
-    if (nodes === 0) return;
-    const info = this.#makeWorkinfo(wb);
-    if (!info) return;
-    for (const l of this.links.values()) if (l.kind === 'node') l.conn.send(info);
+    this.#workbases++;
+    for (const l of this.links.values()) if (l.kind === 'node') this.#sendWork(l, wb);
   }
 
-  /** ckpool's node.method workinfo, with the whole template (transactions included). */
+  /** The transactions this node link lacks, then ckpool's workinfo (./node-wire.ts). */
+  #sendWork(link: Link, wb: Workbase): void {
+    const info = this.#makeWorkinfo(wb);
+    if (info === null) return;
+    const n = this.#workbases;
+    if (wb.txCount) {
+      const txids = wb.txids();
+      let data: string[] | null = null;
+      const fresh: { hash: string; data: string }[] = [];
+      for (let i = 0; i < txids.length; i++) {
+        const txid = txids[i]!;
+        if (!link.txSent.has(txid)) fresh.push({ hash: txid, data: (data ??= wb.txData())[i]! });
+        link.txSent.set(txid, n);
+      }
+      if (fresh.length) link.conn.send(transactionsLine(fresh));
+    }
+    if (n % TX_MEMORY === 0) for (const [txid, seen] of link.txSent) if (seen < n - TX_MEMORY) link.txSent.delete(txid);
+    link.conn.send(info);
+  }
+
+  /** ckpool's node.method workinfo (the same text for every node link). */
   #makeWorkinfo(wb: Workbase): string | null {
     if (wb.source !== 'template' || wb.coinb1.length === 0) return null;
-    this.#workinfo = JSON.stringify({
-      'node.method': 'workinfo',
-      jobid: wb.jobId,
-      seq: wb.seq,
-      height: wb.height,
-      prevhash: wb.prevhash,
-      coinb1: wb.coinb1.toString('hex'),
-      coinb2: wb.coinb2.toString('hex'),
-      enonce1varlen: wb.nonce1length,
-      enonce2varlen: wb.nonce2length,
-      versionmask: hex8(this.#o.versionMask),
-      template: wb.template,
-    });
+    if (this.#workinfo === null || this.#workinfoOf !== wb) {
+      this.#workinfo = workinfoLine(wb);
+      this.#workinfoOf = wb;
+    }
     return this.#workinfo;
   }
 }

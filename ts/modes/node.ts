@@ -3,8 +3,12 @@
  * bitcoind(s) (`btcd`). It connects to the main pool's `nodeserver` url with
  * `mining.node`, relays its miners like a passthrough, and also watches the traffic:
  *
- * - the pool's `{"node.method":"workinfo",...}` messages give it every job's template
- *   (transactions included) and coinbase halves (./links.ts);
+ * - the pool's ckpool-format `workinfo` and `transactions` messages (./node-wire.ts)
+ *   give it every job: header fields, coinbase halves, txids and the raw transactions
+ *   (./node-jobs.ts). Only the keys ckpool's own node reads are used, so it works behind
+ *   a ckpool-ts pool and behind a real ckpool. A transaction the pool has not sent
+ *   (ckpool sends new ones after the workinfo that lists them) is waited for, and asked
+ *   of our own bitcoind with getrawtransaction, as ckpool's node does;
  * - each miner's subscribe reply gives it that miner's extranonce1;
  * - each miner's submit is checked locally with the native share checker (so the node
  *   knows every share's difficulty), and one that meets the network target is built
@@ -12,30 +16,23 @@
  *   `<logdir>/blocks/` first, exactly as the pool's generator does — while the pool
  *   upstream, which also sees the share, submits it to its own.
  *
+ * Version rolling is checked against the node's own `version_mask`, as ckpool's node
+ * does (the workinfo carries no mask): give the node the pool's mask.
+ *
  * The node needs the pool in pool mode: in -B solo mode every user has their own
- * coinbase and the pool sends no workinfo.
+ * coinbase and the pool sends no workinfo. A pool's `block` message (ckpool sends one
+ * when it solves a block itself) is logged and otherwise ignored.
  */
 import { EventEmitter } from 'node:events';
 import type { CkpoolConfig } from '../config/types.js';
 import { NullLogger, type Logger } from '../log/logger.js';
-import { prevhashFromStratum } from '../native/core.js';
-import { ShareChecker } from '../native/share.js';
 import { ServerSet } from '../node/servers.js';
-import type { BlockTemplate } from '../node/rpc-types.js';
 import { Generator, type BlockSubmission } from '../work/generator.js';
-import { Workbase } from '../work/workbase.js';
 import { idKey } from './common.js';
+import { JobTable, TxTable, buildJob } from './node-jobs.js';
+import { linkMessageKind, parseTransactions, parseWorkinfoLine, type NodeWorkinfo } from './node-wire.js';
 import { PassthroughMode, type Miner, type PassthroughOptions, type PassthroughTap } from './passthrough.js';
 import type { Json } from './upstream.js';
-
-interface NodeJob {
-  wb: Workbase;
-  checker: ShareChecker;
-  coinb1: Buffer;
-  coinb2: Buffer;
-  en1len: number;
-  en2len: number;
-}
 
 interface MinerState {
   /** ids of its subscribe requests still unanswered */
@@ -49,22 +46,33 @@ export interface NodeEvents {
   share: [m: Miner, result: { jobId: string; sdiff: number; hash: string; block: boolean }];
   /** a block this node submitted to its own bitcoind(s) */
   block: [result: BlockSubmission];
+  /** a job ready for local share checks (its transactions all at hand) */
+  job: [jobId: string];
 }
 
 /** Jobs kept: the newest this many (the pool keeps its own for 10 minutes). */
 const MAX_JOBS = 64;
+/** Workinfos held back for transactions still to come, newest kept. */
+const MAX_WAITING = 4;
+/** Missing transactions asked of our own bitcoind per workinfo, at most. */
+const MAX_FETCH = 256;
 
 /** The node's view of the traffic: jobs, miners' extranonce1s, local share checks, block submission. */
 export class NodeTap extends EventEmitter<NodeEvents> implements PassthroughTap {
   readonly parseDownstream = true;
-  readonly jobs = new Map<string, NodeJob>();
-  readonly counters = { shares: 0, unknownJob: 0, blocks: 0 };
+  readonly jobs = new JobTable(MAX_JOBS);
+  readonly txns = new TxTable(MAX_JOBS);
+  readonly counters = { shares: 0, unknownJob: 0, blocks: 0, workinfos: 0, badWorkinfos: 0 };
   readonly #gen: Generator;
   readonly #log: Logger;
+  readonly #versionMask: number;
+  /** workinfos whose transactions are not all here yet */
+  #waiting: NodeWorkinfo[] = [];
 
-  constructor(generator: Generator, logger?: Logger) {
+  constructor(generator: Generator, versionMask: number, logger?: Logger) {
     super();
     this.#gen = generator;
+    this.#versionMask = versionMask >>> 0;
     this.#log = logger ?? new NullLogger();
   }
 
@@ -97,33 +105,82 @@ export class NodeTap extends EventEmitter<NodeEvents> implements PassthroughTap 
     if (Array.isArray(r) && typeof r[1] === 'string' && /^([0-9a-fA-F]{2})+$/.test(r[1])) s.enonce1 = Buffer.from(r[1], 'hex');
   }
 
-  fromUpstream(msg: Json): void {
-    if (msg['node.method'] === 'workinfo') this.#workinfo(msg);
+  /** The pool's link-level messages, read from the line itself (a workinfo's jobid exceeds 2^53). */
+  fromUpstreamLine(line: string): boolean {
+    const kind = linkMessageKind(line);
+    if (kind === null) return false;
+    try {
+      if (kind === 'workinfo') this.#workinfo(parseWorkinfoLine(line));
+      else if (kind === 'transactions') this.#transactions(parseTransactions(JSON.parse(line) as Json));
+      else this.#log.info('node: the pool reports a block it solved (not resubmitted here)');
+    } catch (e) {
+      if (kind === 'workinfo') this.counters.badWorkinfos++;
+      this.#log.warning(`node: unusable ${kind} from the pool: ${(e as Error).message}`);
+    }
+    return true;
   }
 
-  #workinfo(msg: Json): void {
+  #transactions(list: string[]): void {
+    let bad = 0;
+    for (const data of list) {
+      try {
+        this.txns.add(data);
+      } catch {
+        bad++;
+      }
+    }
+    if (bad) this.#log.warning(`node: ${bad} undecodable transaction(s) from the pool`);
+    this.#retryWaiting();
+  }
+
+  #workinfo(wi: NodeWorkinfo): void {
+    this.counters.workinfos++;
+    this.txns.tick();
+    const missing = this.txns.missing(wi.txids);
+    if (missing.length === 0) return this.#addJob(wi);
+    this.#waiting.push(wi);
+    if (this.#waiting.length > MAX_WAITING) {
+      const dropped = this.#waiting.shift()!;
+      this.#log.warning(`node: job ${dropped.jobid.toString(16)} dropped: ${this.txns.missing(dropped.txids).length} of its transactions never arrived`);
+    }
+    this.#log.info(`node: job ${wi.jobid.toString(16)} waits for ${missing.length} transaction(s); asking our bitcoind too`);
+    void this.#fetch(missing.slice(0, MAX_FETCH));
+  }
+
+  /** getrawtransaction from our own bitcoind for transactions the pool has not sent (yet). */
+  async #fetch(txids: string[]): Promise<void> {
+    const got = await Promise.all(txids.map((txid) => this.#gen.servers.call<string>('getrawtransaction', [txid]).catch(() => null)));
+    let n = 0;
+    for (const data of got) {
+      if (typeof data !== 'string') continue;
+      try {
+        this.txns.add(data);
+        n++;
+      } catch {
+        // not a transaction: ignored (the pool may still send it)
+      }
+    }
+    if (n) this.#retryWaiting();
+  }
+
+  #retryWaiting(): void {
+    if (this.#waiting.length === 0) return;
+    const still: NodeWorkinfo[] = [];
+    for (const wi of this.#waiting) {
+      if (this.txns.missing(wi.txids).length) still.push(wi);
+      else this.#addJob(wi);
+    }
+    this.#waiting = still;
+  }
+
+  #addJob(wi: NodeWorkinfo): void {
     try {
-      const jobId = String(msg.jobid);
-      const seq = Number(msg.seq);
-      if (!/^[0-9a-f]{16}$/.test(jobId) || !Number.isInteger(seq)) throw new Error('no job id');
-      const en1len = Number(msg.enonce1varlen);
-      const en2len = Number(msg.enonce2varlen);
-      const mask = parseInt(String(msg.versionmask ?? '0'), 16) >>> 0;
-      const wb = new Workbase({
-        template: msg.template as BlockTemplate, seq, epoch: parseInt(jobId.slice(0, 8), 16), payout: { script: null },
-        nonce1length: en1len, nonce2length: en2len,
-      });
-      if (wb.jobId !== jobId) throw new Error(`job id ${wb.jobId} rebuilt as ${jobId}`);
-      const coinb1 = Buffer.from(String(msg.coinb1), 'hex');
-      const coinb2 = Buffer.from(String(msg.coinb2), 'hex');
-      const checker = new ShareChecker({
-        coinb1, coinb2, branch: wb.branch, version: wb.version, versionMask: mask, prevhash: prevhashFromStratum(wb.stratumPrevhash),
-        nbits: wb.nbits, extranonce1Len: en1len, extranonce2Len: en2len,
-      });
-      this.jobs.set(jobId, { wb, checker, coinb1, coinb2, en1len, en2len });
-      while (this.jobs.size > MAX_JOBS) this.jobs.delete(this.jobs.keys().next().value!);
-      this.#log.info(`node: workinfo ${jobId} height ${wb.height}, ${wb.txCount} transaction(s)`);
+      const job = buildJob(wi, this.txns.take(wi.txids), this.#versionMask);
+      this.jobs.set(wi.jobid, job);
+      this.#log.info(`node: workinfo ${job.wb.jobId} height ${job.wb.height}, ${job.wb.txCount} transaction(s)`);
+      this.emit('job', job.wb.jobId);
     } catch (e) {
+      this.counters.badWorkinfos++;
       this.#log.warning(`node: unusable workinfo from the pool: ${(e as Error).message}`);
     }
   }
@@ -186,7 +243,7 @@ export async function startNode(config: CkpoolConfig, opts: PassthroughOptions =
   });
   await servers.start();
   if (!servers.current()) logger.warning('node: no local bitcoind answers yet; blocks will be retried on it when found');
-  const tap = new NodeTap(generator, logger);
+  const tap = new NodeTap(generator, config.versionMask, logger);
   try {
     const mode = await PassthroughMode.start(config, opts, tap);
     return { mode, tap };

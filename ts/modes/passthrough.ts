@@ -8,9 +8,11 @@
  * - Miner → upstream: each line as the miner sent it, with `"client_id":N,
  *   "address":"ip","server":n` appended inside the object (string splicing: the server
  *   has already checked the line is a JSON object, so nothing is re-serialised).
- * - Upstream → miner: `{"client_id":N,...}` loses its tag and goes to miner N —
- *   `{"client_id":N,` at the start (how ckpool-ts's pool writes it) is cut off as text;
- *   anywhere else the line is parsed and re-serialised. `dropclient=N` drops miner N.
+ * - Upstream → miner: `{"client_id":N,...}` loses its tag and its `"node.method"` (which
+ *   both ckpool and ckpool-ts pools add, ./node-wire.ts) and goes to miner N —
+ *   `{"client_id":N,"node.method":"…",` at the start (how ckpool-ts's pool writes it) is
+ *   cut off as text; anywhere else the line is parsed and re-serialised.
+ *   `dropclient=N` drops miner N.
  * - A miner that leaves is reported with `{"id":42,"client_id":N,...,"method":"mining.term","params":[]}`.
  * - The `proxy` array is a failover set (./upstream.ts). A new link knows none of the
  *   miners, so when one comes up after a loss (or a fail-back) every miner is sent
@@ -52,8 +54,10 @@ export interface PassthroughTap {
   readonly parseDownstream: boolean;
   fromMiner?(m: Miner, msg: Json): void;
   toMiner?(m: Miner, msg: Json): void;
-  /** a message for the passthrough itself (no client_id), e.g. a node's workinfo */
+  /** a message for the passthrough itself (no client_id) */
   fromUpstream?(msg: Json): void;
+  /** a line from upstream before it is parsed, unless it starts with a client_id tag; true consumes it (a node's workinfo) */
+  fromUpstreamLine?(line: string): boolean;
   gone?(m: Miner): void;
   close?(): void | Promise<void>;
 }
@@ -73,6 +77,7 @@ export interface PassthroughOptions {
 }
 
 const CLIENT_ID_PREFIX = '{"client_id":';
+const NODE_METHOD = '"node.method":"';
 
 export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; down: [reason: string] }> {
   readonly miners = new Map<number, Miner>();
@@ -98,6 +103,9 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
       name: kind,
       logger: this.logger,
       handshake: async (link) => {
+        // from the first line: a node's workinfo may follow the handshake reply at once,
+        // and must be read from its text (./node.ts)
+        link.rawHook = (line) => this.#rawLine(line);
         const answer = link.waitFor((m) => m.client_id === undefined && 'result' in m, `the ${method} handshake`, opts.handshakeTimeoutMs ?? 15_000);
         link.sendJson({ id: 0, method, params: [AGENT] });
         const r = await answer;
@@ -196,7 +204,6 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
         m.conn.close('upstream link changed');
       }
     }
-    a.link.rawHook = (line) => this.#rawLine(line);
     this.server.accepting = true;
     this.emit('up', a);
   }
@@ -214,6 +221,12 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
         c = line.charCodeAt(++i);
       }
       if (c !== 0x2c /* , */) return false;
+      // the pool's "node.method" tag is for passthroughs and nodes, not for the miner
+      if (line.startsWith(NODE_METHOD, i + 1)) {
+        const end = line.indexOf('"', i + 1 + NODE_METHOD.length);
+        if (end < 0 || line.charCodeAt(end + 1) !== 0x2c) return false;
+        i = end + 1;
+      }
       const m = this.miners.get(id);
       if (m !== undefined) {
         m.conn.send('{' + line.slice(i + 1));
@@ -229,7 +242,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
       }
       return true;
     }
-    return false;
+    return this.#tap?.fromUpstreamLine?.(line) ?? false;
   }
 
   #fromUpstream(msg: Json): void {
@@ -241,6 +254,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     const m = typeof id === 'number' ? this.miners.get(id) : undefined;
     if (m === undefined) return;
     delete msg.client_id;
+    delete msg['node.method'];
     this.#tap?.toMiner?.(m, msg);
     m.conn.send(JSON.stringify(msg));
     this.counters.down++;

@@ -148,7 +148,7 @@ export class Pool {
           if (r.accepted) w.announce(blockSolvedText(r.height, c.workername, poolName), 0);
         });
       }
-      const links = new LinkHub({ server, stratifier, generator, nodeServers, versionMask: config.versionMask, idSlot: slot, logger });
+      const links = new LinkHub({ server, stratifier, generator, nodeServers, idSlot: slot, logger });
       links.attach();
       if (opts.listenFds) await server.listenFds(opts.listenFds);
       else await server.listen();

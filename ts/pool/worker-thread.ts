@@ -52,7 +52,7 @@ const sessionEvents = {
 const stratifier = new Stratifier({ ...init.stratifier, generator: source, stats, shareLog, enonce1Slot: slot, sessionEvents, logger });
 // passthrough links may land on any serverurl; node links only on nodeserver urls, which
 // the main thread keeps for itself
-const links = new LinkHub({ server, stratifier, generator: source, nodeServers: new Set(), versionMask: init.stratifier.versionMask, idSlot: slot, logger });
+const links = new LinkHub({ server, stratifier, generator: source, nodeServers: new Set(), idSlot: slot, logger });
 links.attach();
 let sharesJudged = 0;
 stratifier.on('share', () => { sharesJudged++; });
