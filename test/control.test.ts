@@ -295,12 +295,23 @@ test('every control command through ckpmsg: replies, errors, miners reached, not
   t.regex(json(viaGenerator[1]!).error as string, /not accepted on the generator socket/);
 
   // --- reject / accept new connections -------------------------------------------------
+  // as ckpool's connector: nothing is accepted, but the socket stays open, so a new
+  // connection waits in the backlog (not refused, not closed) and is served after accept
   t.deepEqual(await ask(t, ['reject']), ['rejecting']);
   t.false(pool.server.accepting);
-  const refused = await StratumClient.connect(pool.addresses[0]!.port);
-  clients.push(refused);
-  await until(() => refused.closed, 3000, 'a refused connection to close');
+  t.false(pool.server.listeningActive);
+  const servedBefore = pool.stratifier.clients.size;
+  const waiting = await StratumClient.connect(pool.addresses[0]!.port);
+  clients.push(waiting);
+  const early = waiting.subscribe();
+  const raced = await Promise.race([early.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 500))]);
+  t.is(raced, 'waiting', 'not served while rejecting');
+  t.false(waiting.closed);
   t.deepEqual(await ask(t, ['accept']), ['accepting']);
+  t.true(pool.server.listeningActive);
+  t.true(Array.isArray((await early).result), 'served once accepting again');
+  waiting.close();
+  await until(() => pool.stratifier.clients.size === servedBefore, 3000, 'the waiting client to leave');
   const bob = await miner('bob.w1');
 
   // --- dropping ----------------------------------------------------------------------
@@ -441,12 +452,15 @@ test.serial('worker threads: every miner command reaches the miners on each thre
   await until(() => bob.c.closed, 3000, 'bob dropped');
   t.deepEqual(json((await askW(['clients']))[0]!), { clients: [] });
 
-  // --- handover: stop listening, every thread's miners told to reconnect ---------------------
+  // --- handover steps (ckpool's reject + reconnect): every thread's miners told to reconnect --
   const carol = await miner('carol.w1', port);
   const dave = await miner('dave.w1', port);
-  t.deepEqual(await askW(['handover']), ['handing over']);
+  t.deepEqual(await askW(['reject', 'reconnect']), ['rejecting', 'reconnecting']);
   await until(() => method(carol.seen, 'client.reconnect').length === 1 && method(dave.seen, 'client.reconnect').length === 1, 5000, 'handover reconnects');
-  t.regex(logText(), /stopped listening and sent client\.reconnect to 2 miners/);
+  t.regex(logText(), /sent client\.reconnect to all 2 clients/);
+  // ckpool answers "unknown" to a handover command; ckpool-ts has none either
+  t.regex(json((await askW(['handover']))[0]!).error as string, /unknown command: handover/);
+  t.deepEqual(await askW(['accept']), ['accepting']);
 });
 
 // --- real ckpool processes: named instances --------------------------------------------------

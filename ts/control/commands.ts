@@ -217,9 +217,9 @@ const COMMANDS: Record<string, Spec> = {
     run: { free: (_cmd, ctx) => json({ uptime: Math.max(0, Math.floor((ctx.now - ctx.startedAt) / 1000)), started: Math.floor(ctx.startedAt / 1000) }) },
   },
 
-  // Handover (ckpool -H): the new instance asks for each listening socket, then tells
-  // this one to hand over: stop accepting (the sockets stay open in the new process),
-  // send every miner client.reconnect, and exit.
+  // Handover (ckpool -H, ts/control/takeover.ts): the new instance asks for each
+  // listening socket, then sends ckpool's `reject`, `reconnect` and `shutdown` — there is
+  // no handover command of its own, so a C ckpool and ckpool-ts take over the same way.
   getxfd: {
     on: ['connector'],
     run: {
@@ -228,17 +228,6 @@ const COMMANDS: Record<string, Spec> = {
         const fds = t.server.listeningFds();
         if (!(i >= 0 && i < fds.length)) return fail(`getxfd: no listening socket ${JSON.stringify(cmd.arg)} (have ${fds.length})`);
         return { reply: '', sendFd: fds[i] };
-      },
-    },
-  },
-  handover: {
-    on: [],
-    run: {
-      pool: async (_cmd, ctx, t) => {
-        await t.server.stopListening();
-        const n = await reconnectClients(t);
-        ctx.logger.notice(`Control: handing over; stopped listening and sent client.reconnect to ${n} miners`);
-        return { reply: 'handing over', after: ctx.shutdown };
       },
     },
   },
@@ -256,8 +245,9 @@ const COMMANDS: Record<string, Spec> = {
   accept: {
     on: ['connector'],
     run: {
-      pool: (_cmd, ctx, t) => {
+      pool: async (_cmd, ctx, t) => {
         t.server.accepting = true;
+        await t.server.resumeListening();
         ctx.logger.notice('Control: accepting new clients');
         return plain('accepting');
       },
@@ -267,7 +257,10 @@ const COMMANDS: Record<string, Spec> = {
     on: ['connector'],
     run: {
       pool: (_cmd, ctx, t) => {
+        // As ckpool's connector: stop accepting, the listening sockets stay open (new
+        // connections wait in the backlog, or go to the process that took them over).
         t.server.accepting = false;
+        t.server.pauseListening();
         ctx.logger.notice('Control: rejecting new clients');
         return plain('rejecting');
       },
@@ -286,8 +279,8 @@ const COMMANDS: Record<string, Spec> = {
           return json({ reconnecting: await reconnectClients(t, undefined, undefined, sel.filter) });
         }
         if (cmd.arg === '') {
-          ctx.logger.notice('Control: reconnecting all clients');
-          await reconnectClients(t);
+          const n = await reconnectClients(t);
+          ctx.logger.notice(`Control: sent client.reconnect to all ${n} clients`);
           return plain('reconnecting');
         }
         // ckpool: reconnect:host,port

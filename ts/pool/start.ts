@@ -12,25 +12,22 @@
  * and opens its control sockets, so `ckpmsg ping` / `shutdown` work while the pool is
  * still waiting for bitcoind.
  *
- * -H (handover): the listening sockets of the running same-named instance are inherited
- * over its `listener` socket (getxfd), the pool starts serving on them, and the old
- * instance is told to `handover` (stop accepting, send its miners client.reconnect,
- * exit) — the ports never close, so no connection attempt is refused.
+ * -H (handover, ts/control/takeover.ts): ckpool's own sequence on the running same-named
+ * instance's `listener` socket, so the old one may be a C ckpool or ckpool-ts: `ping`,
+ * `getxfd<i>` for each listening socket (inherited over SCM_RIGHTS), and once the pool
+ * serves on them `reject`, `reconnect` (its miners get client.reconnect and come here)
+ * and `shutdown` (it exits by itself) — the ports never close, so no connection attempt
+ * is refused.
  *
  * Miners are served on worker threads (ts/pool/workers.ts): `--workers`, else the
  * config's `workers`, else one per CPU.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ResolvedOptions } from '../cli/ckpool.js';
 import type { CkpoolConfig, BtcdEntry } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { sendControl } from '../control/framing.js';
-import { isAlive, readPidFile } from '../control/instance.js';
 import { InstanceLifecycle, stratumUrls } from '../control/lifecycle.js';
-import { serverSocketPath } from '../control/paths.js';
-import { requestListenFd } from '../native/handover.js';
+import { dismissOld, inheritListeners } from '../control/takeover.js';
 import { startBcoin, type BcoinNode } from '../node/bcoin.js';
 import { Pool } from './pool.js';
 import { autoWorkers } from '../config/defaults.js';
@@ -62,26 +59,6 @@ async function demoConfig(config: CkpoolConfig, logger: Logger): Promise<{ confi
   };
 }
 
-/**
- * -H: take the listening sockets of the running same-named instance (ckpool's getxfd,
- * SCM_RIGHTS through the native binding). Null when there is no instance to take over
- * from (then this one simply starts).
- */
-function inheritListeners(options: ResolvedOptions, count: number, logger: Logger): { fds: number[]; oldPid: number } | null {
-  const oldPid = readPidFile(join(options.sockdir, 'main.pid'));
-  const listener = serverSocketPath(options.sockdir, 'listener');
-  if (oldPid === null || !isAlive(oldPid) || !existsSync(listener)) {
-    logger.notice('Handover (-H): no running instance to take over from; starting normally');
-    return null;
-  }
-  const fds: number[] = [];
-  for (let i = 0; i < count; i++) {
-    fds.push(requestListenFd(listener, i));
-    logger.notice(`Inherited old server socket ${i} (fd ${fds[i]}) from process ${oldPid}`);
-  }
-  return { fds, oldPid };
-}
-
 /** Re-execute this process's command line with -H (the control socket's `restart`). */
 function restartSelf(logger: Logger): void {
   const args = process.argv.slice(1);
@@ -102,7 +79,9 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
   try {
     if (config.embeddedDemo) ({ config, node } = await demoConfig(config, logger));
     // serverurl listeners first, then nodeserver ones (the order Pool.start binds them in)
-    const handover = options.flags.handover ? inheritListeners(options, config.serverurl.length + config.nodeserver.length, logger) : null;
+    const handover = options.flags.handover
+      ? await inheritListeners({ sockdir: options.sockdir, count: config.serverurl.length + config.nodeserver.length, logger })
+      : null;
     // Without a handover the control sockets come first, so `ckpmsg ping` / `shutdown`
     // work while the pool waits for bitcoind. With one, the old instance keeps them until
     // this one serves on the inherited sockets and has told it to go.
@@ -117,10 +96,8 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
       throbber: options.flags.quiet || !process.stdout.isTTY ? null : process.stdout,
     });
     if (handover) {
-      const reply = await sendControl(serverSocketPath(options.sockdir, 'listener'), 'handover').catch((e: Error) => `failed: ${e.message}`);
-      logger.notice(`Handover: old process ${handover.oldPid} answered "${reply}"`);
-      for (let i = 0; i < 100 && isAlive(handover.oldPid); i++) await new Promise((r) => setTimeout(r, 100));
-      await life.startControl(); // kills the old process if it is still there
+      await dismissOld({ sockdir: options.sockdir, logger }, handover.oldPid);
+      await life.startControl(); // terminates the old process if it is still there
     }
   } catch (e) {
     await life.abandon();

@@ -43,7 +43,8 @@ import { ckError, ckErrorCause } from '../errors.js';
 import { parseHostPort } from '../config/hostport.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { native } from '../native/binding.js';
-import { detachDescriptor, handleFd } from '../native/handover.js';
+import { detachDescriptor } from '../native/handover.js';
+import { Listeners } from './listeners.js';
 import { WriteBatch } from '../native/sockets.js';
 import { feedLines, FeedResult, type PartialHolder } from './framing.js';
 
@@ -380,12 +381,11 @@ function plainAddress(addr: string): string {
   return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export class StratumServer extends EventEmitter<StratumServerEvents> {
-  /** false: new connections are accepted and closed at once (ckpool "reject"); existing ones are kept. */
+  /**
+   * false: new connections are accepted and closed at once; existing ones are kept (the
+   * proxy modes while no upstream is up). ckpool's `reject` is pauseListening() instead.
+   */
   accepting = true;
 
   readonly urls: readonly string[];
@@ -418,8 +418,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   private readonly clients = new Map<number, Client>();
   private readonly blocked = new Set<Client>();
   private readonly lingering = new Set<Client>();
-  private servers: (net.Server | undefined)[] = [];
-  private bound: { host: string; port: number }[] = [];
+  private readonly listenSockets: Listeners;
   private highdiffByIndex: boolean[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private nextId: number;
@@ -460,6 +459,10 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       throw ckError('CKP_ERR_STRATUM_OPTION', 'idStart/idStep', 'non-negative integers (step at least 1)', `${opts.idStart}/${opts.idStep}`);
     }
     this.handoff = opts.handoff;
+    this.listenSockets = new Listeners({
+      urls: this.urls, parsed: this.parsedUrls, backlog: this.backlog, bindRetries: this.bindRetries, bindRetryMs: this.bindRetryMs,
+      logger: this.logger, wanted: () => this.state === 'listening', onConnection: (socket, index) => this.onConnection(socket, index),
+    });
   }
 
   /** Open connections by id. */
@@ -469,7 +472,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
 
   /** Actually bound addresses, by serverIndex (empty before listen()). */
   get addresses(): { host: string; port: number }[] {
-    return this.bound.map((a) => ({ ...a }));
+    return this.listenSockets.bound.map((a) => ({ ...a }));
   }
 
   get listening(): boolean {
@@ -478,42 +481,23 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
 
   /** Bind every url. Rejects with CKP_ERR_STRATUM_LISTEN naming the url if one cannot be bound (the others are closed again). */
   async listen(): Promise<void> {
-    if (this.state !== 'new') throw ckError('CKP_ERR_STRATUM_STATE', this.state === 'closed' ? 'is closed' : 'is already listening');
-    this.state = 'listening';
-    try {
-      for (let i = 0; i < this.parsedUrls.length; i++) {
-        const { host, port } = this.parsedUrls[i]!;
-        const srv = await this.bindWithRetry(i, this.urls[i]!, { host, port, backlog: this.backlog });
-        this.servers[i] = srv;
-        const addr = srv.address() as net.AddressInfo;
-        this.bound[i] = { host, port: addr.port };
-      }
-    } catch (err) {
-      await this.bindFailed();
-      throw err;
-    }
-    await this.started();
+    await this.startListeners(() => this.listenSockets.bindAll());
   }
 
   /**
    * Listen on already-open listening sockets (socket handover): fds[i] becomes serverIndex i.
-   * The urls given to the constructor still name the listeners and decide highdiff when the
-   * fd's own port cannot be read.
+   * A url with no socket, or whose socket has another address, is bound afresh (as
+   * ckpool's connector does); the urls also decide highdiff.
    */
-  async listenFds(fds: number[]): Promise<void> {
+  async listenFds(fds: readonly (number | undefined)[]): Promise<void> {
+    await this.startListeners(() => this.listenSockets.inherit(fds));
+  }
+
+  private async startListeners(open: () => Promise<void>): Promise<void> {
     if (this.state !== 'new') throw ckError('CKP_ERR_STRATUM_STATE', this.state === 'closed' ? 'is closed' : 'is already listening');
     this.state = 'listening';
     try {
-      for (let i = 0; i < fds.length; i++) {
-        const name = this.urls[i] ?? `fd ${fds[i]}`;
-        const srv = await this.bindWithRetry(i, name, { fd: fds[i]!, backlog: this.backlog }, 0);
-        this.servers[i] = srv;
-        const addr = srv.address();
-        const parsed = this.parsedUrls[i];
-        this.bound[i] = typeof addr === 'object' && addr !== null
-          ? { host: addr.address, port: addr.port }
-          : { host: parsed?.host ?? '', port: parsed?.port ?? 0 };
-      }
+      await open();
     } catch (err) {
       await this.bindFailed();
       throw err;
@@ -580,8 +564,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
 
   private async bindFailed(): Promise<void> {
     if (this.state === 'listening') this.state = 'new'; // close() meanwhile: stay closed
-    await this.closeListeners();
-    this.bound = [];
+    await this.listenSockets.close();
   }
 
   private async started(): Promise<void> {
@@ -589,66 +572,38 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       await this.bindFailed();
       throw ckError('CKP_ERR_STRATUM_STATE', 'was closed while binding');
     }
-    this.highdiffByIndex = this.bound.map((a) => a.port > this.highdiffPort);
-    for (let i = 0; i < this.bound.length; i++) {
-      const a = this.bound[i]!;
+    const bound = this.listenSockets.bound;
+    this.highdiffByIndex = bound.map((a) => a.port > this.highdiffPort);
+    for (let i = 0; i < bound.length; i++) {
+      const a = bound[i]!;
       this.logger.notice(`Stratum server ${i} listening on ${hostPortText(a.host, a.port)}${this.highdiffByIndex[i] ? ' (highdiff)' : ''}`);
     }
     this.startSweep();
-    this.emit('listening', this.bound.map((a) => hostPortText(a.host, a.port)));
+    this.emit('listening', bound.map((a) => hostPortText(a.host, a.port)));
   }
 
-  private async bindWithRetry(index: number, name: string, options: net.ListenOptions | { fd: number; backlog: number }, retries = this.bindRetries): Promise<net.Server> {
-    for (let attempt = 0; ; attempt++) {
-      const srv = net.createServer({ allowHalfOpen: false, pauseOnConnect: false });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          srv.once('error', reject);
-          // { fd } is a handle object, which net.Server.listen accepts like options.
-          srv.listen(options as net.ListenOptions, () => {
-            srv.off('error', reject);
-            resolve();
-          });
-        });
-      } catch (err) {
-        srv.close(noop);
-        const code = (err as NodeJS.ErrnoException).code ?? String(err);
-        if (attempt < retries && this.state === 'listening') {
-          this.logger.warning(`Failed to bind stratum server ${name} (${code}), retrying in ${this.bindRetryMs} ms`);
-          await sleep(this.bindRetryMs);
-          if (this.state === 'listening') continue;
-        }
-        throw ckErrorCause('CKP_ERR_STRATUM_LISTEN', err, name, (err as Error).message ?? code);
-      }
-      srv.on('connection', (socket: net.Socket) => this.onConnection(socket, index));
-      srv.on('error', (err) => {
-        // Accept errors (EMFILE, ENFILE, ...) are reported here; the listener keeps going.
-        this.logger.err(`Stratum server ${name}: ${(err as Error).message}`);
-      });
-      return srv;
-    }
-  }
-
-  /** The OS descriptors of the listening sockets, by serverIndex (for a handover). */
+  /** The OS descriptors of the listening sockets, by serverIndex (for a handover's `getxfd`). */
   listeningFds(): number[] {
-    return this.servers.map((srv, i) => {
-      const fd = handleFd(srv);
-      if (fd < 0) throw ckError('CKP_ERR_STRATUM_STATE', `listener ${i} has no descriptor`);
-      return fd;
-    });
+    return this.listenSockets.fds();
+  }
+
+  /** False while paused by pauseListening(). */
+  get listeningActive(): boolean {
+    return this.listenSockets.accepting;
   }
 
   /**
-   * Stop accepting on this process's listeners but keep every connected client — after a
-   * handover the other process accepts on the same sockets (its own descriptors), so the
-   * ports never close.
+   * ckpool's `reject`: stop accepting but keep the listening sockets open, so new
+   * connections wait in the kernel's backlog (or go to another process accepting on the
+   * same sockets after a handover) instead of being refused. Connected clients stay.
    */
-  async stopListening(): Promise<void> {
-    // net.Server.close() stops accepting at once, but its callback waits for every
-    // connection to end — the miners stay connected here, so do not wait for it.
-    const servers = this.servers.filter((s): s is net.Server => s !== undefined);
-    this.servers = [];
-    for (const s of servers) s.close();
+  pauseListening(): void {
+    if (this.state === 'listening') this.listenSockets.pause();
+  }
+
+  /** ckpool's `accept`: accept again on the sockets kept by pauseListening(). */
+  async resumeListening(): Promise<void> {
+    if (this.state === 'listening') await this.listenSockets.resume();
   }
 
   /** Stop listening and destroy every client (each gets 'close' with 'server closing'). */
@@ -657,19 +612,13 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     this.state = 'closed';
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
-    const done = this.closeListeners();
+    const done = this.listenSockets.close();
     for (const client of [...this.clients.values()]) this._drop(client, CloseReason.SERVER_CLOSING, true);
     for (const client of this.lingering) client.socket.destroy();
     this.lingering.clear();
     await done;
     // The 'close' events are emitted on the next tick; let them out before resolving.
     await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-
-  private async closeListeners(): Promise<void> {
-    const servers = this.servers.filter((s): s is net.Server => s !== undefined);
-    this.servers = [];
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
   /**
