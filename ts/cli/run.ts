@@ -42,6 +42,8 @@ export function isMissingPoolModule(e: unknown): boolean {
 export async function run(options: ResolvedOptions, config: CkpoolConfig, logger: Logger, deps: RunDeps = {}): Promise<void> {
   checkImplemented(options);
   if (isProxyMode(options.mode)) {
+    // the proxy modes' stratifiers are built in ts/modes/, which does not pass it yet
+    if (config.dropidle > 0) logger.warning(`dropidle ${config.dropidle} is not applied in ${options.mode} mode (only in pool and solo mode); idle miners stay connected`);
     const { startModes } = await import('../modes/start.js');
     await startModes(options, config, logger);
     return;

@@ -43,6 +43,8 @@ export interface PoolOptions {
   statsIntervalMs?: number;
   /** auth deadline for miners, ms (default 60 000) */
   authTimeoutMs?: number;
+  /** drop miners with no share for this long, ms; 0 = never (default: the config's `dropidle` seconds) */
+  dropIdleMs?: number;
   /** serve on these already-listening socket descriptors (a handover) instead of binding serverurl */
   listenFds?: number[];
   /** where the once-a-second status line goes (ckpool's stdout throbber; the CLI passes stdout unless -q) */
@@ -122,6 +124,7 @@ export class Pool {
         nonce1length: config.nonce1length, nonce2length: config.nonce2length, versionMask: config.versionMask,
         updateInterval: config.updateInterval, poolName, serverUrls: urls,
         authTimeoutMs: opts.authTimeoutMs, invalidBurst: opts.invalidBurst,
+        dropIdleMs: opts.dropIdleMs ?? (config.dropidle ?? 0) * 1000,
       };
       const nodeServers = new Set(config.nodeserver.map((_, i) => config.serverurl.length + i));
       if (nthreads > 0) {

@@ -31,7 +31,7 @@ import {
   ERRN, Reject, StratumError, blockSolvedText, err, isHex, notify, parseDiff, reconnect, rejectReply, reply, setDifficulty, showMessage,
   type RejectKind,
 } from './protocol.js';
-import { applyDiff, clampDiff, creditedDiff, newVardiff, vardiffShare, type VardiffLimits } from './vardiff.js';
+import { applyDiff, clampDiff, creditedDiff, lastCountedShare, newVardiff, vardiffShare, type VardiffLimits } from './vardiff.js';
 
 export interface StratifierOptions {
   /** where work comes from: the Generator (bitcoinds), or an upstream pool */
@@ -71,6 +71,12 @@ export interface StratifierOptions {
   /** serverurl entries, for the share log's createinet */
   serverUrls?: string[];
   authTimeoutMs?: number;
+  /**
+   * ckpool 1.2's `dropidle` (in ms here): an authorised miner whose last counted share
+   * (accepted, or stale but good), or its connection if it has sent none, is older than
+   * this is disconnected. 0 or absent: never. Checked by the one client sweep.
+   */
+  dropIdleMs?: number;
   /**
    * Invalid submits in a row (no good share between) after which a client is dropped
    * at once as a flood; default 500. Load generators that send random shares on
@@ -193,7 +199,10 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     if (opts.server) this.attach(opts.server);
     this.#gen.on('workbase', (wb, clean) => this.#onWorkbase(wb, clean));
     if (this.#gen.current) this.#onWorkbase(this.#gen.current, true);
-    this.#sweep = setInterval(() => this.#sweepClients(), Math.min(5_000, (opts.authTimeoutMs ?? 60_000) / 4));
+    // one timer for every client: often enough that a deadline is met within a quarter of it
+    const dropIdle = opts.dropIdleMs ?? 0;
+    const every = Math.min(5_000, (opts.authTimeoutMs ?? 60_000) / 4, dropIdle > 0 ? dropIdle / 4 : Infinity);
+    this.#sweep = setInterval(() => this.#sweepClients(), Math.max(10, every));
     this.#sweep.unref();
   }
 
@@ -272,8 +281,14 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
   #sweepClients(): void {
     const now = Date.now();
     const authTimeout = this.#o.authTimeoutMs ?? 60_000;
+    const dropIdle = this.#o.dropIdleMs ?? 0;
     for (const c of this.clients.values()) {
-      if (!c.authorised && now - c.conn.connectedAt > authTimeout) c.conn.close('not authorised in time');
+      if (!c.authorised) {
+        if (now - c.conn.connectedAt > authTimeout) c.conn.close('not authorised in time');
+      } else if (dropIdle > 0 && now - lastCountedShare(c.vd) > dropIdle) {
+        this.#log.info(`Dropping client ${c.id} ${c.conn.address} worker ${c.workername}: no share for ${Math.round((now - lastCountedShare(c.vd)) / 1000)} s (dropidle)`);
+        c.conn.close('idle (dropidle)');
+      }
     }
     for (const [id, s] of this.#sessions) if (now - s.at > SESSION_KEEP_MS) this.#sessions.delete(id);
   }

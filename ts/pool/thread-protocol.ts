@@ -12,7 +12,7 @@ import type { SessionEntry, StratifierOptions } from './stratifier.js';
 /** The stratifier settings a worker thread needs (the plain-data part of StratifierOptions). */
 export type ThreadStratifierOptions = Pick<StratifierOptions,
   'solo' | 'mindiff' | 'startdiff' | 'highdiff' | 'maxdiff' | 'nonce1length' | 'nonce2length' | 'versionMask' |
-  'updateInterval' | 'poolName' | 'serverUrls' | 'authTimeoutMs' | 'invalidBurst'>;
+  'updateInterval' | 'poolName' | 'serverUrls' | 'authTimeoutMs' | 'dropIdleMs' | 'invalidBurst'>;
 
 export type ThreadServerOptions = Omit<StratumServerOptions, 'logger' | 'handoff'>;
 

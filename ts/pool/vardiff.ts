@@ -43,6 +43,16 @@ export function newVardiff(diff: number, now: number): VardiffState {
   return { diff, oldDiff: diff, diffChangeSeq: 0, suggestDiff: 0, dsps5: 0, uadiff: 0, lastDecay: now, measureStart: now, lastDiffChange: now, ssdc: 0 };
 }
 
+/**
+ * When the client last sent a counted share (accepted, or stale but good: ckpool's
+ * last_share), or was created if it has sent none: vardiff folds each counted share in
+ * at once (shares within 50 ms are batched, so at most 50 ms early). What `dropidle`
+ * measures idleness from.
+ */
+export function lastCountedShare(st: Pick<VardiffState, 'lastDecay'>): number {
+  return st.lastDecay;
+}
+
 /** Clamp a wanted difficulty to the pool's and the miner's limits, in ckpool's order. */
 export function clampDiff(want: number, st: Pick<VardiffState, 'suggestDiff'>, lim: VardiffLimits): number {
   let d = Math.max(want, lim.mindiff);
