@@ -1,9 +1,10 @@
 /**
  * Seamless restart: `ckpool -H` takes the listening sockets of the running instance over
  * its unix socket (SCM_RIGHTS, in the Rust binding) while miners keep connecting and
- * mining. Real processes (bin/ckpool.js), a real bcoin node behind the hard-target
- * stand-in of test/helpers/hardbits.ts (so shares are shares, not blocks), real TCP.
- * Also `restart` through ckpmsg, and -D.
+ * mining, with ckpool's own command sequence (ping, getxfd<i>, reject, reconnect,
+ * shutdown; ts/control/takeover.ts). Real processes (bin/ckpool.js), a real bcoin node
+ * behind the hard-target stand-in of test/helpers/hardbits.ts (so shares are shares, not
+ * blocks), real TCP. Also `restart` through ckpmsg, and -D.
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -129,12 +130,18 @@ test.serial('ckpool -H under load: no refused connection, every miner reconnects
   const before = stats.accepted.length;
   t.true(before > 0, 'shares accepted by the old instance');
   const oldPid = old.child.pid!;
+  const oldExit = once(old.child, 'exit');
   const fresh = ckpool(['-n', 'ho', '-s', sockdir, '-L', '-q', '-H']);
   await fresh.ready();
-  if (old.child.exitCode === null) await once(old.child, 'exit');
+  const [code, signal] = (await oldExit) as [number | null, string | null];
+  t.is(signal, null, 'the old instance was not killed');
+  t.is(code, 0, 'the old instance exited by itself');
   t.false(isAlive(oldPid));
   t.is(readPidFile(path.join(sockdir, 'main.pid')), fresh.child.pid!);
   await new Promise((r) => setTimeout(r, 1500));
+  // every miner is now served by the new instance (its own client list names them)
+  const served = JSON.parse(await sendControl(path.join(sockdir, 'listener'), 'clients')).clients as { user: string }[];
+  t.deepEqual([...new Set(served.flatMap((c) => (c.user ? [c.user] : [])))].sort(), ['m1', 'm2', 'm3', 'm4']);
   probing = false;
   await prober;
   await Promise.all(miners.map((m) => m.stop()));
@@ -148,8 +155,10 @@ test.serial('ckpool -H under load: no refused connection, every miner reconnects
   t.regex(fresh.out() + hoLog, /Inherited old server socket 0/);
   // the old instance served its miners on worker threads (the binary's default) and told every one of them
   t.regex(hoLog, /Serving miners on \d+ worker thread\(s\)/);
-  const told = /stopped listening and sent client\.reconnect to (\d+) miners/.exec(hoLog);
+  const told = /sent client\.reconnect to all (\d+) clients/.exec(hoLog);
   t.true(told !== null && Number(told[1]) >= miners.length, told?.[0]);
+  t.regex(hoLog, new RegExp(`Handover: old process ${oldPid} exited by itself`));
+  t.notRegex(hoLog, /Terminating old process/);
 
   // every accepted share is in the share log (old instance's and new instance's lines)
   await sendControl(path.join(sockdir, 'listener'), 'shutdown');
@@ -157,6 +166,125 @@ test.serial('ckpool -H under load: no refused connection, every miner reconnects
   const logged = new Set(shareLogLines().filter((l) => l.result).map((l) => `${l.enonce1}:${l.nonce2}:${l.nonce}`));
   const missing = stats.accepted.filter((a) => !logged.has(`${a.en1}:${a.nonce2}:${a.nonce}`));
   t.deepEqual(missing, [], `${missing.length} of ${stats.accepted.length} accepted shares missing from the share logs`);
+});
+
+/** A pool config on these ports with its own logdir (the instance's log is `<logdir>/<name>.log`). */
+function confOn(ports: number[], logdir: string): string {
+  const file = path.join(dir, `${path.basename(logdir)}.conf`);
+  const base = JSON.parse(readFileSync(confFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(file, JSON.stringify({ ...base, serverurl: ports.map((p) => `127.0.0.1:${p}`), logdir }));
+  return file;
+}
+
+/** The commands ckpool.c's -H path sends, in its order, for two listening sockets. */
+const CKPOOL_SEQUENCE = ['ping', 'getxfd0', 'getxfd1', 'reject', 'reconnect', 'shutdown'];
+
+test.serial('-H sends exactly ckpool\'s command sequence (recorded by the old ckpool-ts instance\'s control log)', async (t) => {
+  const [p1, p2] = [await freePort(), await freePort()];
+  const logdir = path.join(dir, 'logs-seq');
+  const conf = confOn([p1, p2], logdir);
+  const sockdir = path.join(dir, 'sock-seq');
+  // -l 7: the control server logs every command it receives ("Control listener: <text>")
+  const old = ckpool(['-n', 'seq', '-s', sockdir, '-q', '-l', '7'], conf);
+  await old.ready();
+  const oldExit = once(old.child, 'exit');
+  const fresh = ckpool(['-n', 'seq', '-s', sockdir, '-q', '-H'], conf);
+  await fresh.ready();
+  t.deepEqual(await oldExit, [0, null], 'the old instance exited by itself');
+  const log = readFileSync(path.join(logdir, 'seq.log'), 'utf8');
+  const received = [...log.matchAll(/Control listener: (.*)$/gm)].map((m) => m[1]);
+  t.deepEqual(received, CKPOOL_SEQUENCE);
+  for (const [cmd, reply] of [['reject', 'rejecting'], ['reconnect', 'reconnecting'], ['shutdown', 'exiting']]) {
+    t.regex(log, new RegExp(`Handover: sent ${cmd} to old process ${old.child.pid}, it answered "${reply}"`));
+  }
+  t.regex(log, /Inherited old server socket 1 /);
+  // both inherited sockets serve
+  for (const p of [p1, p2]) {
+    const c = await StratumClient.connect(p);
+    await c.subscribe();
+    t.is((await c.authorize('seq.check')).result, true);
+    c.close();
+  }
+  await sendControl(path.join(sockdir, 'listener'), 'shutdown');
+  if (fresh.child.exitCode === null) await once(fresh.child, 'exit');
+});
+
+/**
+ * A stand-in for a running C ckpool 0.9.9's `listener` socket, because CI has no ckpool
+ * (the real one was checked by hand; README "Migrating from ckpool"). It answers as
+ * ckpool.c:listener does: `ping` → pong; `getxfd<i>` → listening socket i over SCM_RIGHTS,
+ * or, for an index it does not have, nothing at all (connector_send_fd logs and the
+ * socket is closed); `reject` → rejecting (it stops accepting), `reconnect` →
+ * reconnecting, `shutdown` → exiting (then it "exits": its listener socket closes and its
+ * "main process", a child here, ends);
+ * anything else → unknown. It records what it receives.
+ */
+async function ckpoolStandIn(sockdir: string, stratumPort: number) {
+  const { encodeFrame, FrameDecoder } = await import('../ts/control/framing.js');
+  const { handleFd, sendFd } = await import('../ts/native/handover.js');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(sockdir, { recursive: true });
+  // the pid in main.pid must be a live process that exits on `shutdown`
+  const main = spawn('sleep', ['600'], { stdio: 'ignore' });
+  children.push(main);
+  writeFileSync(path.join(sockdir, 'main.pid'), String(main.pid));
+  const stratum = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => stratum.listen({ port: stratumPort, host: '127.0.0.1' }, r));
+  const received: string[] = [];
+  const listener = net.createServer({ allowHalfOpen: true }, (conn) => {
+    const dec = new FrameDecoder(1 << 16);
+    conn.on('data', (d: Buffer) => {
+      const body = dec.push(d);
+      if (body === null) return;
+      const msg = body.toString('utf8');
+      received.push(msg);
+      const reply = (text: string) => conn.end(encodeFrame(text));
+      const fdno = /^getxfd(\d+)/.exec(msg);
+      if (msg.startsWith('ping')) reply('pong');
+      else if (fdno) {
+        if (Number(fdno[1]) === 0) sendFd(conn, handleFd(stratum));
+        conn.end();
+      } else if (msg.startsWith('reject')) {
+        stratum.close();
+        reply('rejecting');
+      } else if (msg.startsWith('reconnect')) reply('reconnecting');
+      else if (msg.startsWith('shutdown')) {
+        // the old process exits: its control socket closes with it
+        reply('exiting');
+        listener.close();
+        main.kill('SIGKILL');
+      } else reply('unknown');
+    });
+  });
+  await new Promise<void>((r) => listener.listen(path.join(sockdir, 'listener'), r));
+  const exited = once(main, 'exit');
+  return { received, exited };
+}
+
+test.serial('-H against a ckpool.c-like old process (stand-in): its sequence, one socket of two inherited, the other bound', async (t) => {
+  const [p1, p2] = [await freePort(), await freePort()];
+  const logdir = path.join(dir, 'logs-standin');
+  const conf = confOn([p1, p2], logdir);
+  const sockdir = path.join(dir, 'sock-standin');
+  const old = await ckpoolStandIn(sockdir, p1);
+  const fresh = ckpool(['-n', 'standin', '-s', sockdir, '-q', '-H'], conf);
+  await fresh.ready();
+  await old.exited;
+  t.deepEqual(old.received, CKPOOL_SEQUENCE);
+  const log = readFileSync(path.join(logdir, 'standin.log'), 'utf8');
+  t.regex(log, /Inherited old server socket 0 /);
+  t.regex(log, /gave no server socket 1/);
+  t.regex(log, /Handover: old process \d+ exited by itself/);
+  t.notRegex(log, /Terminating old process/);
+  for (const p of [p1, p2]) {
+    const c = await StratumClient.connect(p);
+    await c.subscribe();
+    t.is((await c.authorize('standin.check')).result, true);
+    c.close();
+  }
+  t.is(readPidFile(path.join(sockdir, 'main.pid')), fresh.child.pid!);
+  await sendControl(path.join(sockdir, 'listener'), 'shutdown');
+  if (fresh.child.exitCode === null) await once(fresh.child, 'exit');
 });
 
 test.serial('restart through the control socket: a new process takes over with -H', async (t) => {
