@@ -715,3 +715,51 @@ test('StatsForwarder: asks for an early flush when full; replayStats skips what 
   t.is(s.getUser('dave')!.shares, 1);
   t.deepEqual(replayStats(s, ['junk', 1]).authorised, []);
 });
+
+// --- number formatting (documents.ts, format.ts counterText) ----------------------------
+
+test('the block line stays meaningful with sub-1 difficulties', async (t) => {
+  const { blockSolvedLine } = await import('../ts/stats/documents.js');
+  // ckpool's own form where it reads well
+  t.is(blockSolvedLine(4, 100), 'Block solved after 4 shares at 4.0% diff');
+  t.is(blockSolvedLine(123456, 100000), 'Block solved after 123456 shares at 123.5% diff');
+  // fractional share sums keep six significant digits instead of "0.00"
+  t.is(blockSolvedLine(0.07100000000000005, 10), 'Block solved after 0.071 shares at 0.7% diff');
+  t.is(blockSolvedLine(1234.56789, 1e6), 'Block solved after 1234.57 shares at 0.1% diff');
+  // regtest: network diff 4.656542373906925e-10, one share of 0.001 — not "214751616.0%"
+  t.is(blockSolvedLine(0.001, 4.656542373906925e-10), 'Block solved after 0.001 shares at 2147516× the network diff (4.657e-10)');
+  t.is(blockSolvedLine(0, 0), 'Block solved after 0 shares');
+  // PoolStats logs and returns the same line
+  const log = new MemoryLogger();
+  const s = new PoolStats({ logdir: '/nonexistent', logger: log });
+  s.setNetworkDiff(4.656542373906925e-10);
+  for (let i = 0; i < 3; i++) s.addShare({ user: 'u', worker: 'u.w', clientId: 1, diff: 0.001, sdiff: 0.002, accepted: true, submitted: true, now: T0 });
+  s.tick(T0 + 1875);
+  const msg = s.blockFound(T0 + 1875);
+  t.is(msg, 'Block solved after 0.003 shares at 6442548× the network diff (4.657e-10)');
+  t.true(log.lines.some((l) => l.msg === msg));
+});
+
+test('fractional counters: 10 significant digits in the files and the API, no float noise', async (t) => {
+  const { counterText, COUNTER_DIGITS, dumpJson, J, toPlain } = await import('../ts/stats/format.js');
+  t.is(COUNTER_DIGITS, 10);
+  let sum = 0;
+  for (let i = 0; i < 71; i++) sum += 0.001;
+  t.is(String(sum), '0.07100000000000005');
+  t.is(counterText(sum), '0.071');
+  t.is(counterText(42), '42');
+  t.is(counterText(1234567.891234567), '1234567.891');
+  t.is(counterText(123456789012.75), '123456789013', 'past 10 digits: a whole number, never an exponent');
+  t.is(counterText(5.00000000001), '5.0');
+  const doc = J.obj([['shares', J.int(sum)], ['bestshare', J.real(2.3600078616841889)], ['n', J.int(3)]]);
+  t.is(dumpJson(doc, { precision: 16 }), '{"shares": 0.071, "bestshare": 2.360007861684189, "n": 3}');
+  t.deepEqual(toPlain(doc, { precision: 16 }), { shares: 0.071, bestshare: 2.360007861684189, n: 3 });
+  // the users/<user> file and userJson agree
+  const s = new PoolStats({ logdir: '/nonexistent', logger: new MemoryLogger() });
+  s.clientAuthorised('dave', 'dave.1', 7, T0);
+  for (let i = 0; i < 71; i++) s.addShare({ user: 'dave', worker: 'dave.1', clientId: 7, diff: 0.001, sdiff: 0.002, accepted: true, submitted: true, now: T0 });
+  const file = s.userFileText('dave', T0 + 1000)!;
+  t.regex(file, /"shares": 0\.071,/);
+  t.false(/0\.0710000/.test(file), file);
+  t.is((s.userJson('dave', T0 + 1000) as { shares: number }).shares, 0.071);
+});

@@ -10,7 +10,8 @@
  * - Every error, including an unknown command, is JSON: `{"error":"<text>"}`.
  *
  * Argument forms: `cmd <arg>`, `cmd=<arg>` (ckpool's `dropclient=5`, `loglevel=7`),
- * `cmd:<arg>` (`reconnect:host,port`) and `cmd{json}` (ckpool's `getuser{"user":"x"}`).
+ * `cmd:<arg>` (`reconnect:host,port`) and `cmd{json}` (ckpool's `getuser{"user":"x"}`),
+ * also written `cmd={json}` or `cmd {json}` for the commands that take a name or an id.
  *
  * Worker threads (`target.workers`): the pool's miners are on the threads and the main
  * thread's stratifier has only node-link miners; every command acts on both and answers
@@ -91,12 +92,18 @@ interface Spec {
 
 const STARTING = 'the pool is still starting (no work from bitcoind yet); try again shortly';
 
-/** `{"key":value}` from the JSON form, or the plain argument. */
+/**
+ * `{"key":value}` from the JSON form, or the plain argument. ckpool's form is
+ * `getuser{"user":"x"}`; `getuser={"user":"x"}` and `getuser {"user":"x"}` (what people
+ * type after reading `dropclient=5` or `getuser x`) mean the same, so an argument that
+ * starts with `{` is read as the JSON form too.
+ */
 function argValue(cmd: ParsedCommand, keys: readonly string[]): unknown {
-  if (cmd.json === undefined) return cmd.arg === '' ? undefined : cmd.arg;
+  const text = cmd.json ?? (cmd.arg.startsWith('{') ? cmd.arg : undefined);
+  if (text === undefined) return cmd.arg === '' ? undefined : cmd.arg;
   let obj: unknown;
   try {
-    obj = JSON.parse(cmd.json);
+    obj = JSON.parse(text);
   } catch {
     return undefined;
   }

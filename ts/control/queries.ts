@@ -9,6 +9,8 @@ import type { Client } from '../pool/client.js';
 import type { ClientFilter, ClientRecord } from '../pool/thread-protocol.js';
 import type { PeriodName } from '../stats/decay.js';
 import type { StratumServerStats } from '../stratum/server.js';
+import type { Workbase } from '../work/workbase.js';
+import { janssonReal } from '../stats/format.js';
 
 /**
  * What the control server needs from a pool: exactly Pool's parts (tests may pass a Pool).
@@ -23,13 +25,32 @@ export interface ControlCounters {
   shares: number;
 }
 
-/** ckpool's {count, memory, generated} triple; we do not track memory per object (0). */
+/**
+ * ckpool's {count, memory, generated} triple. ckpool's `memory` is count × its C struct
+ * size (plus hash-table overhead); JS objects have no fixed size, so ours is the bytes
+ * of data the objects hold, counted from their contents (strings, buffers,
+ * transactions), without the engine's per-object overhead. See README §control.
+ */
 interface ObjCount {
   count: number;
   memory: number;
   generated: number;
 }
-const objCount = (count: number, generated = count): ObjCount => ({ count, memory: 0, generated });
+const objCount = (count: number, memory: number, generated = count): ObjCount => ({ count, memory, generated });
+
+/** Bytes a workbase holds: its transactions (hex, as the template gave them), coinbase halves and merkle branch. */
+function workbaseBytes(wb: Workbase): number {
+  let n = wb.coinb1.length + wb.coinb2.length;
+  for (const b of wb.branch) n += b.length;
+  for (const tx of wb.template.transactions) n += tx.data.length;
+  return n;
+}
+
+/** Bytes of the per-client strings and extranonce1 (the rest of a client is fixed-size state). */
+function clientBytes(c: ClientRecord): number {
+  return c.agent.length + c.workername.length + c.username.length + c.sessionId.length + c.enonce1Hex.length * 1.5 +
+    c.conn.address.length;
+}
 
 /** The miners of the main thread's own stratifier (node-link miners with threads) a filter selects. */
 export function localClients(t: ControlTarget, filter?: ClientFilter): Client[] {
@@ -93,19 +114,37 @@ async function poolCounts(t: ControlTarget): Promise<PoolCounts> {
 export async function stratifierStats(t: ControlTarget, counters: ControlCounters): Promise<Record<string, ObjCount>> {
   const wb = t.generator.current;
   const n = await poolCounts(t);
+  let wbBytes = 0;
+  for (const id of t.generator.jobIds) {
+    const w = t.generator.workbase(id);
+    if (w) wbBytes += workbaseBytes(w);
+  }
+  let txBytes = 0;
+  for (const tx of wb?.template.transactions ?? []) txBytes += tx.data.length / 2;
+  let userBytes = 0;
+  const users = t.stats.userNames();
+  for (const name of users) {
+    userBytes += name.length;
+    for (const w of t.stats.getUser(name)?.workers ?? []) userBytes += w.name.length;
+  }
+  const clients = await allClients(t);
+  // a remembered session: its id and extranonce1, as hex
+  const sessionBytes = n.sessions * (8 + 2 * (wb?.nonce1length ?? 4));
   return {
-    workbases: objCount(t.generator.workbaseCount, wb ? wb.seq + 1 : 0),
-    remote_workbases: objCount(0),
-    users: objCount(t.stats.userNames().length),
-    clients: objCount(n.clients, n.server.accepted),
-    disconnected: objCount(n.sessions),
-    shares: objCount(0, counters.shares + n.threadShares),
-    transactions: objCount(wb ? wb.txCount : 0),
+    workbases: objCount(t.generator.workbaseCount, wbBytes, wb ? wb.seq + 1 : 0),
+    remote_workbases: objCount(0, 0),
+    users: objCount(users.length, userBytes),
+    clients: objCount(n.clients, clients.reduce((a, c) => a + clientBytes(c), 0), n.server.accepted),
+    disconnected: objCount(n.sessions, sessionBytes),
+    // no share objects are kept (ckpool keeps one per share until its workbase ages out)
+    shares: objCount(0, 0, counters.shares + n.threadShares),
+    // the current template's transactions, in bytes (ckpool: its txn table)
+    transactions: objCount(wb ? wb.txCount : 0, txBytes),
     // ckpool's message queues: this implementation has none (everything is handled
     // in the event loop turn it arrives in), so they are always empty.
-    ssends: objCount(0),
-    srecvs: objCount(0),
-    stxnq: objCount(0),
+    ssends: objCount(0, 0),
+    srecvs: objCount(0, 0),
+    stxnq: objCount(0, 0),
   };
 }
 
@@ -114,10 +153,11 @@ export async function connectorStats(t: ControlTarget): Promise<Record<string, O
   const s = (await poolCounts(t)).server;
   const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
   return {
-    clients: objCount(s.clients, s.accepted),
-    dead: objCount(s.closing, dropped),
-    sends: objCount(s.blocked),
-    delays: objCount(s.blocked),
+    // memory: the connector's buffers are not counted (stratifierstats counts the clients)
+    clients: objCount(s.clients, 0, s.accepted),
+    dead: objCount(s.closing, 0, dropped),
+    sends: objCount(s.blocked, 0),
+    delays: objCount(s.blocked, 0),
     accepting: t.server.accepting,
   };
 }
@@ -128,9 +168,13 @@ export function poolStats(t: ControlTarget, now: number): Record<string, unknown
   return { ...JSON.parse(a), ...JSON.parse(b), ...JSON.parse(c) };
 }
 
-/** `getuser`: the users/<user> document with the user's name added, or undefined. */
+/**
+ * `getuser`: the users/<user> document with the user's name added, or undefined. Its
+ * worker array also lists connected workers that have no share yet (the file leaves
+ * them out, as ckpool's does), so it agrees with the user's `workers` count.
+ */
 export function userInfo(t: ControlTarget, user: string, now: number): Record<string, unknown> | undefined {
-  const doc = t.stats.userJson(user, now) as Record<string, unknown> | undefined;
+  const doc = t.stats.userJson(user, now, { connected: true }) as Record<string, unknown> | undefined;
   return doc ? { user, ...doc } : undefined;
 }
 
@@ -150,7 +194,7 @@ export function userList(t: ControlTarget, now: number): Record<string, unknown>
 export function workerList(t: ControlTarget, now: number, only?: string): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (const name of t.stats.userNames()) {
-    const doc = t.stats.userJson(name, now) as { worker?: Record<string, unknown>[] } | undefined;
+    const doc = t.stats.userJson(name, now, { connected: true }) as { worker?: Record<string, unknown>[] } | undefined;
     for (const w of doc?.worker ?? []) {
       const workername = String(w.workername);
       if (only !== undefined && workername !== only) continue;
@@ -196,7 +240,8 @@ export function clientInfo(t: ControlTarget, c: ClientRecord): Record<string, un
     diff: c.vd.diff,
     accepted: c.accepted,
     rejected: c.rejected,
-    bestdiff: c.bestDiff,
+    // as the stats files write a share's difficulty (16 significant digits)
+    bestdiff: Number(janssonReal(c.bestDiff, 16)),
     lastshare: view ? Math.floor(view.lastShare / 1000) : 0,
     idle: view?.idle ?? false,
     ...hashrate,

@@ -262,13 +262,29 @@ function dumpString(s: string): string {
   return `${out}"`;
 }
 
+/**
+ * Significant digits of a fractional counter. ckpool's int64 fields (diff-weighted
+ * share sums, "bestever") hold integral diffs; ours are sums of fractional diffs, so
+ * they carry the rounding noise of every addition (0.071 adds up to
+ * 0.07100000000000005). Ten digits show any real count exactly enough (a sum of
+ * 1e9 is still shown to the unit) and stay clear of that noise, which grows like
+ * √(number of shares) × 1e-16 of the sum.
+ */
+export const COUNTER_DIGITS = 10;
+
+/** A counter that may be fractional, as a JSON number: integral as is, otherwise COUNTER_DIGITS significant digits. */
+export function counterText(v: number): string {
+  if (Number.isInteger(v)) return Object.is(v, -0) ? '0' : v.toFixed(0);
+  // past 10 digits the fraction is noise anyway: a whole number, never an exponent
+  if (Math.abs(v) >= 10 ** COUNTER_DIGITS) return Math.round(v).toFixed(0);
+  return janssonReal(v, COUNTER_DIGITS);
+}
+
 function dumpInt(v: number | bigint): string {
   if (typeof v === 'bigint') return v.toString();
-  if (Number.isInteger(v)) return Object.is(v, -0) ? '0' : v.toFixed(0);
-  // ckpool's int64 fields hold integral diffs; ours may be fractional (sub-1 diffs),
-  // so a fractional value is written as a real (16 significant digits, whatever the
-  // line's precision: these are counters) rather than silently truncated.
-  return janssonReal(v, 16);
+  // a fractional value is written as a real rather than silently truncated as ckpool
+  // would (a sub-1 diff pool would otherwise report 0 forever)
+  return counterText(v);
 }
 
 function indentStr(opts: DumpOptions, depth: number, space: boolean): string {
@@ -308,19 +324,25 @@ export function dumpJson(val: JVal, opts: DumpOptions = {}, depth = 0): string {
   }
 }
 
-/** The same value as a plain JS object (for APIs); bigints stay bigints. */
-export function toPlain(val: JVal): unknown {
+/**
+ * The same value as a plain JS object (for APIs); bigints stay bigints. Numbers are
+ * rounded exactly as `dumpJson` with the same `precision` writes them, so an API
+ * answer says what the file says (0.071, not 0.07100000000000005).
+ */
+export function toPlain(val: JVal, opts: Pick<DumpOptions, 'precision'> = {}): unknown {
   switch (val.t) {
     case 'int':
+      return typeof val.v === 'number' && !Number.isInteger(val.v) ? Number(counterText(val.v)) : val.v;
     case 'real':
+      return Number(janssonReal(val.v, opts.precision ?? 17));
     case 'str':
     case 'bool':
       return val.v;
     case 'null': return null;
-    case 'arr': return val.v.map(toPlain);
+    case 'arr': return val.v.map((v) => toPlain(v, opts));
     case 'obj': {
       const o: Record<string, unknown> = {};
-      for (const [k, v] of val.v) o[k] = toPlain(v);
+      for (const [k, v] of val.v) o[k] = toPlain(v, opts);
       return o;
     }
   }

@@ -15,8 +15,8 @@
  * - Difficulties are fractional here, so the diff-weighted sums and best shares are
  *   doubles. ckpool's int64 fields ("accepted", "rejected", "shares", "bestshare" in
  *   pool.status, "bestever") are written as integers when integral and otherwise as a
- *   real with 16 significant digits, instead of being truncated (a sub-1 diff pool
- *   would otherwise report 0 forever).
+ *   real with 10 significant digits (format.ts COUNTER_DIGITS: no float noise),
+ *   instead of being truncated (a sub-1 diff pool would otherwise report 0 forever).
  * - Decaying averages start at the client/worker/user's creation time; ckpool starts
  *   them at 1970, which makes the first share's contribution ~diff/1.7e9.
  * - Users and workers read back at start-up are really decayed for the downtime;
@@ -38,7 +38,12 @@ import {
   USER_PERIODS,
   type PeriodName,
 } from './decay.js';
-import { J, dspsFromSuffixString, dumpJson, formatFixed, suffixString, toPlain, type JVal } from './format.js';
+import {
+  WORKER_FILE_IDLE_SECONDS, blockSolvedLine, hr, userFields, userTree, type ClientState, type UserState, type WorkerState,
+} from './documents.js';
+import { J, dspsFromSuffixString, dumpJson, formatFixed, suffixString, toPlain } from './format.js';
+
+export { WORKER_FILE_IDLE_SECONDS } from './documents.js';
 
 /** One share as the stratifier saw it (after hashing, before replying). */
 export interface ShareEvent {
@@ -97,48 +102,6 @@ export interface PoolStatsOptions {
   readonly startedAt?: number;
   /** Where start() writes the throbber once a second (ckpool without -q); none by default. */
   readonly throbber?: { write(s: string): unknown } | null;
-}
-
-interface UserState {
-  readonly name: string;
-  readonly rates: DecayingRates;
-  /** Diff-weighted accepted shares. */
-  shares: number;
-  /** Best share since the last block. */
-  bestDiff: number;
-  bestEver: number;
-  /** ms; 0 = never. */
-  lastShare: number;
-  /** Has this user authorised since start-up (users read back are not, until they do). */
-  authorised: boolean;
-  /** Unix seconds of the first authorisation; kept across restarts. */
-  authTime: number;
-  /** Connected authorised clients. */
-  instances: number;
-  readonly workers: Map<string, WorkerState>;
-}
-
-interface WorkerState {
-  readonly name: string;
-  readonly user: UserState;
-  readonly rates: DecayingRates;
-  shares: number;
-  bestDiff: number;
-  bestEver: number;
-  lastShare: number;
-  instances: number;
-  idle: boolean;
-}
-
-interface ClientState {
-  readonly id: number;
-  readonly user: UserState;
-  readonly worker: WorkerState;
-  readonly authorisedAt: number;
-  readonly rates: DecayingRates;
-  lastShare: number;
-  bestDiff: number;
-  idle: boolean;
 }
 
 /** A read-only view of one user's, worker's or client's figures. */
@@ -219,8 +182,6 @@ export interface ReadBackResult {
 export const TICK_MS = 1875;
 /** A client/worker/user with no share for longer than this is idle (and decayed). */
 export const IDLE_SECONDS = 60;
-/** Workers idle longer than this are left out of the user files. */
-export const WORKER_FILE_IDLE_SECONDS = 600000;
 
 const sec = (ms: number): number => Math.floor(ms / 1000);
 
@@ -234,8 +195,6 @@ function ratesView(r: DecayingRates): { dsps: Partial<Record<PeriodName, number>
   for (const [k, v] of Object.entries(dsps)) hashrate[k as PeriodName] = v * NONCES;
   return { dsps, hashrate };
 }
-
-const hr = (r: DecayingRates, p: PeriodName): JVal => J.str(suffixString(r.get(p) * NONCES, 0));
 
 /** A user name that is safe as a file name under users/ (ckpool rejects '/' at authorise). */
 function safeFileName(name: string): boolean {
@@ -416,9 +375,7 @@ export class PoolStats {
         ]))}`);
       }
     }
-    const pct = this.networkDiff > 0 ? (this.accountedDiff * 100) / this.networkDiff : 0;
-    const shares = Number.isInteger(this.accountedDiff) ? this.accountedDiff.toFixed(0) : formatFixed(this.accountedDiff, 2);
-    const msg = `Block solved after ${shares} shares at ${formatFixed(pct, 1)}% diff`;
+    const msg = blockSolvedLine(this.accountedDiff, this.networkDiff);
     this.logger.warning(msg);
 
     // Compatibility with ckpool: a solve starts a new round for the pool counters and
@@ -559,52 +516,20 @@ export class PoolStats {
     return [l1, l2, l3];
   }
 
-  private userFields(u: UserState): Array<[string, JVal]> {
-    return [
-      ['hashrate1m', hr(u.rates, '1m')],
-      ['hashrate5m', hr(u.rates, '5m')],
-      ['hashrate1hr', hr(u.rates, '1h')],
-      ['hashrate1d', hr(u.rates, '1d')],
-      ['hashrate7d', hr(u.rates, '7d')],
-      ['lastshare', J.int(sec(u.lastShare))],
-      ['workers', J.int(u.instances)],
-      ['shares', J.int(u.shares)],
-      ['bestshare', J.real(u.bestDiff)],
-      ['bestever', J.int(u.bestEver)],
-      ['authorised', J.int(u.authTime)],
-    ];
-  }
-
-  private userTree(u: UserState, now: number): JVal {
-    const workers: JVal[] = [];
-    for (const w of u.workers.values()) {
-      if ((now - w.lastShare) / 1000 > WORKER_FILE_IDLE_SECONDS) continue;
-      workers.push(J.obj([
-        ['workername', J.str(w.name)],
-        ['hashrate1m', hr(w.rates, '1m')],
-        ['hashrate5m', hr(w.rates, '5m')],
-        ['hashrate1hr', hr(w.rates, '1h')],
-        ['hashrate1d', hr(w.rates, '1d')],
-        ['hashrate7d', hr(w.rates, '7d')],
-        ['lastshare', J.int(sec(w.lastShare))],
-        ['shares', J.int(w.shares)],
-        ['bestshare', J.real(w.bestDiff)],
-        ['bestever', J.int(w.bestEver)],
-      ]));
-    }
-    return J.obj([...this.userFields(u), ['worker', J.arr(workers)]]);
-  }
-
-  /** The users/<user> document as a plain object (undefined for an unknown user). */
-  userJson(user: string, now: number): object | undefined {
+  /**
+   * The users/<user> document as a plain object (undefined for an unknown user), its
+   * numbers rounded as the file writes them. `connected: true` also lists the workers
+   * the file leaves out that have a connected client (see documents.ts userTree).
+   */
+  userJson(user: string, now: number, opts: { connected?: boolean } = {}): object | undefined {
     const u = this.users.get(user);
-    return u ? (toPlain(this.userTree(u, now)) as object) : undefined;
+    return u ? (toPlain(userTree(u, now, opts), { precision: 16 }) as object) : undefined;
   }
 
   /** The users/<user> file text, exactly as ckpool writes it (pretty, indent 1, EOL). */
   userFileText(user: string, now: number): string | undefined {
     const u = this.users.get(user);
-    return u ? `${dumpJson(this.userTree(u, now), { indent: 1, precision: 16 })}\n` : undefined;
+    return u ? `${dumpJson(userTree(u, now), { indent: 1, precision: 16 })}\n` : undefined;
   }
 
   /** ckpool's stdout throbber line (including its "\x1b[2K\r" prefix). */
@@ -732,9 +657,9 @@ export class PoolStats {
         continue;
       }
       if ((now - u.lastShare) / 1000 <= IDLE_SECONDS) {
-        this.logger.notice(`User ${u.name}:${dumpJson(J.obj(this.userFields(u)), { compact: true })}`);
+        this.logger.notice(`User ${u.name}:${dumpJson(J.obj(userFields(u)), { compact: true })}`);
       }
-      const text = `${dumpJson(this.userTree(u, now), { indent: 1, precision: 16 })}\n`;
+      const text = `${dumpJson(userTree(u, now), { indent: 1, precision: 16 })}\n`;
       try {
         await atomicWrite(join(userDir, u.name), text);
       } catch (e) {
