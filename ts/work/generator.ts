@@ -67,6 +67,11 @@ export interface GeneratorOptions {
 export interface NodeVerdict {
   server: string;
   accepted: boolean;
+  /**
+   * Bitcoin Core's "inconclusive": the block is valid as far as the node could check,
+   * but not on its best chain (a competing block at that height came first). Not a reject.
+   */
+  inconclusive?: boolean;
   /** reject reason, or the transport error message */
   reason: string | null;
 }
@@ -78,6 +83,8 @@ export interface BlockSubmission extends Omit<SolvedBlock, 'hex' | 'rootMatches'
   accepted: boolean;
   /** getblockhash(height) on the current node returned this block */
   confirmed: boolean;
+  /** not accepted, but a node called it valid and off its best chain ("inconclusive") */
+  inconclusive?: boolean;
 }
 
 export interface BlockMeta {
@@ -383,10 +390,12 @@ export class Generator extends EventEmitter<GeneratorEvents> {
     } catch (err) {
       this.#logger.warning(`Could not confirm block ${hash}: ${(err as Error).message}`);
     }
+    const inconclusive = !accepted && !confirmed && verdicts.some((v) => v.inconclusive);
     if (accepted || confirmed) this.#logger.notice(`BLOCK ACCEPTED! height ${height} hash ${hash}`);
+    else if (inconclusive) this.#logger.warning(`Block ${height} ${hash} is valid, not on the best chain: a competing block at that height reached the node first`);
     else this.#logger.err(`Submitted, but block ${height} ${hash} was rejected: ${verdicts.map((v) => `${v.server}: ${v.reason}`).join('; ')}`);
 
-    const result: BlockSubmission = { hash, height, file, verdicts, accepted: accepted || confirmed, confirmed };
+    const result: BlockSubmission = { hash, height, file, verdicts, accepted: accepted || confirmed, confirmed, ...(inconclusive ? { inconclusive } : {}) };
     if (file) await this.#recordVerdict(file, result).catch(() => undefined);
     this.emit('block', result);
     void this.update(true);
@@ -396,8 +405,10 @@ export class Generator extends EventEmitter<GeneratorEvents> {
   async #submitTo(server: Server, hex: string): Promise<{ verdict: NodeVerdict; answered: boolean }> {
     try {
       const r = await server.client.submitBlock(hex);
-      this.#logger.notice(`bitcoind ${server.name} ${r.accepted ? 'accepted' : 'rejected'} block${r.reason ? `: ${r.reason}` : ''}`);
-      return { verdict: { server: server.name, accepted: r.accepted, reason: r.reason }, answered: true };
+      const inconclusive = r.reason === 'inconclusive';
+      const said = r.accepted ? 'accepted' : inconclusive ? 'called valid, not on the best chain,' : 'rejected';
+      this.#logger.notice(`bitcoind ${server.name} ${said} block${r.reason ? `: ${r.reason}` : ''}`);
+      return { verdict: { server: server.name, accepted: r.accepted, reason: r.reason, ...(inconclusive ? { inconclusive } : {}) }, answered: true };
     } catch (err) {
       const answered = isRpcError(err); // e.g. -22 undecodable: the node did answer
       this.#logger.err(`submitblock to ${server.name} failed: ${redact((err as Error).message)}`);
