@@ -39,6 +39,14 @@ interface MinerState {
   subscribes: Set<string>;
   enonce1: Buffer | null;
   workername: string;
+  /**
+   * The miner's share difficulty, from the pool's mining.set_difficulty (the newest and
+   * the one before, as shares on older jobs are credited at the older one; 0 = not yet).
+   * Shares are checked against it, not the network's: which reading of a share's version
+   * bits the miner hashed shows in which one meets its share target (core share.rs).
+   */
+  diff: number;
+  prevDiff: number;
 }
 
 export interface NodeEvents {
@@ -83,7 +91,7 @@ export class NodeTap extends EventEmitter<NodeEvents> implements PassthroughTap 
   #state(m: Miner): MinerState {
     let s = m.tap as MinerState | undefined;
     if (!s) {
-      s = { subscribes: new Set(), enonce1: null, workername: '' };
+      s = { subscribes: new Set(), enonce1: null, workername: '', diff: 0, prevDiff: 0 };
       m.tap = s;
     }
     return s;
@@ -96,6 +104,15 @@ export class NodeTap extends EventEmitter<NodeEvents> implements PassthroughTap 
   }
 
   toMiner(m: Miner, msg: Json): void {
+    if (msg.method === 'mining.set_difficulty') {
+      const d = Array.isArray(msg.params) ? Number(msg.params[0]) : NaN;
+      if (Number.isFinite(d) && d > 0) {
+        const s = this.#state(m);
+        s.prevDiff = s.diff || d;
+        s.diff = d;
+      }
+      return;
+    }
     if (msg.method !== undefined) return;
     const s = m.tap as MinerState | undefined;
     if (!s || s.subscribes.size === 0) return;
@@ -209,7 +226,8 @@ export class NodeTap extends EventEmitter<NodeEvents> implements PassthroughTap 
     const en2 = Buffer.from(en2Hex, 'hex');
     const ntime = parseInt(ntimeHex, 16) >>> 0;
     const nonce = parseInt(nonceHex, 16) >>> 0;
-    const r = job.checker.check({ extranonce1: s.enonce1, extranonce2: en2, ntime, nonce, versionBits: vbits, difficulty: job.wb.networkDiff });
+    const difficulty = s.diff ? Math.min(s.diff, s.prevDiff) : job.wb.networkDiff;
+    const r = job.checker.check({ extranonce1: s.enonce1, extranonce2: en2, ntime, nonce, versionBits: vbits, difficulty });
     this.counters.shares++;
     if (typeof worker === 'string') s.workername = worker;
     this.emit('share', m, { jobId, sdiff: r.difficulty, hash: r.hash, block: r.meetsNetworkTarget });
