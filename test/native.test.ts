@@ -9,8 +9,10 @@ import {
   witnessRoot, witnessCommitment, witnessCommitmentScript, buildCoinbase, segwitCoinbase, buildHeader,
   prevhashFromStratum, stratumPrevhash, targetFromDifficulty, difficultyFromTarget, difficultyFromHash, targetFromNbits,
   nbitsFromTarget, difficultyFromNbits, targetToBigInt, fromDisplayHex, toDisplayHex, hex32,
-  ShareChecker, checkShare, FLAG_MEETS_SHARE, FLAG_MEETS_NETWORK,
+  ShareChecker, checkShare, FLAG_MEETS_SHARE, FLAG_MEETS_NETWORK, FLAG_VERSION_DELTA, headerVersion,
 } from '../ts/index.js';
+import type { StratumClient } from '../ts/miner/client.js';
+import { grindIndependent } from './helpers/indie-miner.js';
 
 // ---------------------------------------------------------------- JS reference
 const H = (b: Buffer) => createHash('sha256').update(b).digest();
@@ -55,6 +57,50 @@ test('merkle root of block 100000 from its txids', (t) => {
   // the stratum branch is internal-order hex
   const branch = stratumMerkleBranch(txids.slice(1).map(toDisplayHex));
   t.deepEqual(branch[0], txids[1].toString('hex'));
+});
+
+// ---------------------------------------------------------------- version bits inside the mask
+
+// A recorded job with its version changed to 0x30000000 (regtest from height 144: bit 28,
+// inside the mask), ground by the independent miner (node:crypto) for each kind of miner.
+test('job version with a bit inside the mask: non-rolling, BIP310 and delta shares, with bit 28 kept and rolled off', (t) => {
+  const v = JSON.parse(readFileSync(new URL('./fixtures/share-vectors.json', import.meta.url), 'utf8')).vectors[1];
+  const notify = [...v.notify];
+  notify[5] = '30000000';
+  const en1 = Buffer.from(v.extranonce1, 'hex');
+  const miner = { extranonce1: en1, extranonce2Size: v.extranonce2_size } as unknown as StratumClient;
+  const job = { params: notify, jobId: notify[0], clean: true, ntime: parseInt(notify[7], 16) };
+  const checker = ShareChecker.fromNotify(notify, en1.length, v.extranonce2_size, 0x1fffe000);
+  const diff = 0.00002;
+  const cases = [['none', 0, 0x30000000, false], ['bip310', 0x6000, 0x30006000, false], ['bip310', 0x10006000, 0x20006000, false],
+    ['delta', 0x6000, 0x30006000, true], ['delta', 0x10006000, 0x20006000, true]] as const;
+  for (const [kind, roll, version, delta] of cases) {
+    const s = grindIndependent(miner, job, { diff, kind, rollBits: roll });
+    t.is(s.version, version);
+    const bits = s.params[4] ? parseInt(s.params[4], 16) : 0;
+    const input = { extranonce1: en1, extranonce2: Buffer.from(s.params[1]!, 'hex'), ntime: parseInt(s.params[2]!, 16), nonce: parseInt(s.params[3]!, 16), versionBits: bits, difficulty: diff };
+    const r = checker.check(input);
+    t.true(r.meetsShareTarget, `${kind} ${roll.toString(16)}`);
+    t.is(r.hash, s.hash, `${kind} ${roll.toString(16)}`);
+    t.is(r.versionDelta, delta);
+    t.is((r.flags & FLAG_VERSION_DELTA) !== 0, delta);
+    t.is(checker.header(input.extranonce1, input.extranonce2, input.ntime, input.nonce, bits, r.flags).toString('hex'), s.header.toString('hex'));
+    t.is(headerVersion(0x30000000, 0x1fffe000, bits, r.flags), version);
+    // the batch path agrees
+    const b = checker.batch(2);
+    b.add(input);
+    b.run();
+    t.is(b.hash(0), s.hash);
+    t.is(b.flags(0), r.flags);
+  }
+  // the old mistake: a non-rolling share hashed at (version & ~mask) is not this share
+  const none = grindIndependent(miner, job, { diff, kind: 'none' });
+  const cleared = checkShare({
+    coinb1: Buffer.from(notify[2], 'hex'), coinb2: Buffer.from(notify[3], 'hex'), branch: notify[4].map((b: string) => Buffer.from(b, 'hex')),
+    version: 0x20000000, versionMask: 0x1fffe000, prevhash: prevhashFromStratum(notify[1]), nbits: hex32('nbits', notify[6]),
+    extranonce1: en1, extranonce2: Buffer.from(none.params[1]!, 'hex'), ntime: parseInt(none.params[2]!, 16), nonce: parseInt(none.params[3]!, 16), difficulty: diff,
+  });
+  t.not(cleared.hash, none.hash);
 });
 
 // ---------------------------------------------------------------- recorded shares
