@@ -34,9 +34,12 @@ export interface ControlCounters {
 interface ObjCount {
   count: number;
   memory: number;
-  generated: number;
+  /** absent where ckpool leaves it out (remote_workbases, users) */
+  generated?: number;
 }
 const objCount = (count: number, memory: number, generated = count): ObjCount => ({ count, memory, generated });
+/** ckpool's {count, memory} pair, for the two rows it reports without "generated". */
+const objPair = (count: number, memory: number): ObjCount => ({ count, memory });
 
 /** Bytes a workbase holds: its transactions (hex, as the template gave them), coinbase halves and merkle branch. */
 function workbaseBytes(wb: Workbase): number {
@@ -132,8 +135,8 @@ export async function stratifierStats(t: ControlTarget, counters: ControlCounter
   const sessionBytes = n.sessions * (8 + 2 * (wb?.nonce1length ?? 4));
   return {
     workbases: objCount(t.generator.workbaseCount, wbBytes, wb ? wb.seq + 1 : 0),
-    remote_workbases: objCount(0, 0),
-    users: objCount(users.length, userBytes),
+    remote_workbases: objPair(0, 0),
+    users: objPair(users.length, userBytes),
     clients: objCount(n.clients, clients.reduce((a, c) => a + clientBytes(c), 0), n.server.accepted),
     disconnected: objCount(n.sessions, sessionBytes),
     // no share objects are kept (ckpool keeps one per share until its workbase ages out)
