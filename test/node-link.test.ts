@@ -1,0 +1,293 @@
+/**
+ * ckpool's wire format on passthrough and node links (ts/modes/node-wire.ts), against a
+ * real bcoin regtest past segwit activation with a real segwit transaction in the
+ * template:
+ * - what the pool sends a node link: ckpool's workinfo keys with ckpool's JSON types,
+ *   every value recomputed here from the template on its own (nbit from bits, the merkle
+ *   branch from the txids with node:crypto, the word-swapped prevhash, ...), and the
+ *   raw transactions first;
+ * - a ckpool-ts node, which reads only those keys, solves a block carrying that
+ *   transaction that its own bcoin (which never saw the transaction) accepts;
+ * - replies to miners behind a passthrough link carry ckpool's node.method tags, and a
+ *   ckpool-ts passthrough strips them before its miners see anything.
+ */
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import { MemoryLogger, LogLevel } from '../ts/log/logger.js';
+import { StratumClient } from '../ts/miner/client.js';
+import { startNode } from '../ts/modes/node.js';
+import { PassthroughMode } from '../ts/modes/passthrough.js';
+import { ShareChecker } from '../ts/native/share.js';
+import type { Pool } from '../ts/pool/pool.js';
+import type { BlockSubmission } from '../ts/work/generator.js';
+import { startTestBcoin, stopAllBcoins, type BcoinNode } from './helpers/bcoin.js';
+import { mainPool, miner, modeConfig, removeTempDirs, waitFor } from './helpers/modes.js';
+
+let node: BcoinNode;
+let pool: Pool;
+let segwitTxid: string;
+let poolLog: MemoryLogger;
+const closers: (() => Promise<void> | void)[] = [];
+
+test.before(async () => {
+  node = await startTestBcoin({ walletEnabled: true, walletWitness: true });
+  await node.fundWallet(432); // past segwit activation on bcoin's regtest
+  poolLog = new MemoryLogger();
+  pool = await mainPool(node, node.url, { startdiff: 1e-6, nodeserver: true }, poolLog);
+  segwitTxid = await txInTemplate();
+});
+
+/**
+ * A new segwit transaction in the pool's current template (its txid). bcoin rebuilds its
+ * cached template for new mempool transactions only on a mempool change once the cache
+ * is over 10 s old: send one a second until a template carries one.
+ */
+async function txInTemplate(): Promise<string> {
+  const address = await node.getWalletAddress();
+  const sent: string[] = [];
+  const deadline = Date.now() + 40_000;
+  for (;;) {
+    sent.push(await node.sendToAddress(address, 50_000_000));
+    await pool.generator.update(true);
+    const txid = pool.generator.current!.txids().find((x) => sent.includes(x));
+    if (txid) return txid;
+    if (Date.now() > deadline) throw new Error(`no template with a mempool transaction: ${JSON.stringify(poolLog.lines.filter((l) => l.level <= LogLevel.WARNING))}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+test.after.always(async () => {
+  for (const c of closers.reverse()) await c();
+  await pool?.stop();
+  await stopAllBcoins();
+  removeTempDirs();
+});
+
+/** A raw TCP connection to the pool: send lines, collect the lines it gets. */
+async function rawLink(port: number): Promise<{ sock: net.Socket; lines: string[]; send(o: unknown): void; next(pred: (l: string) => boolean, what: string): Promise<string> }> {
+  const sock = net.connect(port, '127.0.0.1');
+  await once(sock, 'connect');
+  closers.push(() => void sock.destroy());
+  const lines: string[] = [];
+  let buf = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (d: string) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  let seen = 0;
+  return {
+    sock, lines,
+    send: (o) => sock.write(JSON.stringify(o) + '\n'),
+    // the next unread line matching pred (lines before it are skipped)
+    next: async (pred, what) => {
+      await waitFor(() => lines.slice(seen).some(pred), 10_000, what);
+      const at = lines.findIndex((l, i) => i >= seen && pred(l));
+      seen = at + 1;
+      return lines[at]!;
+    },
+  };
+}
+
+const sha256d = (b: Buffer) => createHash('sha256').update(createHash('sha256').update(b).digest()).digest();
+
+/** The coinbase's merkle branch (internal-order hex) from display txids, computed here. */
+function branchOf(txidsDisplay: string[]): string[] {
+  let level: Buffer[] = [Buffer.alloc(32), ...txidsDisplay.map((t) => Buffer.from(t, 'hex').reverse())];
+  const out: string[] = [];
+  while (level.length > 1) {
+    out.push(level[1]!.toString('hex'));
+    if (level.length % 2) level.push(level[level.length - 1]!);
+    const next: Buffer[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(sha256d(Buffer.concat([level[i]!, level[i + 1]!])));
+    level = next;
+  }
+  return out;
+}
+
+const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+
+test.serial('node link: ckpool\'s workinfo keys and JSON types, each value recomputed from the template; the transactions come first', async (t) => {
+  const link = await rawLink(pool.addresses[1]!.port);
+  link.send({ id: 1, method: 'mining.node', params: ['ckpool/0.9.9'] });
+  t.deepEqual(JSON.parse(await link.next(() => true, 'handshake reply')), { id: 1, result: true, error: null });
+  const txLine = await link.next((l) => l.includes('"node.method":"transactions"'), 'transactions');
+  const wiLine = await link.next((l) => l.includes('"node.method":"workinfo"'), 'workinfo');
+  t.true(link.lines.indexOf(txLine) < link.lines.indexOf(wiLine), 'transactions before the workinfo that lists them');
+
+  const wb = pool.generator.current!;
+  const tpl = wb.template;
+  const wi = JSON.parse(wiLine) as Record<string, unknown>;
+  // exactly the keys stratifier.c:send_node_workinfo writes (and add_node_base reads)
+  t.deepEqual(Object.keys(wi).sort(), ['bbversion', 'coinb1', 'coinb1len', 'coinb2', 'coinb2len', 'coinbasevalue', 'curtime', 'diff',
+    'enonce1varlen', 'enonce2varlen', 'flags', 'height', 'jobid', 'merklehash', 'merkles', 'nbit', 'node.method', 'ntime', 'prevhash',
+    'target', 'txn_hashes', 'txns', 'version'].sort());
+  // JSON types as jansson reads them: integers, strings, and diff a real (json_real_value)
+  for (const k of ['version', 'curtime', 'coinbasevalue', 'height', 'txns', 'merkles', 'enonce1varlen', 'enonce2varlen', 'coinb1len', 'coinb2len']) {
+    t.true(Number.isInteger(wi[k]), `${k} is an integer`);
+    t.regex(wiLine, new RegExp(`"${k}":\\d+[,}]`), `${k} written as an integer literal`);
+  }
+  for (const k of ['target', 'prevhash', 'ntime', 'bbversion', 'nbit', 'flags', 'txn_hashes', 'coinb1', 'coinb2']) t.is(typeof wi[k], 'string', k);
+  t.regex(wiLine, /"diff":-?\d+(\.\d+(e[-+]?\d+)?|e[-+]?\d+)[,}]/, 'diff written as a real');
+  // jobid: an int64 literal, not rounded to a double, whose hex is the notify job id
+  const jobidText = /"jobid":(\d+)[,}]/.exec(wiLine)?.[1];
+  t.truthy(jobidText);
+  const m = await miner(pool.addresses[0]!.port, 'olga.w1');
+  closers.push(() => m.close());
+  t.is(BigInt(jobidText!), BigInt(`0x${m.job!.jobId}`));
+  t.is(BigInt(jobidText!), BigInt(`0x${wb.jobId}`));
+
+  t.is(wi.nbit, tpl.bits);
+  t.is(wi.ntime, hex8(tpl.curtime));
+  t.is(wi.curtime, tpl.curtime);
+  t.is(wi.bbversion, hex8(tpl.version));
+  t.is(wi.version, tpl.version);
+  t.is(wi.target, tpl.target);
+  t.is(wi.height, tpl.height);
+  t.is(wi.coinbasevalue, tpl.coinbasevalue);
+  t.is(wi.flags, tpl.coinbaseaux.flags ?? '');
+  // diff from the compact bits: 0xffff·2^208 / target
+  const bits = parseInt(tpl.bits, 16);
+  const target = BigInt(bits & 0xffffff) << BigInt(8 * ((bits >>> 24) - 3));
+  const diff = Number(0xffffn << 208n) / Number(target);
+  t.true(Math.abs((wi.diff as number) - diff) / diff < 1e-12, `diff ${String(wi.diff)} vs ${diff}`);
+  // prevhash: the RPC hash with its 4-byte words reversed in order and bytes (stratum order)
+  const prev = Buffer.from(tpl.previousblockhash, 'hex').reverse();
+  for (let i = 0; i < 32; i += 4) prev.subarray(i, i + 4).reverse();
+  t.is(wi.prevhash, prev.toString('hex'));
+  t.is(wi.prevhash, m.job!.params[1]);
+  const txids = tpl.transactions.map((x) => x.txid);
+  t.true(txids.includes(segwitTxid));
+  t.is(wi.txns, txids.length);
+  t.is(wi.txn_hashes, txids.map((x) => `${x} `).join(''));
+  t.deepEqual(wi.merklehash, branchOf(txids));
+  t.is(wi.merkles, branchOf(txids).length);
+  t.deepEqual(wi.merklehash, m.job!.params[4], 'the branch miners get');
+  t.is(wi.coinb1len, (wi.coinb1 as string).length / 2);
+  t.is(wi.coinb2len, (wi.coinb2 as string).length / 2);
+  t.is(wi.coinb1, wb.coinb1.toString('hex'));
+  t.is(wi.enonce1varlen, m.extranonce1.length);
+  t.is(wi.enonce2varlen, m.extranonce2Size);
+
+  // the transactions: keyed by txid (what txn_hashes lists), with the template's data
+  const txm = JSON.parse(txLine) as { transaction: { hash: string; data: string }[] };
+  t.deepEqual(txm.transaction, tpl.transactions.map((x) => ({ hash: x.txid, data: x.data })));
+  const sw = tpl.transactions.find((x) => x.txid === segwitTxid)!;
+  t.not(sw.hash, sw.txid, 'a real segwit transaction (wtxid differs)');
+
+  // a new workbase sends no transaction twice
+  const before = link.lines.length;
+  await pool.generator.update(true);
+  await link.next((l) => l.includes('"node.method":"workinfo"'), 'second workinfo');
+  t.false(link.lines.slice(before).some((l) => l.includes('"node.method":"transactions"')), 'nothing new to send');
+});
+
+test.serial('passthrough link: every reply and message to a miner carries ckpool\'s node.method tag', async (t) => {
+  const link = await rawLink(pool.addresses[0]!.port);
+  link.send({ id: 1, method: 'mining.passthrough', params: ['ckpool/0.9.9'] });
+  await link.next(() => true, 'handshake reply');
+  const tagged = async (pred: (m: Record<string, unknown>) => boolean, what: string) => {
+    const l = await link.next((x) => { try { return pred(JSON.parse(x)); } catch { return false; } }, what);
+    t.true(l.startsWith('{"client_id":7,"node.method":'), l.slice(0, 60));
+    return JSON.parse(l) as Record<string, unknown>;
+  };
+  const tail = { client_id: 7, address: '10.1.2.3', server: 0 };
+  link.send({ id: 1, method: 'mining.configure', params: [['version-rolling'], { 'version-rolling.mask': 'ffffffff' }], ...tail });
+  t.is((await tagged((m) => m.id === 1, 'configure reply'))['node.method'], 'mining.configure');
+  link.send({ id: 2, method: 'mining.subscribe', params: ['cgminer/4.11.1'], ...tail });
+  const sub = await tagged((m) => m.id === 2, 'subscribe reply');
+  t.is(sub['node.method'], 'subscribe.result');
+  t.true(Array.isArray(sub.result));
+  t.is((await tagged((m) => m.method === 'mining.set_difficulty', 'set_difficulty'))['node.method'], 'diff');
+  const notify = await tagged((m) => m.method === 'mining.notify', 'notify');
+  t.is(notify['node.method'], 'update');
+  // a second subscribe gets an error, which must not reach ckpool's node as subscribe.result
+  link.send({ id: 3, method: 'mining.subscribe', params: [], ...tail });
+  t.is((await tagged((m) => m.id === 3, 'second subscribe reply'))['node.method'], 'error');
+  link.send({ id: 4, method: 'mining.authorize', params: ['pat.w1', 'x'], ...tail });
+  const auth = await tagged((m) => m.id === 4, 'authorize reply');
+  t.is(auth['node.method'], 'auth.result');
+  t.is(auth.result, true);
+  // a real share (checked here), and a bad one: both share.result
+  const [en1, en2len] = [Buffer.from((sub.result as unknown[])[1] as string, 'hex'), (sub.result as unknown[])[2] as number];
+  const params = notify.params as unknown[];
+  const checker = ShareChecker.fromNotify(params, en1.length, en2len, 0x1fffe000);
+  const en2 = Buffer.alloc(en2len);
+  let nonce = 0;
+  while (!checker.check({ extranonce1: en1, extranonce2: en2, ntime: parseInt(params[7] as string, 16), nonce, difficulty: 1e-6 }).meetsShareTarget) nonce++;
+  link.send({ id: 5, method: 'mining.submit', params: ['pat.w1', params[0], en2.toString('hex'), params[7], hex8(nonce)], ...tail });
+  const good = await tagged((m) => m.id === 5, 'share reply');
+  t.is(good['node.method'], 'share.result');
+  t.is(good.result, true, JSON.stringify(good));
+  link.send({ id: 6, method: 'mining.submit', params: ['pat.w1', 'ffff', '00', '00000000', '00000000'], ...tail });
+  t.is((await tagged((m) => m.id === 6, 'bad share reply'))['node.method'], 'share.result');
+  link.send({ id: 7, method: 'mining.no_such_thing', params: [], ...tail });
+  t.is((await tagged((m) => m.id === 7, 'unknown method reply'))['node.method'], 'error');
+
+  // a ckpool-ts passthrough in front: its miner sees the same replies, without the tag
+  const pt = await PassthroughMode.start(modeConfig('passthrough', [{ port: pool.addresses[0]!.port }]),
+    { logger: new MemoryLogger(), server: { highdiffPort: 65535 }, retryMs: 100 });
+  closers.push(() => pt.stop());
+  await pt.waitReady(10_000);
+  const seen: Record<string, unknown>[] = [];
+  const c = await StratumClient.connect(pt.addresses[0]!.port);
+  closers.push(() => c.close());
+  c.on('message', (msg: Record<string, unknown>) => seen.push(msg));
+  const job = c.nextJob(10_000);
+  t.true(Array.isArray((await c.subscribe()).result));
+  await job;
+  t.is((await c.authorize('quinn.w1', 'x')).result, true);
+  const s = c.grind({ job: c.job! });
+  t.is((await c.submit('quinn.w1', s.params)).result, true);
+  t.true(seen.length >= 4);
+  t.false(seen.some((msg) => 'node.method' in msg || 'client_id' in msg), JSON.stringify(seen.find((msg) => 'node.method' in msg)));
+});
+
+test.serial('node: a ckpool-ts node built from those keys alone solves a block with the transaction; its own bcoin accepts it', async (t) => {
+  // the node's own bcoin: the pool's chain copied over, but not its mempool
+  const own = await startTestBcoin({ walletEnabled: false });
+  const height = await node.rpc.getBlockCount();
+  for (let h = 1; h <= height; h++) {
+    const hash = await node.rpc.call<string>('getblockhash', [h]);
+    await own.rpc.call('submitblock', [await node.rpc.call<string>('getblock', [hash, false])]);
+  }
+  t.is(await own.rpc.getBestBlockHash(), await node.rpc.getBestBlockHash());
+  segwitTxid = await txInTemplate(); // the earlier tests' blocks took the last one
+  await t.throwsAsync(own.rpc.call('getrawtransaction', [segwitTxid]), undefined, 'the node\'s bcoin never saw the transaction');
+
+  const logger = new MemoryLogger();
+  const cfg = modeConfig('node', [{ port: pool.addresses[1]!.port }], { btcd: [{ url: own.url, auth: own.user, pass: own.pass }] });
+  const { mode, tap } = await startNode(cfg, { logger, server: { highdiffPort: 65535 }, retryMs: 100 });
+  closers.push(() => mode.stop());
+  await mode.waitReady(10_000);
+  const c = await miner(mode.addresses[0]!.port, 'rosa.w1');
+  closers.push(() => c.close());
+  await waitFor(() => tap.jobs.has(c.job!.jobId), 10_000, 'the node has its miner\'s job');
+  t.is(tap.jobs.get(c.job!.jobId)!.wb.txCount, pool.generator.current!.txCount);
+  t.true(tap.jobs.get(c.job!.jobId)!.wb.txids().includes(segwitTxid));
+  t.true(tap.jobs.get(c.job!.jobId)!.wb.witnessCommitment !== null, 'the commitment was recomputed from the transactions and matched');
+
+  const nodeBlock = once(tap, 'block') as Promise<[BlockSubmission]>;
+  for (let i = 0; ; i++) {
+    const s = c.grind({ job: c.job!, start: i * 1_000_003 });
+    const r = await c.submit('rosa.w1', s.params);
+    if (s.block) {
+      t.is(r.result, true, JSON.stringify(r));
+      break;
+    }
+  }
+  const [mine] = await nodeBlock;
+  t.true(mine.accepted, JSON.stringify(mine.verdicts));
+  t.is(mine.verdicts[0]!.server, own.url);
+  t.is(await own.rpc.getBestBlockHash(), mine.hash);
+  const block = await own.rpc.call<{ tx: { txid: string }[] }>('getblock', [mine.hash, true, true]);
+  t.true(block.tx.some((x) => x.txid === segwitTxid), `the block carries the transaction the pool sent: ${JSON.stringify(block.tx.map((x) => x.txid))} ${segwitTxid}`);
+  t.is(tap.counters.badWorkinfos, 0);
+  t.false(logger.lines.some((l) => l.level <= LogLevel.WARNING && /node:/.test(l.msg)), JSON.stringify(logger.lines.filter((l) => l.level <= LogLevel.WARNING)));
+});
