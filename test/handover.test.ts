@@ -176,6 +176,21 @@ function confOn(ports: number[], logdir: string): string {
   return file;
 }
 
+/**
+ * The instance's log once it has `line` (its file logger flushes on the next event-loop
+ * turn, which can come after the start-up banner on stdout).
+ */
+async function logWith(file: string, line: RegExp): Promise<string> {
+  const deadline = Date.now() + 5000;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (line.test(text)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return text;
+}
+
 /** The commands ckpool.c's -H path sends, in its order, for two listening sockets. */
 const CKPOOL_SEQUENCE = ['ping', 'getxfd0', 'getxfd1', 'reject', 'reconnect', 'shutdown'];
 
@@ -191,7 +206,7 @@ test.serial('-H sends exactly ckpool\'s command sequence (recorded by the old ck
   const fresh = ckpool(['-n', 'seq', '-s', sockdir, '-q', '-H'], conf);
   await fresh.ready();
   t.deepEqual(await oldExit, [0, null], 'the old instance exited by itself');
-  const log = readFileSync(path.join(logdir, 'seq.log'), 'utf8');
+  const log = await logWith(path.join(logdir, 'seq.log'), /Handover: old process \d+ exited by itself/);
   const received = [...log.matchAll(/Control listener: (.*)$/gm)].map((m) => m[1]);
   t.deepEqual(received, CKPOOL_SEQUENCE);
   for (const [cmd, reply] of [['reject', 'rejecting'], ['reconnect', 'reconnecting'], ['shutdown', 'exiting']]) {
@@ -271,7 +286,7 @@ test.serial('-H against a ckpool.c-like old process (stand-in): its sequence, on
   await fresh.ready();
   await old.exited;
   t.deepEqual(old.received, CKPOOL_SEQUENCE);
-  const log = readFileSync(path.join(logdir, 'standin.log'), 'utf8');
+  const log = await logWith(path.join(logdir, 'standin.log'), /Handover: old process \d+ exited by itself/);
   t.regex(log, /Inherited old server socket 0 /);
   t.regex(log, /gave no server socket 1/);
   t.regex(log, /Handover: old process \d+ exited by itself/);

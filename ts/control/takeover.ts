@@ -25,25 +25,39 @@
  * then the old process keeps serving, miners told to reconnect are accepted at once, and
  * a new process that fails to start leaves the old one running untouched.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { requestListenFd } from '../native/handover.js';
 import { sendControl } from './framing.js';
-import { isAlive, readPidFile } from './instance.js';
-import { serverSocketPath } from './paths.js';
+import { isAlive, readPidFile, socketAnswers } from './instance.js';
+import { SOCKET_NAMES, serverSocketPath } from './paths.js';
 
 /** The commands sent after the descriptors, in ckpool's order. */
 export const DISMISS_SEQUENCE = ['reject', 'reconnect', 'shutdown'] as const;
 
 /**
- * A pause after `reject` and after `reconnect` (ckpool sends the three back to back).
- * After `reject`, connections the old process accepted just before reach its stratifier
- * and so get the reconnect too; after `reconnect`, its writer (ckpool's sender thread, a
- * tick in ckpool-ts) has time to deliver client.reconnect before `shutdown` closes the
- * connections. A miner that misses it is dropped and reconnects anyway, just less neatly.
+ * The pause between `reject` and `reconnect` (ckpool sends the three back to back).
+ * ckpool's `reject` is not immediate: the listener answers "rejecting" and queues the
+ * message to its connector, whose accept loop looks at the flag only between
+ * epoll_wait calls of up to 1 s — meanwhile it goes on accepting. Without the pause the
+ * miners told to reconnect were, in a check against ckpool 0.9.9, accepted again by the
+ * old ckpool and then cut off by its shutdown. After it, ckpool accepts nothing more.
+ * The price: a rejecting ckpool also stops reading its miners (the same loop serves the
+ * listening and the client sockets), so their submissions in these 1.2 s go unanswered,
+ * and the one connection its pending epoll_wait may still accept is never served and is
+ * reset at its exit (ckpool → ckpool handovers have the same). ckpool-ts stops accepting
+ * at once and keeps serving its miners; its `ping` answer is ckpool's, so both get the
+ * pause.
  */
-export const STEP_PAUSE_MS = 100;
+export const REJECT_SETTLE_MS = 1_200;
+
+/**
+ * The pause between `reconnect` and `shutdown`: the old process's writer (ckpool's
+ * sender thread, a tick in ckpool-ts) delivers client.reconnect before `shutdown` closes
+ * the connections. A miner that misses it is dropped and reconnects anyway, less neatly.
+ */
+export const RECONNECT_SETTLE_MS = 100;
 
 /** How long a step's reply may take (ckpool's send_recv_path uses its default unix timeouts). */
 const STEP_TIMEOUT_MS = 10_000;
@@ -108,12 +122,38 @@ export async function dismissOld(o: { sockdir: string; logger: Logger }, oldPid:
   for (const cmd of DISMISS_SEQUENCE) {
     const reply = await sendControl(listener, cmd, { timeoutMs: STEP_TIMEOUT_MS }).catch((e: Error) => `failed: ${e.message}`);
     o.logger.notice(`Handover: sent ${cmd} to old process ${oldPid}, it answered "${reply}"`);
-    if (cmd !== 'shutdown') await new Promise((r) => setTimeout(r, STEP_PAUSE_MS));
+    const pause = cmd === 'reject' ? REJECT_SETTLE_MS : cmd === 'reconnect' ? RECONNECT_SETTLE_MS : 0;
+    if (pause > 0) await new Promise((r) => setTimeout(r, pause));
   }
   const deadline = Date.now() + waitMs;
   while (isAlive(oldPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const gone = !isAlive(oldPid);
-  if (gone) o.logger.notice(`Handover: old process ${oldPid} exited by itself`);
-  else o.logger.warning(`Handover: old process ${oldPid} still runs ${waitMs} ms after shutdown; terminating it`);
+  if (gone) {
+    o.logger.notice(`Handover: old process ${oldPid} exited by itself`);
+    await socketsReleased(o.sockdir, Math.max(0, deadline - Date.now()));
+  } else {
+    o.logger.warning(`Handover: old process ${oldPid} still runs ${waitMs} ms after shutdown; terminating it`);
+  }
   return gone;
+}
+
+/**
+ * Wait until nothing answers on the old process's control sockets. Its main thread can
+ * already be a zombie (what isAlive looks at) while its other threads — ckpool's
+ * stratifier, connector… — are still being torn down with the sockets open, and the
+ * sockdir claim that follows refuses a socket that answers. Seen with ckpool 0.9.9.
+ */
+async function socketsReleased(sockdir: string, waitMs: number): Promise<void> {
+  const deadline = Date.now() + Math.min(waitMs, 5_000);
+  for (const name of SOCKET_NAMES) {
+    const path = serverSocketPath(sockdir, name);
+    const isSocket = (): boolean => {
+      try {
+        return lstatSync(path).isSocket();
+      } catch {
+        return false;
+      }
+    };
+    while (isSocket() && (await socketAnswers(path, 200)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
 }
