@@ -27,9 +27,10 @@ export declare class ShareJob {
   checkBatch(records: Buffer): number
   /**
    * The 80-byte header a share describes (extranonce = en1 ‖ en2); `flags` are the
-   * share's check flags (FLAG_VERSION_DELTA picks the delta reading of the bits).
+   * share's check flags (FLAG_VERSION_DELTA picks the delta reading of the bits;
+   * absent = BIP310's reading, as before the flags existed).
    */
-  header(extranonce: Uint8Array, ntime: number, nonce: number, versionBits: number, flags: number): Buffer
+  header(extranonce: Uint8Array, ntime: number, nonce: number, versionBits: number, flags?: number | undefined | null): Buffer
   /**
    * A fast single-share checker for this job: a function `(record) => difficulty`
    * that does what `check(record)` does (checks the record at the start of

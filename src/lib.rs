@@ -348,10 +348,11 @@ impl ShareJob {
     }
 
     /// The 80-byte header a share describes (extranonce = en1 ‖ en2); `flags` are the
-    /// share's check flags (FLAG_VERSION_DELTA picks the delta reading of the bits).
+    /// share's check flags (FLAG_VERSION_DELTA picks the delta reading of the bits;
+    /// absent = BIP310's reading, as before the flags existed).
     #[napi]
-    pub fn header(&self, env: Env, extranonce: &[u8], ntime: u32, nonce: u32, version_bits: u32, flags: u32) -> napi::Result<Buffer> {
-        guard(&env, || Ok(self.inner.borrow_mut().header(extranonce, ntime, nonce, version_bits, flags)?.to_vec().into()))
+    pub fn header(&self, env: Env, extranonce: &[u8], ntime: u32, nonce: u32, version_bits: u32, flags: Option<u32>) -> napi::Result<Buffer> {
+        guard(&env, || Ok(self.inner.borrow_mut().header(extranonce, ntime, nonce, version_bits, flags.unwrap_or(0))?.to_vec().into()))
     }
 
     // Why a separate function instead of the `check` method: napi-rs 3.16 wraps every
