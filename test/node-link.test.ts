@@ -21,10 +21,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { MemoryLogger, LogLevel } from '../ts/log/logger.js';
 import { StratumClient } from '../ts/miner/client.js';
-import { startNode } from '../ts/modes/node.js';
+import { NodeTap, startNode } from '../ts/modes/node.js';
+import { transactionsLine, workinfoLine } from '../ts/modes/node-wire.js';
 import { PassthroughMode } from '../ts/modes/passthrough.js';
 import { ShareChecker } from '../ts/native/share.js';
 import { freePort } from '../ts/node/ports.js';
+import { ServerSet } from '../ts/node/servers.js';
+import { Generator } from '../ts/work/generator.js';
 import type { Pool } from '../ts/pool/pool.js';
 import type { BlockSubmission } from '../ts/work/generator.js';
 import { startTestBcoin, stopAllBcoins, type BcoinNode } from './helpers/bcoin.js';
@@ -295,6 +298,55 @@ test.serial('node: a ckpool-ts node built from those keys alone solves a block w
   t.true(block.tx.some((x) => x.txid === segwitTxid), `the block carries the transaction the pool sent: ${JSON.stringify(block.tx.map((x) => x.txid))} ${segwitTxid}`);
   t.is(tap.counters.badWorkinfos, 0);
   t.false(logger.lines.some((l) => l.level <= LogLevel.WARNING && /node:/.test(l.msg)), JSON.stringify(logger.lines.filter((l) => l.level <= LogLevel.WARNING)));
+});
+
+/** A NodeTap whose own bitcoind is `btcd` (as startNode makes it), closed at the end of the file. */
+async function tapOn(btcd: BcoinNode, logger: MemoryLogger): Promise<NodeTap> {
+  const servers = new ServerSet({ btcds: [{ url: btcd.url, auth: btcd.user, pass: btcd.pass, notify: false }], logger });
+  const gen = new Generator({ servers, nonce1length: 4, nonce2length: 8, updateInterval: 30, logdir: tempDir('tap'), logger });
+  await servers.start();
+  closers.push(() => gen.close());
+  return new NodeTap(gen, 0x1fffe000, logger);
+}
+
+test.serial('node: also takes ckpool\'s order and keys (the workinfo first, then its transactions keyed by wtxid), or the transactions from its own bitcoind', async (t) => {
+  const txid = await txInTemplate();
+  const wb = pool.generator.current!;
+  const tpl = wb.template;
+  const sw = tpl.transactions.find((x) => x.txid === txid)!;
+  t.not(sw.hash, sw.txid);
+  // ckpool 0.9.9's order and keys: workinfo, then {hash: wtxid, data} (stratifier.c:update_txns)
+  const stranger = await startTestBcoin({ walletEnabled: false }); // a bitcoind that never saw the transaction
+  const logger = new MemoryLogger();
+  const tap = await tapOn(stranger, logger);
+  t.true(tap.fromUpstreamLine(workinfoLine(wb)));
+  await new Promise((r) => setTimeout(r, 300)); // its bitcoind is asked, in vain
+  t.false(tap.jobs.has(wb.jobId), 'no job while a transaction is missing');
+  t.true(tap.fromUpstreamLine(transactionsLine(tpl.transactions.map((x) => ({ hash: x.hash, data: x.data })))));
+  t.true(tap.jobs.has(wb.jobId));
+  const job = tap.jobs.get(wb.jobId)!;
+  t.deepEqual(job.wb.txids(), tpl.transactions.map((x) => x.txid));
+  t.deepEqual(job.wb.branchHex, wb.branchHex);
+  t.true(job.wb.witnessCommitment!.equals(wb.witnessCommitment!));
+  t.is(tap.jobs.get(`0${wb.jobId}`), undefined, 'more than 16 hex digits is no job id');
+  t.is(tap.counters.badWorkinfos, 0);
+
+  // no transactions message at all: the node's own bitcoind (the pool's here, which has them) supplies them
+  const tap2 = await tapOn(node, logger);
+  tap2.fromUpstreamLine(workinfoLine(wb));
+  await waitFor(() => tap2.jobs.has(wb.jobId), 10_000, 'the job from getrawtransaction');
+  t.deepEqual(tap2.jobs.get(wb.jobId)!.wb.txData(), tpl.transactions.map((x) => x.data));
+  t.true(logger.lines.some((l) => /waits for \d+ transaction\(s\); asking our bitcoind too/.test(l.msg)));
+  t.false(logger.lines.some((l) => l.level <= LogLevel.WARNING), JSON.stringify(logger.lines.filter((l) => l.level <= LogLevel.WARNING)));
+
+  // a workinfo whose merklehash does not match its txids is refused, loudly
+  const bad = workinfoLine(wb).replace(/"merklehash":\["[0-9a-f]{64}/, `"merklehash":["${'00'.repeat(32)}`);
+  const tap3 = await tapOn(node, logger);
+  tap3.fromUpstreamLine(transactionsLine(tpl.transactions.map((x) => ({ hash: x.txid, data: x.data }))));
+  tap3.fromUpstreamLine(bad);
+  t.false(tap3.jobs.has(wb.jobId));
+  t.is(tap3.counters.badWorkinfos, 1);
+  t.true(logger.lines.some((l) => l.level === LogLevel.WARNING && /merklehash is not the merkle branch of txn_hashes/.test(l.msg)));
 });
 
 // ------------------------------------------------------------------ the real ckpool (CKPOOL_BIN)
