@@ -31,7 +31,7 @@ import { Generator } from '../ts/work/generator.js';
 import type { Pool } from '../ts/pool/pool.js';
 import type { BlockSubmission } from '../ts/work/generator.js';
 import { startTestBcoin, stopAllBcoins, type BcoinNode } from './helpers/bcoin.js';
-import { mainPool, mineOne, miner, modeConfig, nextReconnect, removeTempDirs, tempDir, waitFor } from './helpers/modes.js';
+import { mainPool, mineOne, miner, modeConfig, nextReconnect, removeTempDirs, tempDir, waitFor, submitUntilBlock } from './helpers/modes.js';
 
 let node: BcoinNode;
 let pool: Pool;
@@ -282,14 +282,8 @@ test.serial('node: a ckpool-ts node built from those keys alone solves a block w
   t.true(tap.jobs.get(c.job!.jobId)!.wb.witnessCommitment !== null, 'the commitment was recomputed from the transactions and matched');
 
   const nodeBlock = once(tap, 'block') as Promise<[BlockSubmission]>;
-  for (let i = 0; ; i++) {
-    const s = c.grind({ job: c.job!, start: i * 1_000_003 });
-    const r = await c.submit('rosa.w1', s.params);
-    if (s.block) {
-      t.is(r.result, true, JSON.stringify(r));
-      break;
-    }
-  }
+  const r = await submitUntilBlock(c, 'rosa.w1');
+  t.is(r.result, true, JSON.stringify(r));
   const [mine] = await nodeBlock;
   t.true(mine.accepted, JSON.stringify(mine.verdicts));
   t.is(mine.verdicts[0]!.server, own.url);

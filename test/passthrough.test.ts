@@ -17,7 +17,7 @@ import { StratumClient } from '../ts/miner/client.js';
 import type { BlockSubmission } from '../ts/work/generator.js';
 import { startTestBcoin, type BcoinNode } from './helpers/bcoin.js';
 import type { HardBits } from './helpers/hardbits.js';
-import { mainPool, miner, mineOne, modeConfig, nextReconnect, startMainPoolEnv, stopMainPoolEnv, waitFor } from './helpers/modes.js';
+import { mainPool, miner, mineOne, modeConfig, nextReconnect, startMainPoolEnv, stopMainPoolEnv, waitFor, submitUntilBlock } from './helpers/modes.js';
 
 const DIFF = 0.00001;
 let node: BcoinNode;
@@ -97,14 +97,8 @@ test.serial('passthrough: a block found through the passthrough is accepted by b
   const c = track(await miner(pt.addresses[0]!.port, 'jack.w1'));
   const before = await node.rpc.getBlockCount();
   const found = once(direct.stratifier, 'block') as Promise<[Client, BlockSubmission]>;
-  for (let i = 0; ; i++) {
-    const s = c.grind({ job: c.job!, start: i * 1_000_003 });
-    const r = await c.submit('jack.w1', s.params);
-    if (s.block) {
-      t.is(r.result, true, JSON.stringify(r));
-      break;
-    }
-  }
+  const r = await submitUntilBlock(c, 'jack.w1');
+  t.is(r.result, true, JSON.stringify(r));
   const [client, result] = await found;
   t.is(client.workername, 'jack.w1');
   t.true(result.accepted);
@@ -212,14 +206,8 @@ test.serial('node: validates its miners\' shares and submits a block itself to i
   const poolBlock = once(direct.stratifier, 'block') as Promise<[Client, BlockSubmission]>;
   let sharesSeen = 0;
   tap.on('share', () => sharesSeen++);
-  for (let i = 0; ; i++) {
-    const s = c.grind({ job: c.job!, start: i * 1_000_003 });
-    const r = await c.submit('noah.w1', s.params);
-    if (s.block) {
-      t.is(r.result, true, JSON.stringify(r));
-      break;
-    }
-  }
+  const r = await submitUntilBlock(c, 'noah.w1');
+  t.is(r.result, true, JSON.stringify(r));
   const [mine] = await nodeBlock;
   t.true(mine.accepted, JSON.stringify(mine.verdicts));
   t.is(mine.verdicts[0]!.server, own.url);

@@ -15,7 +15,7 @@ import { clientPart } from '../ts/modes/proxy.js';
 import type { StratumClient } from '../ts/miner/client.js';
 import type { BcoinNode } from './helpers/bcoin.js';
 import type { HardBits } from './helpers/hardbits.js';
-import { mainPool, miner, mineOne, modeConfig, nextReconnect, startMainPoolEnv, stopMainPoolEnv, waitFor } from './helpers/modes.js';
+import { mainPool, miner, mineOne, modeConfig, nextReconnect, startMainPoolEnv, stopMainPoolEnv, waitFor, submitUntilBlock } from './helpers/modes.js';
 
 const DIFF = 0.00001;
 let node: BcoinNode;
@@ -195,14 +195,8 @@ test.serial('proxy: a block found by a miner goes upstream and is accepted by bc
   const c = track(await miner(proxy.addresses[0]!.port, 'grace.w1'));
   const before = await node.rpc.getBlockCount();
   const found = once(direct.stratifier, 'block') as Promise<[Client, { accepted: boolean; hash: string }]>;
-  for (let i = 0; ; i++) {
-    const s = c.grind({ job: c.job!, start: i * 1_000_003 });
-    const r = await c.submit('grace.w1', s.params);
-    if (s.block) {
-      t.is(r.result, true, JSON.stringify(r));
-      break;
-    }
-  }
+  const r = await submitUntilBlock(c, 'grace.w1');
+  t.is(r.result, true, JSON.stringify(r));
   const [client, result] = await found;
   t.is(client.workername, 'proxyuser');
   t.true(result.accepted);

@@ -82,6 +82,15 @@ export async function mineOne(c: StratumClient, worker: string, start = Math.flo
   return { share: s, reply: r };
 }
 
+/** Grind and submit shares at the miner's difficulty until one is a block; that submit's reply. */
+export async function submitUntilBlock(c: StratumClient, worker: string) {
+  for (let i = 0; ; i++) {
+    const s = c.grind({ job: c.job!, start: i * 1_000_003 });
+    const r = await c.submit(worker, s.params);
+    if (s.block) return r;
+  }
+}
+
 export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
