@@ -57,14 +57,21 @@ const sec = (ms: number): number => Math.floor(ms / 1000);
 /** A hashrate as ckpool writes it: a suffixed string ("31.5M"). */
 export const hr = (r: DecayingRates, p: PeriodName): JVal => J.str(suffixString(r.get(p) * NONCES, 0));
 
+/** ckpool's five hashrate fields of a user or worker, in its order. */
+function hashrates(r: DecayingRates): Array<[string, JVal]> {
+  return [
+    ['hashrate1m', hr(r, '1m')],
+    ['hashrate5m', hr(r, '5m')],
+    ['hashrate1hr', hr(r, '1h')],
+    ['hashrate1d', hr(r, '1d')],
+    ['hashrate7d', hr(r, '7d')],
+  ];
+}
+
 /** The user fields of users/<user>, in ckpool's order. */
 export function userFields(u: UserState): Array<[string, JVal]> {
   return [
-    ['hashrate1m', hr(u.rates, '1m')],
-    ['hashrate5m', hr(u.rates, '5m')],
-    ['hashrate1hr', hr(u.rates, '1h')],
-    ['hashrate1d', hr(u.rates, '1d')],
-    ['hashrate7d', hr(u.rates, '7d')],
+    ...hashrates(u.rates),
     ['lastshare', J.int(sec(u.lastShare))],
     ['workers', J.int(u.instances)],
     ['shares', J.int(u.shares)],
@@ -87,11 +94,7 @@ export function userTree(u: UserState, now: number, opts: { connected?: boolean 
     if (!keep) continue;
     workers.push(J.obj([
       ['workername', J.str(w.name)],
-      ['hashrate1m', hr(w.rates, '1m')],
-      ['hashrate5m', hr(w.rates, '5m')],
-      ['hashrate1hr', hr(w.rates, '1h')],
-      ['hashrate1d', hr(w.rates, '1d')],
-      ['hashrate7d', hr(w.rates, '7d')],
+      ...hashrates(w.rates),
       ['lastshare', J.int(sec(w.lastShare))],
       ['shares', J.int(w.shares)],
       ['bestshare', J.real(w.bestDiff)],
