@@ -336,7 +336,7 @@ test('every control command through ckpmsg: replies, errors, miners reached, not
   raw.end(header);
   await once(raw, 'close');
   const body = Buffer.concat(chunks);
-  t.regex(body.subarray(4).toString(), /"error":"control message of 67108864 bytes is over the 16777216 byte limit"/);
+  t.regex(body.subarray(4).toString(), /"error":"control message of 67108864 bytes is over the 65536 byte limit"/);
 
   // library client: the same replies, and a coded error when nothing is there
   t.is(await sendControl(path.join(sockdir, 'stratifier'), 'ping'), 'pong');

@@ -5,9 +5,12 @@
  * (shutdown(SHUT_WR)), so the server must allow half-open sockets to answer.
  *
  * ckpool accepts lengths 1..0x80000000. We refuse anything over that with a coded
- * error, and hold what we actually buffer to a practical cap (16 MiB for requests,
- * 256 MiB for replies: a `clients` listing of a large pool is megabytes) so a stray
- * writer cannot make us allocate gigabytes.
+ * error, and cap what we buffer at what a message can need: 64 KiB for a request (the
+ * longest command is a `message=` text or an `addproxy={…}`; ckpool's own commands are a
+ * few hundred bytes at most) and 256 MiB for a reply (a `clients` listing of a large
+ * pool is megabytes). A frame's buffer grows as its bytes arrive, never from the length
+ * its header announces: 64 connections announcing 16 MiB each and sending nothing more
+ * once made the pool allocate 1 GB up front.
  *
  * Timeouts as ckpool: the server gives a request 5 s to arrive and its reply 10 s to
  * leave; a client waits up to 30 s for the first byte of the reply (the pool may be
@@ -18,8 +21,8 @@ import { ckError, ckErrorCause, isCkpoolError } from '../errors.js';
 
 /** ckpool's upper bound on a frame's length. */
 export const MAX_FRAME_LENGTH = 0x80000000;
-/** What the server buffers for one request. */
-export const DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+/** What the server buffers for one request (see above). */
+export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024;
 /** What a client buffers for one reply. */
 export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024;
 /** Server: the whole request must arrive within this (ckpool: 5 s read timeout). */
@@ -57,20 +60,23 @@ export function checkLength(length: number, max: number): void {
 export class FrameDecoder {
   #header = Buffer.alloc(HEADER);
   #headerHave = 0;
-  #body: Buffer | null = null;
+  /** body length announced by the header, -1 before it is complete */
+  #length = -1;
+  /** the body's bytes so far, as they came (joined once complete) */
+  #chunks: Buffer[] = [];
   #bodyHave = 0;
   #done = false;
 
   constructor(readonly maxBytes: number) {}
 
-  /** Bytes received so far (header included). */
+  /** Bytes received so far (header included): also what this decoder holds. */
   get received(): number {
     return this.#headerHave + this.#bodyHave;
   }
 
   /** Body length announced by the header, or -1 before it is complete. */
   get expected(): number {
-    return this.#body ? this.#body.length : -1;
+    return this.#length;
   }
 
   push(chunk: Buffer): Buffer | null {
@@ -84,14 +90,15 @@ export class FrameDecoder {
       if (this.#headerHave < HEADER) return null;
       const length = this.#header.readUInt32LE(0);
       checkLength(length, this.maxBytes);
-      this.#body = Buffer.allocUnsafe(length);
+      this.#length = length;
     }
-    const body = this.#body!;
-    const n = Math.min(body.length - this.#bodyHave, chunk.length - off);
-    chunk.copy(body, this.#bodyHave, off, off + n);
+    const n = Math.min(this.#length - this.#bodyHave, chunk.length - off);
+    if (n > 0) this.#chunks.push(chunk.subarray(off, off + n));
     this.#bodyHave += n;
-    if (this.#bodyHave < body.length) return null;
+    if (this.#bodyHave < this.#length) return null;
     this.#done = true;
+    const body = this.#chunks.length === 1 ? Buffer.from(this.#chunks[0]!) : Buffer.concat(this.#chunks, this.#length);
+    this.#chunks = [];
     return body;
   }
 }

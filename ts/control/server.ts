@@ -38,15 +38,26 @@ export interface ControlServerOptions {
   readonly startedAt?: number;
   /** Which sockets to create (default all four). */
   readonly sockets?: readonly SocketName[];
-  /** Largest request accepted (default 16 MiB). */
+  /** Largest request accepted (default 64 KiB: framing.ts DEFAULT_MAX_REQUEST_BYTES). */
   readonly maxRequestBytes?: number;
+  /** Control connections served at once over all sockets (default MAX_CONTROL_CONNECTIONS). */
+  readonly maxConnections?: number;
 }
+
+/**
+ * Control connections open at once. ckpool serves its unix sockets one message at a
+ * time; operators' scripts and a handover need a handful. More are refused at once
+ * (closed unread), so garbage writers cannot pile up buffers and timers.
+ */
+export const MAX_CONTROL_CONNECTIONS = 32;
 
 export class ControlServer {
   readonly sockdir: string;
   readonly paths: ReadonlyMap<SocketName, string>;
   readonly #servers = new Map<SocketName, net.Server>();
   readonly #connections = new Set<net.Socket>();
+  /** connections closed for being over maxConnections (logged once per burst) */
+  #refused = 0;
   readonly #logger: Logger;
   readonly #opts: ControlServerOptions;
   readonly #counters: ControlCounters = { shares: 0 };
@@ -111,6 +122,16 @@ export class ControlServer {
     if (this.#closed) {
       socket.destroy();
       return;
+    }
+    const max = this.#opts.maxConnections ?? MAX_CONTROL_CONNECTIONS;
+    if (this.#connections.size >= max) {
+      if (this.#refused++ === 0) this.#logger.warning(`Control ${name}: ${max} connections open already; closing new ones until some finish`);
+      socket.destroy();
+      return;
+    }
+    if (this.#refused > 0) {
+      this.#logger.notice(`Control: ${this.#refused} connection(s) closed unread while ${max} were open`);
+      this.#refused = 0;
     }
     this.#connections.add(socket);
     socket.on('close', () => this.#connections.delete(socket));
