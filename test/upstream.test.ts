@@ -107,3 +107,28 @@ test('UpstreamLink: connection errors are coded; a closed link rejects its reque
   const err = await t.throwsAsync(late);
   t.true(isCkpoolError(err, 'CKP_ERR_PROXY_CLOSED'));
 });
+
+test.serial('an upstream job the share core cannot check (5000 branches, empty coinbase halves) never replaces the last good one', async (t) => {
+  // A hand-written upstream: no real pool sends such a notify (issue 14 item 3).
+  const up = await fake();
+  const logger = new MemoryLogger();
+  const proxy = await proxyTo([up.port], { logger });
+  const first = track(await miner(proxy.addresses[0]!.port, 'vera.w1'));
+  const good = first.job!.jobId;
+  const bad1 = fakeNotify(false);
+  bad1[4] = Array.from({ length: 5000 }, () => '00'.repeat(32));
+  const bad2 = fakeNotify(false);
+  bad2[2] = '';
+  bad2[3] = '';
+  for (const bad of [bad1, bad2]) up.broadcastRaw(JSON.stringify({ id: null, method: 'mining.notify', params: bad }));
+  await waitFor(() => logger.lines.filter((l) => /keeping the last good job/.test(l.msg)).length === 2, 5000, 'both jobs refused');
+  // one line each, no stack trace
+  for (const l of logger.lines.filter((x) => /keeping the last good job/.test(x.msg))) t.false(l.msg.includes('\n    at '), l.msg);
+  // new miners connect, stay, and mine on the last good job
+  const late = track(await miner(proxy.addresses[0]!.port, 'walt.w1'));
+  t.is(late.job!.jobId, proxy.main.source!.current!.jobId);
+  t.is((await mineOne(late, 'walt.w1')).reply.result, true);
+  t.false(late.closed);
+  t.false(first.closed);
+  t.is(first.job!.jobId, good, 'the first miner got no unusable work');
+});

@@ -44,8 +44,8 @@ import { EventEmitter } from 'node:events';
 import type { CkpoolConfig } from '../config/types.js';
 import { ckError } from '../errors.js';
 import { NullLogger, type Logger } from '../log/logger.js';
-import { sha256d, toDisplayHex } from '../native/core.js';
-import { headerVersion } from '../native/share.js';
+import { prevhashFromStratum, sha256d, toDisplayHex } from '../native/core.js';
+import { ShareChecker, headerVersion } from '../native/share.js';
 import type { Client } from '../pool/client.js';
 import { parseDiff, reconnect } from '../pool/protocol.js';
 import { Stratifier, type ShareVerdict } from '../pool/stratifier.js';
@@ -99,8 +99,17 @@ export class ProxySource extends EventEmitter<{ workbase: [wb: Workbase, clean: 
     let wb: Workbase;
     try {
       wb = new Workbase({ notify: params, seq: ++jobSeq, epoch: EPOCH, nonce1length: this.nonce1length, nonce2length: this.nonce2length });
+      // The whole job, by the share core's own rules (coinbase halves, branch length,
+      // nbits, extranonce sizes), before it replaces the current one: a job the local
+      // stratifier cannot check shares on would cost every miner that connects its work.
+      // The last good job stays current.
+      new ShareChecker({
+        coinb1: wb.coinb1, coinb2: wb.coinb2, branch: wb.branch, version: wb.version, versionMask: 0,
+        prevhash: prevhashFromStratum(wb.stratumPrevhash), nbits: wb.nbits,
+        extranonce1Len: this.nonce1length, extranonce2Len: this.nonce2length,
+      });
     } catch (e) {
-      this.#log.warning(ckError('CKP_ERR_PROXY_PROTOCOL', 'upstream', 'mining.notify', (e as Error).message).message);
+      this.#log.warning(`${ckError('CKP_ERR_PROXY_PROTOCOL', 'upstream', 'mining.notify', (e as Error).message).message}; keeping the last good job`);
       return null;
     }
     const clean = params[8] === true || !this.current || this.current.prevhash !== wb.prevhash;
