@@ -125,7 +125,7 @@ test.serial('a miner that stops reading never delays work to the others and is d
   // New work reaches the good miner promptly while the slow one is not reading.
   for (let i = 0; i < 20; i++) {
     const next = good.nextJob(2000);
-    await pool.generator.update(false);
+    await pool.generator.update();
     await next;
   }
   // Fill the slow reader's pipe past the kernel's socket buffers: operator messages to

@@ -55,7 +55,7 @@ async function blockPays(hash: string, script: string, t: import('ava').Executio
 test.serial('pool mode: shares accepted, a block found by the miner is accepted by bcoin and pays btcaddress', async (t) => {
   const { pool, c, logdir } = await startPool(false);
   await node.sendToAddress(await node.getWalletAddress(), 50_000_000); // a real transaction in the template
-  await pool.generator.update(true);
+  await pool.generator.update();
   const job = c.nextJob(20_000); // generous: CI runs other bcoin-backed test files alongside
   await c.subscribe();
   await job;

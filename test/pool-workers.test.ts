@@ -303,7 +303,7 @@ test.serial('get_txnhashes / get_transactions on worker threads answer with the 
     sent.push(await node.sendToAddress(addr, 50_000_000));
     const na = a.nextJob(WAIT);
     const nb = b.nextJob(WAIT);
-    await pool.generator.update(false);
+    await pool.generator.update();
     [ja, jb] = await Promise.all([na, nb]);
     if (pool.generator.workbase(ja.jobId)!.txCount > 0) break;
     if (Date.now() > deadline) return t.fail('no template with the mempool transactions');

@@ -212,7 +212,7 @@ test.serial('a difficulty change applies to later jobs; shares on the older job 
   }
   t.is((await c.submit('gina.w1', s.params)).result, true, 'old job: judged at the old difficulty');
   const next = c.nextJob();
-  await pool.generator.update(false);
+  await pool.generator.update();
   const newJob = await next;
   t.false(newJob.clean);
   let s2;

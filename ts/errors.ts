@@ -113,6 +113,7 @@ export const catalogue = {
   CKP_ERR_CONTROL_RUNNING: { message: 'Process main pid %s still exists, start ckpool with -H to get a handover or -k if you wish to kill it' },
   CKP_ERR_CONTROL_KILL: { message: 'could not terminate old process main pid %s: %s' },
   CKP_ERR_CONTROL_PIDFILE: { message: 'cannot write pid file %s: %s' },
+  CKP_ERR_UNSAFE_DIR: { message: 'refusing to use %s %s: %s; fix: %s' },
 
   // --- proxy modes (ts/modes) ------------------------------------------------
   // Upstream links of proxy, userproxy, passthrough, node and redirector modes, and

@@ -10,7 +10,8 @@
  * - Our own pid file is removed on release only while it still names us, so an
  *   instance that was replaced never deletes its successor's file.
  */
-import { lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { ensurePrivateDir, writeNewFile } from '../safe-files.js';
 import net from 'node:net';
 import { join } from 'node:path';
 import { ckError, ckErrorCause } from '../errors.js';
@@ -140,11 +141,8 @@ async function removeStaleSockets(sockdir: string, logger: Logger): Promise<void
  */
 export async function claimInstance(opts: InstanceOptions): Promise<InstanceClaim> {
   const { sockdir, logger } = opts;
-  try {
-    mkdirSync(sockdir, { recursive: true, mode: 0o770 });
-  } catch (e) {
-    throw ckErrorCause('CKP_ERR_CONTROL_SOCKDIR', e, sockdir, (e as Error).message);
-  }
+  // ours, 0750, not writable by anyone else: nobody can plant a main.pid link (safe-files.ts)
+  ensurePrivateDir(sockdir, 'sockdir');
   const pidFile = join(sockdir, PID_FILE);
   const old = readPidFile(pidFile);
   if (old !== null && old !== process.pid) {
@@ -158,7 +156,7 @@ export async function claimInstance(opts: InstanceOptions): Promise<InstanceClai
   await removeStaleSockets(sockdir, logger);
   try {
     // ckpool writes the bare number, no newline
-    writeFileSync(pidFile, String(process.pid), { mode: 0o640 });
+    writeNewFile(pidFile, String(process.pid), 0o640);
   } catch (e) {
     throw ckErrorCause('CKP_ERR_CONTROL_PIDFILE', e, pidFile, (e as Error).message);
   }

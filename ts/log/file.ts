@@ -11,7 +11,8 @@
  * - Every line passes through redact(), and registered secrets (RPC passwords, ...)
  *   are masked, so credentials never reach the file or the console.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { ensurePrivateDir } from '../safe-files.js';
 import { join } from 'node:path';
 import { ckErrorCause } from '../errors.js';
 import { BaseLogger, LogLevel, redact, stamp } from './logger.js';
@@ -48,7 +49,8 @@ export class FileLogger extends BaseLogger {
     this.path = join(opts.logdir, `${opts.name}.log`);
     this.console = opts.console === undefined ? process.stderr : opts.console;
     try {
-      mkdirSync(opts.logdir, { recursive: true, mode: 0o750 });
+      // ours and not writable by others, so the log file cannot be a planted link
+      ensurePrivateDir(opts.logdir, 'logdir');
       this.fd = openSync(this.path, 'a', 0o640);
     } catch (e) {
       throw ckErrorCause('CKP_ERR_CLI_LOGFILE', e, this.path, (e as Error).message);

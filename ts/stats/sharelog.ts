@@ -10,7 +10,8 @@
  * codes) and the share is dropped from the log, and if the disk cannot keep up the
  * backlog is capped (oldest kept, newest dropped, counted in the log).
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
+import { ensurePrivateDir } from '../safe-files.js';
 import { dirname, join } from 'node:path';
 import { ckError, ckErrorCause } from '../errors.js';
 import { NullLogger, type Logger } from '../log/logger.js';
@@ -211,7 +212,7 @@ export class ShareLog {
       try {
         const dir = dirname(file);
         if (!this.dirs.has(dir)) {
-          await mkdir(dir, { recursive: true, mode: 0o750 });
+          ensurePrivateDir(dir, 'share log dir'); // ours, not writable by others (safe-files.ts)
           this.dirs.add(dir);
           if (this.dirs.size > 1000) this.dirs.clear();
         }

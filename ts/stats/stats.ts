@@ -26,7 +26,8 @@
  *   forgotten at the minute update (ckpool keeps them forever; they are never written).
  * - Files are written atomically (temporary file + rename).
  */
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { ensurePrivateDir } from '../safe-files.js';
 import { basename, dirname, join } from 'node:path';
 import { ckError, ckErrorCause, type CkpoolError } from '../errors.js';
 import { NullLogger, stamp, type Logger } from '../log/logger.js';
@@ -639,8 +640,9 @@ export class PoolStats {
     let firstErr: CkpoolError | undefined;
     if (!this.dirsMade) {
       try {
-        await mkdir(userDir, { recursive: true, mode: 0o750 });
-        await mkdir(poolDir, { recursive: true, mode: 0o750 });
+        // ours and not writable by others: no file here can be a planted link
+        ensurePrivateDir(userDir, 'users dir');
+        ensurePrivateDir(poolDir, 'pool dir');
         this.dirsMade = true;
       } catch (e) {
         throw ckErrorCause('CKP_ERR_STATS_WRITE', e, this.logdir, (e as Error).message);

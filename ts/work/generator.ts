@@ -12,7 +12,9 @@
  *   submitting, submit to every live node, confirm with getblockhash, new work.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { ensurePrivateDirOnce } from '../safe-files.js';
 import path from 'node:path';
 import { ckError, ckErrorCause } from '../errors.js';
 import { decodeAddress, type NetworkName } from '../bitcoin/address.js';
@@ -128,7 +130,8 @@ export class Generator extends EventEmitter<GeneratorEvents> {
   #seq = 0;
   #timer: NodeJS.Timeout | null = null;
   #updating: Promise<void> | null = null;
-  #pending: { clean: boolean } | null = null;
+  /** another update was asked for while one ran */
+  #pending = false;
   #closed = false;
   #down = false;
 
@@ -155,16 +158,16 @@ export class Generator extends EventEmitter<GeneratorEvents> {
         this.#down = false;
         this.emit('up');
       }
-      if (this.network) void this.update(true);
+      if (this.network) void this.update();
     });
     // Another node may have another tip or mempool: fetch work from it at once.
     this.servers.on('failover', (from, to) => {
       this.#logger.warning(`Failed over from bitcoind ${from.name} to ${to.name}`);
-      if (this.network) void this.update(false);
+      if (this.network) void this.update();
     });
     this.servers.on('failback', (from, to) => {
       this.#logger.notice(`Failed back from bitcoind ${from.name} to ${to.name}`);
-      if (this.network) void this.update(false);
+      if (this.network) void this.update();
     });
   }
 
@@ -192,7 +195,7 @@ export class Generator extends EventEmitter<GeneratorEvents> {
       this.donationScript = decodeAddress(DONATION_ADDRESS[this.network], this.network).script;
       this.#logger.notice(`${this.#opts.donation} percent donation to ${DONATION_ADDRESS[this.network]}`);
     }
-    await this.update(true);
+    await this.update();
     const wb = this.current;
     if (!wb) throw ckError('CKP_ERR_WORK_TEMPLATE', 'no workbase could be made at start-up');
     if (this.#opts.checkCoinbase !== false) await this.#checkCoinbase(wb);
@@ -229,28 +232,32 @@ export class Generator extends EventEmitter<GeneratorEvents> {
 
   /**
    * Fetch a template and make a workbase. Overlapping calls are coalesced: one more
-   * update runs after the one in flight (clean if any caller asked for clean).
+   * update runs after the one in flight. The work is clean (miners drop what they have)
+   * exactly when it builds on a new tip, as in ckpool: an update after our own block
+   * submission that finds the tip already changed (ZMQ came first) is not a second
+   * block change — a clean notify with the same prevhash made proxies downstream call
+   * every share on the previous job stale.
    */
-  update(clean = false): Promise<void> {
+  update(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     if (this.#updating) {
-      this.#pending = { clean: clean || (this.#pending?.clean ?? false) };
+      this.#pending = true;
       return this.#updating;
     }
     this.#updating = (async () => {
       try {
-        await this.#updateOnce(clean);
+        await this.#updateOnce();
       } finally {
         this.#updating = null;
       }
       const next = this.#pending;
-      this.#pending = null;
-      if (next && !this.#closed) await this.update(next.clean);
+      this.#pending = false;
+      if (next && !this.#closed) await this.update();
     })();
     return this.#updating;
   }
 
-  async #updateOnce(clean: boolean): Promise<void> {
+  async #updateOnce(): Promise<void> {
     let template: BlockTemplate;
     try {
       template = await this.servers.withCurrent((s) => s.client.getBlockTemplate({ rules: ['segwit'] }));
@@ -286,7 +293,7 @@ export class Generator extends EventEmitter<GeneratorEvents> {
     this.current = wb;
     this.#workbases.set(wb.jobId, wb);
     this.#prune(wb);
-    this.emit('workbase', wb, clean || newTip);
+    this.emit('workbase', wb, newTip);
   }
 
   #prune(newest: Workbase): void {
@@ -301,14 +308,14 @@ export class Generator extends EventEmitter<GeneratorEvents> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      void this.update(false).finally(() => this.#schedule());
+      void this.update().finally(() => this.#schedule());
     }, this.#opts.updateInterval * 1000);
     this.#timer.unref();
   }
 
   #onBlock(hash: string | null, source: BlockSource): void {
     this.#logger.notice(`New block ${hash ?? '(no hash)'} via ${source}`);
-    void this.update(true);
+    void this.update();
     this.#schedule(); // the next periodic refresh counts from this block
   }
 
@@ -398,7 +405,7 @@ export class Generator extends EventEmitter<GeneratorEvents> {
     const result: BlockSubmission = { hash, height, file, verdicts, accepted: accepted || confirmed, confirmed, ...(inconclusive ? { inconclusive } : {}) };
     if (file) await this.#recordVerdict(file, result).catch(() => undefined);
     this.emit('block', result);
-    void this.update(true);
+    void this.update();
     return result;
   }
 
@@ -422,9 +429,11 @@ export class Generator extends EventEmitter<GeneratorEvents> {
     const file = path.join(dir, `${String(b.height).padStart(8, '0')}-${b.hash}.json`);
     const record = { height: b.height, hash: b.hash, jobId: wb.jobId, prevhash: wb.prevhash, found: new Date().toISOString(), ...meta, hex: b.hex };
     try {
-      await mkdir(dir, { recursive: true });
+      // ours and not writable by others, and the file opened without following a link
+      // (a failure here is logged loudly below and the block is submitted all the same)
+      ensurePrivateDirOnce(dir, 'blocks dir');
       const tmp = `${file}.tmp`;
-      const fh = await open(tmp, 'w');
+      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o640);
       try {
         await fh.writeFile(JSON.stringify(record) + '\n');
         await fh.sync();
