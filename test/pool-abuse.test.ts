@@ -21,6 +21,7 @@ let pool: Pool;
 let proxy: HardBits;
 let port: number;
 let good: StratumClient;
+const logger = new MemoryLogger();
 const logdir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-abuse-'));
 const sockets: net.Socket[] = [];
 
@@ -31,7 +32,7 @@ test.before(async () => {
   pool = await Pool.start({
     btcd: [{ url: proxy.url, auth: node.user, pass: node.pass, notify: false, line: 0 }],
     btcaddress: REGTEST_ADDRESS, serverurl: ['127.0.0.1:0'], startdiff: 0.0001, mindiff: 1e-9, logdir, updateInterval: 600,
-  }, { logger: new MemoryLogger(), authTimeoutMs: 2000, server: { highdiffPort: 65535, sendTimeoutMs: 1500, maxPendingBytes: 64 * 1024 } });
+  }, { logger, authTimeoutMs: 2000, server: { highdiffPort: 65535, sendTimeoutMs: 1500, maxPendingBytes: 64 * 1024 } });
   port = pool.addresses[0]!.port;
   good = await StratumClient.connect(port);
   await good.subscribe();
@@ -114,6 +115,26 @@ test.serial('10,000 submits flooded without reading replies: dropped; the pool s
   t.regex(String(reason), /^(flood|invalid share flood)$/, 'flooder dropped by flood control');
   await goodStillMines(t, 'after the flood');
   t.true((pool.server.stats().dropped[String(reason)] ?? 0) >= 1);
+});
+
+test.serial('500 invalid submits in one read: dropped once, logged once (not for every submit read with it)', async (t) => {
+  const bad = await StratumClient.connect(port);
+  await bad.subscribe();
+  await bad.authorize('invalid.w1');
+  const why = dropped(bad.socket, 15_000);
+  const dropping = () => logger.lines.filter((l) => /invalid submits in a row, dropping/.test(l.msg));
+  const before = dropping().length;
+  // shares on the real job that miss its target: they are judged in batches, so some are
+  // still being judged when the one that drops the client is
+  const job = await bad.nextJob(5000, true);
+  const lines520 = Array.from({ length: 520 }, (_, i) => JSON.stringify({ id: 9 + i, method: 'mining.submit',
+    params: ['invalid.w1', job.jobId, (i + 1).toString(16).padStart(16, '0'), job.params[7], '00000000'] }) + '\n');
+  bad.socket.write(lines520.join(''));
+  t.is(String(await why), 'invalid share flood');
+  await new Promise((r) => setTimeout(r, 200));
+  const lines = dropping().slice(before);
+  t.is(lines.length, 1, lines.map((l) => l.msg).join('\n'));
+  await goodStillMines(t, 'after it');
 });
 
 test.serial('a miner that stops reading never delays work to the others and is dropped after the send timeout', async (t) => {

@@ -189,6 +189,12 @@ test.serial('suggest_difficulty (fractional, before authorize), suggest_target a
   t.is(r.result, true);
   t.is(await set, 0.00037);
   t.is(codeOf(await c.request('mining.suggest_difficulty', ['abc'])), 20);
+  // a number as a string is not a difficulty (ckpool reads it as 0 and ignores it)
+  t.is(codeOf(await c.request('mining.suggest_difficulty', ['1'])), 20);
+  // an unreadable version-rolling mask is an error, not a grant of the whole pool mask
+  const zz = await c.request('mining.configure', [['version-rolling'], { 'version-rolling.mask': 'zzzz' }]);
+  t.is(zz.result, null);
+  t.is(codeOf(zz), 20);
   const set2 = new Promise<number>((r2) => c.once('difficulty', r2));
   t.is((await c.request('mining.suggest_target', ['00000000ffff0000000000000000000000000000000000000000000000000000'.replace(/^00000000ffff/, '0000000fffff')])).result, true);
   t.true(Math.abs((await set2) - 1 / 16.00024) < 1e-6);

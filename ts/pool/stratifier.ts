@@ -460,10 +460,16 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     const exts = params[0] as unknown[];
     const opts = (params[1] && typeof params[1] === 'object' ? params[1] : {}) as Record<string, unknown>;
     const result: Record<string, unknown> = {};
+    const askedMask = opts['version-rolling.mask'];
+    if (exts.includes('version-rolling') && askedMask !== undefined && (typeof askedMask !== 'string' || !/^[0-9a-fA-F]{1,8}$/.test(askedMask))) {
+      // a mask we cannot read is an error, not a request for everything we allow
+      c.conn.send(reply(id, null, err(StratumError.OTHER, 'Invalid version-rolling.mask')));
+      return;
+    }
     for (const e of exts) {
       if (e === 'version-rolling') {
-        const asked = typeof opts['version-rolling.mask'] === 'string' && /^[0-9a-fA-F]{1,8}$/.test(opts['version-rolling.mask'] as string)
-          ? parseInt(opts['version-rolling.mask'] as string, 16) >>> 0 : 0xffffffff;
+        // absent: the miner takes whatever the pool allows
+        const asked = typeof askedMask === 'string' ? parseInt(askedMask, 16) >>> 0 : 0xffffffff;
         const mask = (asked & this.#o.versionMask) >>> 0;
         c.versionMask = mask;
         result['version-rolling'] = true;
@@ -491,7 +497,8 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
   }
 
   #suggestDifficulty(c: Client, id: unknown, value: unknown): void {
-    const d = parseDiff(value);
+    // a JSON number, as the protocol has it (ckpool reads anything else as 0 and ignores it)
+    const d = typeof value === 'number' ? parseDiff(value) : null;
     if (d === null) {
       c.conn.send(reply(id, false, err(StratumError.OTHER, 'Invalid difficulty')));
       return;
@@ -758,6 +765,9 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
    * vardiff rate) is a flood, and the client is dropped at once.
    */
   #invalid(c: Client): void {
+    // a client already dropped may still have submits in the batch that was read with
+    // the one that dropped it: nothing more to decide or log for those
+    if (c.conn.closed) return;
     const now = Date.now();
     if (++c.invalidRun >= (this.#o.invalidBurst ?? INVALID_BURST)) {
       this.#log.notice(`Client ${c.id} ${c.conn.address} sent ${c.invalidRun} invalid submits in a row, dropping`);
