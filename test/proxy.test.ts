@@ -203,3 +203,20 @@ test.serial('proxy: a block found by a miner goes upstream and is accepted by bc
   t.is(await node.rpc.getBlockCount(), before + 1);
   t.is(await node.rpc.getBestBlockHash(), result.hash);
 });
+
+test.serial('proxy: dropidle from the config drops a local miner that sends no share', async (t) => {
+  const proxy = await startProxy('proxy', [pool.addresses[0]!.port], { dropidle: 1 });
+  const port = proxy.addresses[0]!.port;
+  const idle = track(await miner(port, 'ida.w1'));
+  const busy = track(await miner(port, 'bert.w1'));
+  const closed = once(idle, 'close');
+  // the busy one shares every 300 ms and stays
+  const end = Date.now() + 2_500;
+  while (Date.now() < end) {
+    t.is((await mineOne(busy, 'bert.w1')).reply.result, true);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  await closed;
+  t.true(idle.closed);
+  t.false(busy.closed);
+});

@@ -42,8 +42,11 @@ export function isMissingPoolModule(e: unknown): boolean {
 export async function run(options: ResolvedOptions, config: CkpoolConfig, logger: Logger, deps: RunDeps = {}): Promise<void> {
   checkImplemented(options);
   if (isProxyMode(options.mode)) {
-    // the proxy modes' stratifiers are built in ts/modes/, which does not pass it yet
-    if (config.dropidle > 0) logger.warning(`dropidle ${config.dropidle} is not applied in ${options.mode} mode (only in pool and solo mode); idle miners stay connected`);
+    // proxy and userproxy have their own stratifiers and apply it; the relaying modes leave
+    // it to the pool they relay to, which sees each miner as a client of its own
+    if (config.dropidle > 0 && options.mode !== 'proxy' && options.mode !== 'userproxy') {
+      logger.warning(`dropidle ${config.dropidle} is not applied in ${options.mode} mode (the pool upstream applies its own); idle miners stay connected here`);
+    }
     const { startModes } = await import('../modes/start.js');
     await startModes(options, config, logger);
     return;

@@ -330,6 +330,7 @@ export class ProxySession extends EventEmitter<{ ready: []; unready: []; forward
       nonce1length: en1len + shape.part, nonce2length: shape.en2len - shape.part, enonce1Prefix: shape.enonce1,
       versionMask: shape.mask, updateInterval: c.updateInterval, poolName: o.name ?? 'ckproxy',
       serverUrls: [...c.serverurl], authTimeoutMs: o.authTimeoutMs, invalidBurst: o.invalidBurst, logger: this.#log,
+      dropIdleMs: (c.dropidle ?? 0) * 1000,
     });
     strat.on('share', (client, v) => this.#forward(client, v));
     const old = this.stratifier;
