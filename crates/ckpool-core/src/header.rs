@@ -22,11 +22,9 @@ pub fn swap_words(h: &[u8; 32]) -> [u8; 32] {
 ///   full rolled version, of which only the bits in the mask count.
 #[inline(always)]
 pub fn rolled_version(version: u32, version_bits: u32, mask: u32) -> u32 {
-    if version_bits == 0 {
-        version
-    } else {
-        (version & !mask) | (version_bits & mask)
-    }
+    // branch-free (it runs for every share): no bits → an empty mask → the version as is
+    let m = mask & ((version_bits != 0) as u32).wrapping_neg();
+    (version & !m) | (version_bits & m)
 }
 
 /// The other reading of submitted version bits that firmware uses in the wild: the bits
