@@ -87,3 +87,87 @@ export class LineFramer implements PartialHolder {
     this.partial = null;
   }
 }
+
+/**
+ * Where the server keeps a connection's unread input between turns: `input[inputPos..]`
+ * may hold complete lines not handled yet (the fair scheduler hands out a few per turn,
+ * ts/stratum/fairness.ts) followed by an unterminated tail.
+ */
+export interface InputHolder {
+  input: Buffer | null;
+  inputPos: number;
+}
+
+/** Outcome of frameLines. */
+export const FrameResult = {
+  /** No complete line is left (an unterminated tail may be kept). */
+  DONE: 0,
+  /** `maxLines` were delivered and at least one more complete line is waiting. */
+  MORE: 1,
+  /** `onLine` returned false: the input was discarded. */
+  STOPPED: 2,
+  /** A line (or an unterminated tail) exceeded the limit. */
+  TOO_LONG: 3,
+} as const;
+export type FrameResult = (typeof FrameResult)[keyof typeof FrameResult];
+
+/**
+ * Deliver at most `maxLines` non-empty lines from `holder.input[holder.inputPos..]`,
+ * leaving the rest where it is (the caller copies it out of a shared read buffer).
+ * Same rules as feedLines: `\r\n` and `\n` endings, empty lines skipped, a line or a
+ * tail over `maxLineBytes` is an error.
+ */
+export function frameLines<C>(
+  holder: InputHolder,
+  maxLines: number,
+  maxLineBytes: number,
+  ctx: C,
+  onLine: (ctx: C, line: string) => boolean,
+): FrameResult {
+  const buf = holder.input;
+  if (buf === null) return FrameResult.DONE;
+  let start = holder.inputPos;
+  let n = 0;
+  for (;;) {
+    const nl = buf.indexOf(LF, start);
+    if (nl < 0) break;
+    if (n >= maxLines) {
+      holder.inputPos = start;
+      return FrameResult.MORE;
+    }
+    const lineStart = start;
+    let end = nl;
+    if (end > lineStart && buf[end - 1] === CR) end--;
+    if (end - lineStart > maxLineBytes) return FrameResult.TOO_LONG;
+    start = nl + 1;
+    if (end > lineStart) {
+      n++;
+      if (!onLine(ctx, buf.toString('utf8', lineStart, end))) {
+        holder.input = null;
+        holder.inputPos = 0;
+        return FrameResult.STOPPED;
+      }
+    }
+  }
+  const rest = buf.length - start;
+  if (rest === 0) {
+    holder.input = null;
+    holder.inputPos = 0;
+    return FrameResult.DONE;
+  }
+  // +1: a line of exactly maxLineBytes may be waiting for the '\n' after its '\r'.
+  if (rest > maxLineBytes + 1) return FrameResult.TOO_LONG;
+  holder.inputPos = start;
+  return FrameResult.DONE;
+}
+
+/** Newlines in `buf` (flood control charges lines as they arrive, before any framing). */
+export function countLines(buf: Buffer): number {
+  let n = 0;
+  let i = buf.indexOf(LF);
+  while (i >= 0) {
+    n++;
+    i = buf.indexOf(LF, i + 1);
+  }
+  return n;
+}

@@ -40,167 +40,35 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { ckError, ckErrorCause } from '../errors.js';
-import { parseHostPort } from '../config/hostport.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { native } from '../native/binding.js';
 import { detachDescriptor } from '../native/handover.js';
 import { Listeners } from './listeners.js';
 import { WriteBatch } from '../native/sockets.js';
-import { feedLines, FeedResult, type PartialHolder } from './framing.js';
+import { countLines, frameLines, FrameResult, type InputHolder } from './framing.js';
+import { FairFlag, FairScheduler, type FairClient } from './fairness.js';
 
-export interface StratumServerOptions {
-  /** "host:port" (ckpool serverurl entries); index = serverIndex. Port 0 binds an ephemeral port. */
-  urls: string[];
-  /** Beyond this many connected clients new connections are closed at once ("Server full"). Default 18000. */
-  maxClients?: number;
-  /** Longest line, and most bytes buffered without a newline, before the client is dropped. Default 1024 (ckpool MAX_MSGSIZE). */
-  maxLineBytes?: number;
-  /** Output queued for one client beyond this drops it. Default 256 KiB. */
-  maxPendingBytes?: number;
-  /** A client whose queued output makes no progress this long is dropped. Default 60 s (ckpool). */
-  sendTimeoutMs?: number;
-  /** Listening ports above this are "highdiff" (ckpool: > 4000). Default 4000. */
-  highdiffPort?: number;
-  /** TCP keepalive initial delay. Default 45 s (ckpool keep_sockalive). TCP_NODELAY is always on. */
-  keepAliveMs?: number;
-  /** A gracefully closed client that has not finished flushing after this long is destroyed. Default 5 s. */
-  closeLingerMs?: number;
-  /** Send `{"id":null,"result":null,"error":[20,"Invalid JSON",null]}` before dropping a client for a bad line. Default true. */
-  replyInvalidJson?: boolean;
-  /** Retries of a failed bind, `bindRetryMs` apart (ckpool: 25 tries, 5 s apart). Default 0: fail at once. */
-  bindRetries?: number;
-  bindRetryMs?: number;
-  /** listen(2) backlog. Default 8192 (ckpool). */
-  backlog?: number;
-  /**
-   * Flood control, a token bucket per client: at most `floodBurst` messages at once
-   * (default 4096) refilled at `floodRate` per second (default 10 000). Miners send a
-   * few messages a second and load generators keep a pipeline of tens (raise the rate
-   * for a benchmark that pushes one connection harder); a client that
-   * pushes thousands of lines in one go without waiting for replies is dropped
-   * ('flood') before its replies pile up in kernel buffers.
-   */
-  floodBurst?: number;
-  floodRate?: number;
-  /**
-   * Connection ids: idStart, idStart + idStep, … (default: the number of urls, step 1).
-   * The threads of one pool use disjoint progressions so a client id names one miner.
-   */
-  idStart?: number;
-  idStep?: number;
-  /**
-   * Called for each accepted connection before it is served here: return 'taken' when
-   * the callee now owns the socket (it went to a worker thread), 'full' to refuse it as
-   * "Server full", 'local' to serve it on this server (ts/pool/workers.ts).
-   */
-  handoff?: (socket: net.Socket, serverIndex: number, highdiff: boolean) => 'taken' | 'full' | 'local';
-  logger?: Logger;
-}
-
-export interface StratumConnection {
-  /** Unique, increasing; the first is the number of urls (ckpool connector.c:accept_client). */
-  readonly id: number;
-  /** Remote IP (IPv4-mapped IPv6 addresses are shown as plain IPv4). */
-  readonly address: string;
-  /** Remote port. */
-  readonly port: number;
-  /** Index into `urls` of the listener that accepted it. */
-  readonly serverIndex: number;
-  /** Accepted on a port above `highdiffPort`. */
-  readonly highdiff: boolean;
-  /** Date.now() at accept. */
-  readonly connectedAt: number;
-  readonly closed: boolean;
-  /** Why it was closed (undefined while open). */
-  readonly closeReason: string | undefined;
-  /**
-   * Queue one already-serialised JSON line (the '\n' is added if missing). A Buffer is
-   * written as is (no copy), so one encoded notify can go to many clients. Returns false
-   * if the client is closed or was dropped for exceeding its output bound.
-   */
-  send(line: string | Uint8Array): boolean;
-  /** JSON.stringify(msg) + '\n', then as send(). */
-  sendJson(msg: unknown): boolean;
-  /** Close after flushing what is queued (graceful), or at once with destroy=true. */
-  close(reason: string, destroy?: boolean): void;
-  /** Arbitrary per-connection state slot for the stratifier. */
-  state: unknown;
-}
-
-export interface StratumServerStats {
-  /** Connected clients now. */
-  clients: number;
-  /** Connections ever handed to 'connection'. */
-  accepted: number;
-  /** Closed connections whose sockets are still flushing a graceful close (at most closeLingerMs). */
-  closing: number;
-  /** Open connections whose output is currently blocked (watched for sendTimeoutMs). */
-  blocked: number;
-  /**
-   * Closes by reason: every connection's close reason (including 'client closed'),
-   * plus connections refused before they became connections ('server full',
-   * 'not accepting').
-   */
-  dropped: Record<string, number>;
-  /** Bytes received from clients. */
-  bytesIn: number;
-  /** Output queued to clients (bytes for Buffers, UTF-16 units for strings: equal for ASCII JSON). */
-  bytesOut: number;
-}
-
-export interface StratumServerEvents {
-  connection: [conn: StratumConnection];
-  /** One parsed JSON object per line; `raw` is the line without its line ending. */
-  message: [conn: StratumConnection, msg: Record<string, unknown>, raw: string];
-  close: [conn: StratumConnection, reason: string];
-  /** The urls actually bound ("host:port", ephemeral ports resolved). */
-  listening: [urls: string[]];
-}
-
-/** Close reasons the server itself uses (close(reason) may pass any other string). */
-export const CloseReason = {
-  CLIENT_CLOSED: 'client closed',
-  INVALID_JSON: 'invalid json',
-  NOT_OBJECT: 'not a json object',
-  LINE_TOO_LONG: 'line too long',
-  FLOOD: 'flood',
-  OUTPUT_BOUND: 'output bound exceeded',
-  SEND_TIMEOUT: 'send timeout',
-  SERVER_FULL: 'server full',
-  NOT_ACCEPTING: 'not accepting',
-  SERVER_CLOSING: 'server closing',
-  INTERNAL_ERROR: 'internal error',
-  /** Prefix: 'socket error: ECONNRESET' etc. */
-  SOCKET_ERROR: 'socket error',
-} as const;
-
-export const INVALID_JSON_REPLY = '{"id":null,"result":null,"error":[20,"Invalid JSON",null]}\n';
-
-const DEFAULTS = {
-  maxClients: 18000,
-  maxLineBytes: 1024,
-  maxPendingBytes: 256 * 1024,
-  sendTimeoutMs: 60_000,
-  highdiffPort: 4000,
-  keepAliveMs: 45_000,
-  closeLingerMs: 5_000,
-  bindRetries: 0,
-  bindRetryMs: 5_000,
-  backlog: 8192,
-  floodBurst: 4096,
-  floodRate: 10_000,
-};
+export {
+  CloseReason, INVALID_JSON_REPLY,
+  type StratumServerOptions, type StratumConnection, type StratumServerStats, type StratumServerEvents,
+} from './server-types.js';
+import {
+  CloseReason, DEFAULTS, INVALID_JSON_REPLY, hostPortText, parseUrl, plainAddress, positive, type StratumServerOptions, type StratumConnection, type StratumServerStats, type StratumServerEvents,
+} from './server-types.js';
 
 const kClient = Symbol('stratumClient');
 type ClientSocket = net.Socket & { [kClient]?: Client };
 
 /** One accepted TCP client. Small on purpose: 10,000 idle ones must stay cheap. */
-class Client implements StratumConnection, PartialHolder {
+class Client implements StratumConnection, InputHolder, FairClient {
   state: unknown = undefined;
   closed = false;
   closeReason: string | undefined = undefined;
-  /** Unterminated tail of the input (framing). */
-  partial: Buffer | null = null;
+  /** Input not handled yet: lines waiting for their turn, then an unterminated tail (fairness.ts). */
+  input: Buffer | null = null;
+  inputPos = 0;
+  /** FairFlag bits: queued, reading paused, output over the bound. */
+  fair = 0;
   /** Output queued so far (same units as socket.writableLength). */
   queued = 0;
   /** flood-control tokens and when they were last refilled (ms) */
@@ -222,6 +90,7 @@ class Client implements StratumConnection, PartialHolder {
   lineLimit = 0;
   pendingLimit = 0;
   noFlood = false;
+  turnLines = 0;
 
   constructor(
     readonly server: StratumServer,
@@ -298,6 +167,8 @@ class Client implements StratumConnection, PartialHolder {
 }
 
 const NEWLINE = Buffer.from('\n');
+/** Lines per turn of a flood-exempt link (passthrough, node) relative to one miner's. */
+const LINK_TURN_FACTOR = 16;
 
 /**
  * End of tick: write every client's queued text (StratumServer._queueFlush) in one
@@ -344,6 +215,11 @@ function onSocketClose(this: ClientSocket): void {
   if (client === undefined) return;
   client.server._onSocketClosed(client);
 }
+/** 'drain' while paused for unsent output (added only then: FairScheduler.outputOver). */
+function onSocketDrain(this: ClientSocket): void {
+  const client = this[kClient];
+  if (client !== undefined) client.server._fair.drained(client);
+}
 function onLine(client: Client, line: string): boolean {
   return client.server._onLine(client, line);
 }
@@ -355,31 +231,6 @@ function emitClose(server: StratumServer, client: Client, reason: string): void 
   }
 }
 function noop(): void {}
-
-function positive(name: string, value: number | undefined, dflt: number, allowZero = false): number {
-  if (value === undefined) return dflt;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw ckError('CKP_ERR_STRATUM_OPTION', name, allowZero ? 'a number >= 0' : 'a number > 0', value);
-  }
-  return value;
-}
-
-/** Parse one serverurl; "host:0" means an ephemeral port (tests). */
-function parseUrl(url: string): { host: string; port: number } {
-  if (typeof url !== 'string') throw ckError('CKP_ERR_STRATUM_URL', String(url), 'expected a "host:port" string');
-  const eph = /:0$/.test(url.trim());
-  const parsed = parseHostPort(eph ? url.trim().replace(/:0$/, ':1') : url);
-  if (typeof parsed === 'string') throw ckError('CKP_ERR_STRATUM_URL', url, parsed);
-  return { host: parsed.host, port: eph ? 0 : parsed.port };
-}
-
-function hostPortText(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function plainAddress(addr: string): string {
-  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
-}
 
 export class StratumServer extends EventEmitter<StratumServerEvents> {
   /**
@@ -405,6 +256,10 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   _bytesOut = 0;
   /** @internal clients with text queued this tick */
   _dirty: Client[] = [];
+  /** @internal lines per connection per turn, reads paused over a backlog or unsent output (fairness.ts) */
+  readonly _fair: FairScheduler<Client>;
+  /** Unsent output (held in Node) above which a connection is not read until it drains. */
+  readonly pauseOutputBytes: number;
   /** Every client's reads land here (net.Socket `onread`), one at a time: no Buffer per read. */
   private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
 
@@ -452,6 +307,11 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     this.floodBurst = positive('floodBurst', opts.floodBurst, DEFAULTS.floodBurst);
     this.floodRate = positive('floodRate', opts.floodRate, DEFAULTS.floodRate);
     this.replyInvalidJson = opts.replyInvalidJson ?? true;
+    this.pauseOutputBytes = positive('pauseOutputBytes', opts.pauseOutputBytes, DEFAULTS.pauseOutputBytes);
+    this._fair = new FairScheduler<Client>((client, max) => this.frameClient(client, max), onSocketDrain, {
+      linesPerTurn: positive('linesPerTurn', opts.linesPerTurn, DEFAULTS.linesPerTurn),
+      sliceMs: positive('sliceMs', opts.sliceMs, DEFAULTS.sliceMs),
+    });
     this.logger = opts.logger ?? new NullLogger();
     this.nextId = opts.idStart ?? this.urls.length;
     this.idStep = opts.idStep ?? 1;
@@ -643,12 +503,17 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
    * lines (longer than a miner's, more of them, and a notify per miner on every new
    * job). `flood: false` exempts it from flood control.
    */
-  setConnectionLimits(conn: StratumConnection, limits: { maxLineBytes?: number; maxPendingBytes?: number; flood?: boolean }): void {
+  setConnectionLimits(conn: StratumConnection, limits: { maxLineBytes?: number; maxPendingBytes?: number; flood?: boolean; linesPerTurn?: number }): void {
     const client = this.clients.get(conn.id);
     if (client === undefined || client !== conn) return;
     if (limits.maxLineBytes !== undefined) client.lineLimit = positive('maxLineBytes', limits.maxLineBytes, this.maxLineBytes);
     if (limits.maxPendingBytes !== undefined) client.pendingLimit = positive('maxPendingBytes', limits.maxPendingBytes, this.maxPendingBytes);
-    if (limits.flood !== undefined) client.noFlood = !limits.flood;
+    if (limits.flood !== undefined) {
+      client.noFlood = !limits.flood;
+      // a link exempt from flood control carries many miners' lines: a bigger share of each turn
+      if (limits.linesPerTurn === undefined) client.turnLines = client.noFlood ? LINK_TURN_FACTOR * this._fair.linesPerTurn : 0;
+    }
+    if (limits.linesPerTurn !== undefined) client.turnLines = positive('linesPerTurn', limits.linesPerTurn, this._fair.linesPerTurn);
   }
 
   stats(): StratumServerStats {
@@ -661,6 +526,16 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       bytesIn: this.bytesIn,
       bytesOut: this._bytesOut,
     };
+  }
+
+  /**
+   * Fair service counters (fairness.ts): scheduler rounds run (turns in which some
+   * connection's lines had to wait), and how often a connection stopped being read for
+   * its waiting lines or for unsent output over pauseOutputBytes.
+   */
+  fairStats(): { rounds: number; backlogPauses: number; outputPauses: number } {
+    const f = this._fair;
+    return { rounds: f.rounds, backlogPauses: f.backlogPauses, outputPauses: f.outputPauses };
   }
 
   private countDrop(reason: string): void {
@@ -741,24 +616,45 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     this.logger.err(`Stratum ${event} handler failed for client ${client.id}: ${(err as Error)?.stack ?? String(err)}`);
   }
 
-  /** @internal */
+  /** @internal A read: charge flood control, keep the bytes, let the scheduler hand out lines. */
   _onData(client: Client, chunk: Buffer): void {
     this.bytesIn += chunk.length;
+    // Flood control counts the lines as they arrive, before any framing or parsing.
+    if (!client.noFlood && !this.takeTokens(client, countLines(chunk))) {
+      this.logger.info(`Client ${client.id} ${client.address} flooded more than ${this.floodBurst} messages, dropping`);
+      this._drop(client, CloseReason.FLOOD, true);
+      return;
+    }
+    const prev = client.input;
+    if (prev === null) {
+      client.input = chunk;
+      client.inputPos = 0;
+    } else {
+      const rest = prev.subarray(client.inputPos);
+      client.input = Buffer.concat([rest, chunk], rest.length + chunk.length);
+      client.inputPos = 0;
+    }
+    this._fair.arrived(client);
+    // What is left waits for its turn: copied out of the shared read buffer.
+    if (client.input === chunk) {
+      client.input = Buffer.from(chunk.subarray(client.inputPos));
+      client.inputPos = 0;
+    }
+  }
+
+  /** Up to `max` of the client's buffered lines (FairScheduler's `frame`). */
+  private frameClient(client: Client, max: number): FrameResult {
     const limit = client.lineLimit || this.maxLineBytes;
-    const res = feedLines(client, chunk, limit, client, onLine);
-    if (res === FeedResult.TOO_LONG && !client.closed) {
+    const res = frameLines(client, max, limit, client, onLine);
+    if (res === FrameResult.TOO_LONG && !client.closed) {
       this.logger.info(`Client ${client.id} ${client.address} sent a line over ${limit} bytes, dropping`);
       this._drop(client, CloseReason.LINE_TOO_LONG, true);
     }
+    return res;
   }
 
   /** @internal One line; false stops reading the chunk. */
   _onLine(client: Client, line: string): boolean {
-    if (!client.noFlood && !this.takeToken(client)) {
-      this.logger.info(`Client ${client.id} ${client.address} flooded more than ${this.floodBurst} messages, dropping`);
-      this._drop(client, CloseReason.FLOOD, true);
-      return false;
-    }
     let msg: unknown;
     try {
       msg = JSON.parse(line);
@@ -782,7 +678,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     return !client.closed;
   }
 
-  private takeToken(client: Client): boolean {
+  private takeTokens(client: Client, n: number): boolean {
     const now = performance.now();
     if (client.tokens < 0) {
       client.tokens = this.floodBurst;
@@ -790,8 +686,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       client.tokens = Math.min(this.floodBurst, client.tokens + ((now - client.tokenTime) * this.floodRate) / 1000);
     }
     client.tokenTime = now;
-    if (client.tokens < 1) return false;
-    client.tokens -= 1;
+    if (client.tokens < n) return false;
+    client.tokens -= n;
     return true;
   }
 
@@ -813,10 +709,13 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     if (client.closed) return;
     const pending = client.socket.writableLength;
     if (pending === 0) return;
-    if (pending > (client.pendingLimit || this._maxPendingBytes)) {
+    const limit = client.pendingLimit || this._maxPendingBytes;
+    if (pending > limit) {
       this._drop(client, CloseReason.OUTPUT_BOUND, true);
       return;
     }
+    // over the soft bound: no more reading or serving it until its output drains
+    if (pending > Math.min(this.pauseOutputBytes, limit / 2)) this._fair.outputOver(client);
     if (client.blockedSince !== 0) return;
     client.blockedSince = Date.now();
     client.lastFlushed = client.queued - pending;
@@ -834,7 +733,9 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     }
     client.closed = true;
     client.closeReason = reason;
-    client.partial = null;
+    client.input = null;
+    // a paused socket would not see the peer's FIN while lingering
+    if ((client.fair & FairFlag.READ_PAUSED) !== 0 && !destroy) client.socket.resume();
     this.clients.delete(client.id);
     this.blocked.delete(client);
     this.countDrop(reason);
@@ -876,6 +777,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       } else if (pending === 0) {
         client.blockedSince = 0;
         this.blocked.delete(client);
+        this._fair.drained(client); // in case no 'drain' came (a no-op unless paused for output)
       } else if (client.queued - pending !== client.lastFlushed) {
         client.lastFlushed = client.queued - pending;
         client.blockedSince = now;
