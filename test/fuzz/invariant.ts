@@ -11,9 +11,14 @@ export class FuzzFinding extends Error {
   override name = 'FuzzFinding';
 }
 
-/** True for an error the code raised on purpose, with a known code. */
+/**
+ * True for an error the code raised on purpose, with a known code: a CkpoolError, or an
+ * Error from the native core carrying its CKP_ERR_NATIVE_* code (mapped in src/lib.rs).
+ */
 export function isKnownError(e: unknown): e is CkpoolError {
-  return e instanceof CkpoolError && Object.hasOwn(catalogue, e.code);
+  if (e instanceof CkpoolError) return Object.hasOwn(catalogue, e.code);
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === 'string' && code.startsWith('CKP_ERR_NATIVE_') && Object.hasOwn(catalogue, code);
 }
 
 /** Run `fn`; a CkpoolError with a known code is an accepted answer, anything else is rethrown. */
