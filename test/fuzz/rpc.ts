@@ -43,3 +43,9 @@ export async function fuzz(data: Buffer): Promise<void> {
     check(/^CKP_ERR_(RPC|WORK|NATIVE)_/.test(String(r.code)), `unexpected error code ${String(r.code)}`);
   }
 }
+
+/** For the ava properties: let the test process end. */
+export function closeRpcTarget(): void {
+  client.close();
+  server.close();
+}
