@@ -140,6 +140,30 @@ test.serial('throughput: a few hundred random shares through the pool, counted b
   t.regex(r.stdout, /replies\/s/); // the human table comes first
 });
 
+test.serial('flood: flooders in bursts, a measured miner and fresh connects; --no-read flooders get nothing read', async (t) => {
+  const r = await cli(['flood', '-p', String(port), '-c', '5', '--burst', '200', '--interval', '100', '--requests', '400',
+    '--miner-interval', '20', '-d', '2', '-q']);
+  t.is(r.code, 0, r.stderr);
+  const s = r.summary;
+  t.is(s.mode, 'flood');
+  t.is(s.ready, 5);
+  t.is(s.floodSent, 5 * 400);
+  t.is(s.floodReplies, s.floodSent, 'every ping answered');
+  t.is(s.floodDisconnects, 0);
+  t.true(s.minerSubmits > 0);
+  t.is(s.minerReplies, s.minerSubmits);
+  t.is(s.minerUnanswered, 0);
+  t.is(s.minerLatencyMs.samples, s.minerReplies);
+  t.true(s.connectTries >= 1);
+  t.is(s.connectFailures, 0);
+  t.regex(r.stdout, /miner latency/);
+  const quiet = await cli(['flood', '-p', String(port), '-c', '2', '--burst', '100', '--requests', '100', '--no-read', '-d', '0.5', '-q']);
+  t.is(quiet.code, 0, quiet.stderr);
+  t.is(quiet.summary.floodersRead, false);
+  t.is(quiet.summary.floodSent, 200);
+  t.is(quiet.summary.floodReplies, 0, 'a flooder that never reads counts nothing');
+});
+
 test.serial('connect: 50 connections authorized, none failed; pool RSS per client from --pid', async (t) => {
   const r = await cli(['connect', '-p', String(port), '-c', '50', '--pid', String(process.pid), '--settle', '100', '-q']);
   t.is(r.code, 0, r.stderr);

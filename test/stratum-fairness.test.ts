@@ -192,7 +192,7 @@ test.serial('a client over its output bound stops being read, others are served,
   await reader.waitReplies(total, 60_000);
   t.deepEqual(reader.ids, [...Array(total).keys()], 'every reply, in order');
   t.is(handledOf(), total);
-  t.is(h.server.stats().dropped[CloseReason.OUTPUT_BOUND], undefined);
+  t.false(CloseReason.OUTPUT_BOUND in h.server.stats().dropped, 'nobody dropped at the output bound');
   t.is(h.server.stats().clients, 2);
 });
 

@@ -3,6 +3,7 @@
  * template source for benchmarks. The CLI is ts/cli/bench.ts.
  */
 export { throughput, connect, broadcast, AGENT } from './modes.js';
+export { flood, type FloodOptions, type FloodResult } from './flood.js';
 export type {
   CommonOptions, ThroughputOptions, ConnectOptions, BroadcastOptions,
   ThroughputResult, ConnectResult, BroadcastResult, BroadcastRound, Failures,

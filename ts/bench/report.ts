@@ -4,8 +4,9 @@
  */
 import type { BroadcastResult, ConnectResult, ThroughputResult } from './modes.js';
 import type { MachineLoad } from './procstat.js';
+import type { FloodResult } from './flood.js';
 
-export type BenchResult = ThroughputResult | ConnectResult | BroadcastResult;
+export type BenchResult = ThroughputResult | ConnectResult | BroadcastResult | FloodResult;
 
 const n = (x: number | null | undefined, unit = '') => (x === null || x === undefined ? '—' : `${x.toLocaleString('en-US')}${unit}`);
 const kb = (bytes: number | null) => (bytes === null ? '—' : `${(bytes / 1024).toLocaleString('en-US', { maximumFractionDigits: 2 })} KiB`);
@@ -45,6 +46,21 @@ export function formatResult(r: BenchResult): string {
         ['failed handshakes', `${r.failures}${r.failures ? ` (${reasons(r.failureReasons)})` : ''}`],
         ['disconnects during run', n(r.disconnects)],
         ['pool CPU', r.poolCpuPct === null ? '— (give --pid)' : `${r.poolCpuPct}% of one core, ${n(r.repliesPerPoolCpuSec)} replies per pool CPU-second, RSS ${mb(r.poolRssBytes)}`],
+        ['bench CPU', cpuNote(r.benchCpuPct)],
+        ['machine', machineNote(r.machine)],
+      ]);
+    }
+    case 'flood': {
+      const lat = r.minerLatencyMs;
+      const cl = r.connectLatencyMs;
+      return table(`ckpool-bench flood → ${r.pool}`, [
+        ['flooders', `${n(r.flooders)} (${n(r.ready)} authorised), ${n(r.requestsPerFlooder)} × ${r.method} each in bursts of ${n(r.burst)} every ${r.intervalMs} ms, ${r.floodersRead ? 'reading' : 'never reading'} their replies`],
+        ['measured', `${r.durationS} s from the first burst`],
+        ['flood', `${n(r.floodReplies)} of ${n(r.floodSent)} answered (${n(r.floodRepliesPerSec)}/s), ${r.floodDisconnects} flooders disconnected`],
+        ['miner submits', `${n(r.minerReplies)} of ${n(r.minerSubmits)} answered; over 200 ms: ${r.minerOver200Ms}, over 500 ms: ${r.minerOver500Ms}, not within 5 s: ${r.minerUnanswered}`],
+        ['miner latency', lat ? `p50 ${lat.p50} ms, p90 ${lat.p90} ms, p99 ${lat.p99} ms, max ${lat.max} ms` : '—'],
+        ['fresh connects', `${r.connectTries} tried, ${r.connectFailures} not authorised within 5 s` + (cl ? `; connect → authorized p50 ${cl.p50} ms, max ${cl.max} ms` : '')],
+        ['pool CPU', r.poolCpuPct === null ? '— (give --pid)' : `${r.poolCpuPct}% of one core`],
         ['bench CPU', cpuNote(r.benchCpuPct)],
         ['machine', machineNote(r.machine)],
       ]);

@@ -5,6 +5,7 @@
  *   ckpool-bench throughput -p 3333 -c 10 -P 16 -d 10
  *   ckpool-bench connect -p 3333 -c 10000 --pid <pool pid>
  *   ckpool-bench broadcast -p 3333 -c 1000 --rpc 127.0.0.1:18443
+ *   ckpool-bench flood -p 3333 -c 500 --burst 4000 --interval 500 --requests 12000
  *   ckpool-bench template-source --txs 4000 --port 18443 --zmq 28332
  *
  * Every run prints a human table and, as the last line of stdout, one JSON summary;
@@ -14,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ckError, isCkpoolError } from '../errors.js';
 import { broadcast, connect, throughput, type CommonOptions } from '../bench/modes.js';
+import { flood } from '../bench/flood.js';
 import { endProgress, formatResult, progressWriter, type BenchResult } from '../bench/report.js';
 import type { ChainName } from '../bench/template-source.js';
 import { triggerNewBlock } from '../bench/trigger.js';
@@ -156,6 +158,30 @@ export function buildProgram(out: { stdout: string; stderr: string }, run: { tas
       if (o.trigger && o.rpc) throw new InvalidArgumentError('give --trigger or --rpc, not both');
       run.task = async () => {
         const r = await broadcast({ ...common(o), trigger: o.trigger, rpc: o.rpc, rounds: o.rounds, gapMs: o.gap, settleMs: o.settle });
+        emit(r, o);
+        return 0;
+      };
+    });
+
+  withCommon(program.command('flood'), 500)
+    .description('Does a heavy client delay everyone? N authorized flooders each send --requests short requests in bursts of --burst ' +
+      'every --interval ms (all in step), reading their replies or not (--no-read); one separate miner submits a share every ' +
+      '--miner-interval ms (open loop) and its send → reply latency is reported (p50/p99/max, counts over 200/500 ms, unanswered ' +
+      'within 5 s), and a fresh connection authorizes once a second. The pool must not drop the miner for its random, invalid shares.')
+    .option('--burst <n>', 'requests per burst per flooder', int('--burst', 1), 4000)
+    .option('--interval <ms>', 'ms between bursts', num('--interval', 1), 500)
+    .option('--requests <n>', 'requests per flooder in all', int('--requests', 1), 12000)
+    .option('--method <name>', 'method of the short requests (replies are counted by "pong" for mining.ping)', 'mining.ping')
+    .option('--no-read', 'flooders never read their replies')
+    .option('--miner-interval <ms>', 'ms between the measured miner\'s submits', num('--miner-interval', 1), 20)
+    .option('-d, --duration <s>', 'seconds to measure, from the first burst', num('--duration', 0.1), 20)
+    .exitOverride()
+    .action((o: RawCommon & { burst: number; interval: number; requests: number; method: string; read: boolean; minerInterval: number; duration: number }) => {
+      run.task = async () => {
+        const r = await flood({
+          ...common(o), burst: o.burst, intervalMs: o.interval, requests: o.requests, method: o.method, read: o.read,
+          minerIntervalMs: o.minerInterval, durationS: o.duration,
+        });
         emit(r, o);
         return 0;
       };
