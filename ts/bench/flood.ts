@@ -13,6 +13,7 @@
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ckError } from '../errors.js';
 import { Histogram, type LatencySummary } from './histogram.js';
 import { AGENT, type CommonOptions } from './modes.js';
@@ -51,6 +52,8 @@ export interface FloodResult {
   floodReplies: number;
   floodRepliesPerSec: number;
   floodDisconnects: number;
+  /** s from the first burst until every flood request was answered (null: not within the measurement, or not reading) */
+  floodDoneS: number | null;
   /** the measured miner */
   minerSubmits: number;
   minerReplies: number;
@@ -59,11 +62,17 @@ export interface FloodResult {
   minerOver500Ms: number;
   /** submits with no reply within 5 s (answered later, or never) */
   minerUnanswered: number;
-  /** fresh connections opened during the flood: connect → authorize reply */
+  /** the miner's five slowest replies: when the submit was sent (s from the first burst) and its latency */
+  minerWorst: { atS: number; ms: number }[];
+  /** fresh connections opened during the flood: connect → authorize reply and first job */
   connectTries: number;
   connectLatencyMs: LatencySummary | null;
   connectFailures: number;
+  /** the three slowest (ms -1: not within 5 s) */
+  connectWorst: { atS: number; ms: number }[];
   benchCpuPct: number;
+  /** the bench's own event-loop delay (p99/max, ms): a stall here delays the replies it reads, too */
+  benchLoopDelayMs: { p99: number; max: number };
   poolCpuPct: number | null;
   machine: MachineLoad | null;
 }
@@ -183,11 +192,18 @@ export async function flood(o: FloodOptions): Promise<FloodResult> {
   let over500 = 0;
   let late = 0;
   let minerReplies = 0;
+  const worst: { atS: number; ms: number }[] = [];
+  let t0 = performance.now();
   const miner = new Conn(o, o.user.replaceAll('{i}', 'miner'), (id, _line, now) => {
     const t = sentAt.get(id);
     if (t === undefined) return;
     sentAt.delete(id);
     const ms = now - t;
+    if (worst.length < 5 || ms > worst[worst.length - 1]!.ms) {
+      worst.push({ atS: round((t - t0) / 1000), ms: round(ms) });
+      worst.sort((a, b) => b.ms - a.ms);
+      if (worst.length > 5) worst.pop();
+    }
     lat.recordMs(ms);
     minerReplies++;
     if (ms > 200) over200++;
@@ -218,19 +234,32 @@ export async function flood(o: FloodOptions): Promise<FloodResult> {
   const pool0 = o.pids?.length ? sampleProcs(o.pids) : null;
   const sys0 = sampleSystem();
   const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
+  t0 = performance.now();
   let floodSent = 0;
   const bursts = Math.ceil(o.requests / o.burst);
   let burstsDone = 0;
   const sendBurst = () => {
     const n = Math.min(o.burst, o.requests - burstsDone * o.burst);
     const buf = n === o.burst ? burstBuf : burstBuf.subarray(0, nthNewline(burstBuf, n));
-    for (const c of ready) {
-      if (c.closed) continue;
-      c.socket.write(buf);
-      floodSent += n;
-    }
     burstsDone++;
+    // Each flooder's burst is one write. Loopback does the receiving side's TCP work in
+    // the sender's context, so 500 × 180 KB in one tick stalled the bench for ~220 ms
+    // (its own event-loop delay, measured): flooders are written in slices of 16 with
+    // the bench's reads in between, so a stall of the generator is not charged to the pool.
+    let k = 0;
+    const slice = () => {
+      const end = Math.min(ready.length, k + 16);
+      for (; k < end; k++) {
+        const c = ready[k]!;
+        if (c.closed) continue;
+        c.socket.write(buf);
+        floodSent += n;
+      }
+      if (k < ready.length) setImmediate(slice);
+    };
+    slice();
   };
   sendBurst();
   const burstTimer = setInterval(() => {
@@ -256,21 +285,31 @@ export async function flood(o: FloodOptions): Promise<FloodResult> {
   const connectLat = new Histogram();
   let connectTries = 0;
   let connectFailures = 0;
+  const connects: { atS: number; ms: number }[] = [];
   const probes: Promise<void>[] = [];
   const probeTimer = setInterval(() => {
     connectTries++;
     const start = performance.now();
     const c = new Conn(o, o.user.replaceAll('{i}', `probe${connectTries}`));
-    let probeTimer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<number>((r) => { probeTimer = setTimeout(() => r(-1), UNANSWERED_MS); });
+    let giveUp: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<number>((r) => { giveUp = setTimeout(() => r(-1), UNANSWERED_MS); });
     probes.push(Promise.race([c.ready.then((ok) => (ok ? performance.now() - start : -1)), gaveUp]).then((ms) => {
-      clearTimeout(probeTimer);
+      clearTimeout(giveUp);
       if (ms < 0) connectFailures++;
       else connectLat.recordMs(ms);
+      connects.push({ atS: round((start - t0) / 1000), ms: round(ms) });
       c.destroy();
     }));
   }, 1000);
 
+  let floodDoneS: number | null = null;
+  const total = ready.length * o.requests;
+  const doneWatch = setInterval(() => {
+    if (floodDoneS === null && ready.reduce((a, c) => a + c.counted, 0) >= total) {
+      floodDoneS = round((performance.now() - t0) / 1000);
+      clearInterval(doneWatch);
+    }
+  }, 20);
   const tick = setInterval(() => {
     const s = (performance.now() - t0) / 1000;
     const replies = ready.reduce((a, c) => a + c.counted, 0);
@@ -283,7 +322,9 @@ export async function flood(o: FloodOptions): Promise<FloodResult> {
   clearInterval(minerTimer);
   clearInterval(probeTimer);
   clearInterval(tick);
+  clearInterval(doneWatch);
   const t1 = performance.now();
+  loopDelay.disable();
   const benchCpu = ownCpuPct(cpu0, t1 - t0);
   const sys1 = sampleSystem();
   const pool1 = o.pids?.length ? sampleProcs(o.pids) : null;
@@ -313,16 +354,20 @@ export async function flood(o: FloodOptions): Promise<FloodResult> {
     floodReplies,
     floodRepliesPerSec: Math.round(floodReplies / wall),
     floodDisconnects,
+    floodDoneS: o.read ? floodDoneS : null,
     minerSubmits,
     minerReplies,
     minerLatencyMs: lat.summary(),
     minerOver200Ms: over200,
     minerOver500Ms: over500,
+    minerWorst: worst,
     minerUnanswered: unanswered,
     connectTries,
     connectLatencyMs: connectLat.summary(),
     connectFailures,
+    connectWorst: connects.sort((a, b) => b.ms - a.ms).slice(0, 3),
     benchCpuPct: round(benchCpu),
+    benchLoopDelayMs: { p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
     poolCpuPct: poolCpu === null ? null : round(poolCpu),
     machine: machineLoad(sys0, sys1, poolCpu === null ? null : poolCpu + benchCpu),
   };

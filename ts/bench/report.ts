@@ -56,12 +56,16 @@ export function formatResult(r: BenchResult): string {
       return table(`ckpool-bench flood → ${r.pool}`, [
         ['flooders', `${n(r.flooders)} (${n(r.ready)} authorised), ${n(r.requestsPerFlooder)} × ${r.method} each in bursts of ${n(r.burst)} every ${r.intervalMs} ms, ${r.floodersRead ? 'reading' : 'never reading'} their replies`],
         ['measured', `${r.durationS} s from the first burst`],
-        ['flood', `${n(r.floodReplies)} of ${n(r.floodSent)} answered (${n(r.floodRepliesPerSec)}/s), ${r.floodDisconnects} flooders disconnected`],
+        ['flood', `${n(r.floodReplies)} of ${n(r.floodSent)} answered (${n(r.floodRepliesPerSec)}/s), ${r.floodDisconnects} flooders disconnected` +
+          (r.floodDoneS === null ? '' : `; all answered ${r.floodDoneS} s after the first burst`)],
         ['miner submits', `${n(r.minerReplies)} of ${n(r.minerSubmits)} answered; over 200 ms: ${r.minerOver200Ms}, over 500 ms: ${r.minerOver500Ms}, not within 5 s: ${r.minerUnanswered}`],
         ['miner latency', lat ? `p50 ${lat.p50} ms, p90 ${lat.p90} ms, p99 ${lat.p99} ms, max ${lat.max} ms` : '—'],
-        ['fresh connects', `${r.connectTries} tried, ${r.connectFailures} not authorised within 5 s` + (cl ? `; connect → authorized p50 ${cl.p50} ms, max ${cl.max} ms` : '')],
+        ['slowest miner replies', r.minerWorst.map((w) => `${w.ms} ms at ${w.atS} s`).join(', ') || '—'],
+        ['fresh connects', `${r.connectTries} tried, ${r.connectFailures} not authorised within 5 s` + (cl ? `; connect → authorized with a job: p50 ${cl.p50} ms, max ${cl.max} ms` : '') +
+          (r.connectWorst.length ? `; slowest ${r.connectWorst.map((w) => `${w.ms < 0 ? 'none' : `${w.ms} ms`} at ${w.atS} s`).join(', ')}` : '')],
         ['pool CPU', r.poolCpuPct === null ? '— (give --pid)' : `${r.poolCpuPct}% of one core`],
         ['bench CPU', cpuNote(r.benchCpuPct)],
+        ['bench event-loop delay', `p99 ${r.benchLoopDelayMs.p99} ms, max ${r.benchLoopDelayMs.max} ms (a stall of the bench delays the replies it reads)`],
         ['machine', machineNote(r.machine)],
       ]);
     }

@@ -11,7 +11,7 @@
  *   (the common case: a miner's few lines, a load generator's pipeline). The rest stays
  *   in the connection's input buffer, unframed, and the connection joins a round-robin
  *   queue; its socket stops being read until that backlog is handled, so what the server
- *   holds per connection is bounded by one read (64 KB) and the kernel keeps the rest.
+ *   holds per connection is bounded by one read (16 KB) and the kernel keeps the rest.
  * - **Rounds with a time slice.** At the end of the event-loop turn (setImmediate) the
  *   queue is served: connections that just arrived first, then the backlogged ones in
  *   round-robin order, each given `linesPerTurn` lines, until `sliceMs` has been used;

@@ -160,14 +160,3 @@ export function frameLines<C>(
   holder.inputPos = start;
   return FrameResult.DONE;
 }
-
-/** Newlines in `buf` (flood control charges lines as they arrive, before any framing). */
-export function countLines(buf: Buffer): number {
-  let n = 0;
-  let i = buf.indexOf(LF);
-  while (i >= 0) {
-    n++;
-    i = buf.indexOf(LF, i + 1);
-  }
-  return n;
-}

@@ -13,9 +13,10 @@
  *   find their client through a symbol on the socket, and one sweep timer (interval
  *   `min(1 s, sendTimeoutMs / 4)`) looks only at the clients whose output is blocked
  *   or that are lingering in a graceful close.
- * - Reads use net.Socket `onread`: every client's data lands in one shared 64 KB buffer
- *   and goes straight to the framing (which copies the tails it keeps), with no Readable
- *   stream and no Buffer per read. A socket accepted by net.Server (which cannot take
+ * - Reads use net.Socket `onread`: every client's data lands in one shared 16 KB buffer
+ *   and goes straight to the framing, with no Readable stream and no Buffer per read.
+ *   Fair service (fairness.ts): at most `linesPerTurn` lines of a read are handled at
+ *   once; the rest is copied out and waits, unread further, for round-robin turns. A socket accepted by net.Server (which cannot take
  *   `onread`) is re-opened on a duplicate of its descriptor first; worker threads get
  *   their connections as descriptors anyway (adoptFd).
  * - Text sent in one tick is joined per client and written once at the end of the tick,
@@ -45,7 +46,7 @@ import { native } from '../native/binding.js';
 import { detachDescriptor } from '../native/handover.js';
 import { Listeners } from './listeners.js';
 import { WriteBatch } from '../native/sockets.js';
-import { countLines, frameLines, FrameResult, type InputHolder } from './framing.js';
+import { frameLines, FrameResult, type InputHolder } from './framing.js';
 import { FairFlag, FairScheduler, type FairClient } from './fairness.js';
 
 export {
@@ -167,6 +168,12 @@ class Client implements StratumConnection, InputHolder, FairClient {
 }
 
 const NEWLINE = Buffer.from('\n');
+/**
+ * Bytes per read: all a connection with lines waiting adds before it is paused, and 500
+ * flooders resumed together are 500 reads in one poll (so not 64 KB); a pipeline of
+ * submits (a few KB) still arrives in one read.
+ */
+const READ_BYTES = 16 * 1024;
 /** Lines per turn of a flood-exempt link (passthrough, node) relative to one miner's. */
 const LINK_TURN_FACTOR = 16;
 
@@ -261,7 +268,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   /** Unsent output (held in Node) above which a connection is not read until it drains. */
   readonly pauseOutputBytes: number;
   /** Every client's reads land here (net.Socket `onread`), one at a time: no Buffer per read. */
-  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BYTES);
 
   private readonly logger: Logger;
   private readonly replyInvalidJson: boolean;
@@ -528,11 +535,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     };
   }
 
-  /**
-   * Fair service counters (fairness.ts): scheduler rounds run (turns in which some
-   * connection's lines had to wait), and how often a connection stopped being read for
-   * its waiting lines or for unsent output over pauseOutputBytes.
-   */
+  /** Fair service (fairness.ts): rounds run, and pauses of reading for waiting lines / unsent output. */
   fairStats(): { rounds: number; backlogPauses: number; outputPauses: number } {
     const f = this._fair;
     return { rounds: f.rounds, backlogPauses: f.backlogPauses, outputPauses: f.outputPauses };
@@ -616,15 +619,9 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     this.logger.err(`Stratum ${event} handler failed for client ${client.id}: ${(err as Error)?.stack ?? String(err)}`);
   }
 
-  /** @internal A read: charge flood control, keep the bytes, let the scheduler hand out lines. */
+  /** @internal A read: keep the bytes, let the scheduler hand out lines now or in later turns. */
   _onData(client: Client, chunk: Buffer): void {
     this.bytesIn += chunk.length;
-    // Flood control counts the lines as they arrive, before any framing or parsing.
-    if (!client.noFlood && !this.takeTokens(client, countLines(chunk))) {
-      this.logger.info(`Client ${client.id} ${client.address} flooded more than ${this.floodBurst} messages, dropping`);
-      this._drop(client, CloseReason.FLOOD, true);
-      return;
-    }
     const prev = client.input;
     if (prev === null) {
       client.input = chunk;
@@ -655,6 +652,12 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
 
   /** @internal One line; false stops reading the chunk. */
   _onLine(client: Client, line: string): boolean {
+    // flood control before any parsing
+    if (!client.noFlood && !this.takeToken(client)) {
+      this.logger.info(`Client ${client.id} ${client.address} flooded more than ${this.floodBurst} messages, dropping`);
+      this._drop(client, CloseReason.FLOOD, true);
+      return false;
+    }
     let msg: unknown;
     try {
       msg = JSON.parse(line);
@@ -678,7 +681,7 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     return !client.closed;
   }
 
-  private takeTokens(client: Client, n: number): boolean {
+  private takeToken(client: Client): boolean {
     const now = performance.now();
     if (client.tokens < 0) {
       client.tokens = this.floodBurst;
@@ -686,8 +689,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       client.tokens = Math.min(this.floodBurst, client.tokens + ((now - client.tokenTime) * this.floodRate) / 1000);
     }
     client.tokenTime = now;
-    if (client.tokens < n) return false;
-    client.tokens -= n;
+    if (client.tokens < 1) return false;
+    client.tokens -= 1;
     return true;
   }
 
