@@ -47,6 +47,13 @@ export interface PoolOptions {
   dropIdleMs?: number;
   /** serve on these already-listening socket descriptors (a handover) instead of binding serverurl */
   listenFds?: number[];
+  /**
+   * Do not read pool/ and users/ back at start: the caller does (stats.readBack) once a
+   * handover's old process has exited, so its final stats write is what is read and no
+   * share it counted in its last minute is lost. The stats timers (and file writes)
+   * start then too (stats.start).
+   */
+  deferReadBack?: boolean;
   /** where the once-a-second status line goes (ckpool's stdout throbber; the CLI passes stdout unless -q) */
   throbber?: { write(s: string): unknown } | null;
   /** invalid submits in a row before a client is dropped as a flood (default 500) */
@@ -116,8 +123,9 @@ export class Pool {
     let server: StratumServer | null = null;
     try {
       await generator.start(opts.nodeTimeoutMs);
-      await stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));
-      stats.start(opts.statsIntervalMs);
+      if (!opts.deferReadBack) await stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));
+      // with a deferred read-back the files stay the old process's until it is read
+      if (!opts.deferReadBack) stats.start(opts.statsIntervalMs);
       const stratifierOptions = {
         solo,
         mindiff: config.mindiff, startdiff: config.startdiff, highdiff: config.highdiff, maxdiff: config.maxdiff,

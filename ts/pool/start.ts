@@ -89,6 +89,7 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     pool = await Pool.start(config, {
       logger, solo: options.mode === 'solo', logShares: options.flags.logShares, name: options.name,
       listenFds: handover?.fds,
+      deferReadBack: handover !== null && handover !== undefined,
       // --workers, else the config's `workers`, else one thread per CPU (ckpool sizes its
       // thread pools by the CPU count); the library's own default is 0
       workers: options.workers ?? config.workers ?? autoWorkers(),
@@ -97,6 +98,10 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     });
     if (handover) {
       await dismissOld({ sockdir: options.sockdir, logger }, handover.oldPid);
+      // the old process wrote its stats as it exited: read them now, added to what the
+      // miners that already moved here have sent us
+      await pool.stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));
+      pool.stats.start();
       await life.startControl(); // terminates the old process if it is still there
     }
   } catch (e) {

@@ -190,6 +190,11 @@ function finiteNonNeg(x: unknown): number {
   return typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : 0;
 }
 
+/** Add `src`'s averages to `dst`'s (two disjoint share streams over the same time: their sum). */
+function addRates(dst: DecayingRates, src: DecayingRates): void {
+  for (const p of dst.periods) dst.set(p, dst.get(p) + src.get(p));
+}
+
 function ratesView(r: DecayingRates): { dsps: Partial<Record<PeriodName, number>>; hashrate: Partial<Record<PeriodName, number>> } {
   const dsps = r.toObject();
   const hashrate: Partial<Record<PeriodName, number>> = {};
@@ -764,36 +769,39 @@ export class PoolStats {
       return undefined;
     }
     const last = typeof l1.lastupdate === 'number' ? Math.trunc(l1.lastupdate) : 0;
-    this.dsps.set('1m', dspsFromSuffixString(l2.hashrate1m));
-    this.dsps.set('5m', dspsFromSuffixString(l2.hashrate5m));
-    this.dsps.set('15m', dspsFromSuffixString(l2.hashrate15m));
-    this.dsps.set('1h', dspsFromSuffixString(l2.hashrate1hr));
-    this.dsps.set('6h', dspsFromSuffixString(l2.hashrate6hr));
-    this.dsps.set('1d', dspsFromSuffixString(l2.hashrate1d));
-    this.dsps.set('7d', dspsFromSuffixString(l2.hashrate7d));
-    this.sps.set('1m', finiteNonNeg(l3.SPS1m));
-    this.sps.set('5m', finiteNonNeg(l3.SPS5m));
-    this.sps.set('15m', finiteNonNeg(l3.SPS15m));
-    this.sps.set('1h', finiteNonNeg(l3.SPS1h));
-    this.accountedDiff = finiteNonNeg(l3.accepted);
-    this.accountedRejects = finiteNonNeg(l3.rejected);
-    this.bestDiff = finiteNonNeg(l3.bestshare);
     let tvsecDiff = 0;
     if (last) tvsecDiff = sec(now) - last - 60;
+    // Added to what this process has counted itself: nothing at a plain start, the
+    // shares of miners that already moved to us during a handover (readBack then runs
+    // once the old process has written its final files; see ts/pool/start.ts).
+    const dsps = new DecayingRates(this.dsps.periods);
+    dsps.set('1m', dspsFromSuffixString(l2.hashrate1m));
+    dsps.set('5m', dspsFromSuffixString(l2.hashrate5m));
+    dsps.set('15m', dspsFromSuffixString(l2.hashrate15m));
+    dsps.set('1h', dspsFromSuffixString(l2.hashrate1hr));
+    dsps.set('6h', dspsFromSuffixString(l2.hashrate6hr));
+    dsps.set('1d', dspsFromSuffixString(l2.hashrate1d));
+    dsps.set('7d', dspsFromSuffixString(l2.hashrate7d));
+    const sps = new DecayingRates(this.sps.periods);
+    sps.set('1m', finiteNonNeg(l3.SPS1m));
+    sps.set('5m', finiteNonNeg(l3.SPS5m));
+    sps.set('15m', finiteNonNeg(l3.SPS15m));
+    sps.set('1h', finiteNonNeg(l3.SPS1h));
     if (tvsecDiff > 60) {
       this.logger.notice(`Old pool stats indicate pool down for ${tvsecDiff} seconds, decaying stats`);
-      this.sps.decayOver(0, tvsecDiff);
-      this.dsps.decayOver(0, tvsecDiff);
+      sps.decayOver(0, tvsecDiff);
+      dsps.decayOver(0, tvsecDiff);
     }
+    addRates(this.dsps, dsps);
+    addRates(this.sps, sps);
+    this.accountedDiff += finiteNonNeg(l3.accepted);
+    this.accountedRejects += finiteNonNeg(l3.rejected);
+    this.bestDiff = Math.max(this.bestDiff, finiteNonNeg(l3.bestshare));
     return tvsecDiff;
   }
 
   /** Returns the number of workers restored, or -1 if the file was not used. */
   private readUserFile(username: string, file: string, body: string, now: number, downtime: number): number {
-    if (this.users.has(username)) {
-      this.logger.warning(`Duplicate user in read_userstats ${username}`);
-      return -1;
-    }
     let val: Record<string, unknown>;
     try {
       val = JSON.parse(body);
@@ -802,18 +810,22 @@ export class PoolStats {
       this.logger.notice(ckErrorCause('CKP_ERR_STATS_PARSE', e, file, (e as Error).message).message);
       return -1;
     }
+    // a user this process already has (a miner that moved to us during a handover):
+    // the file's figures are added to ours, as for the pool above
     const u = this.getCreateUser(username, now);
-    u.rates.set('1m', dspsFromSuffixString(val.hashrate1m));
-    u.rates.set('5m', dspsFromSuffixString(val.hashrate5m));
-    u.rates.set('1h', dspsFromSuffixString(val.hashrate1hr));
-    u.rates.set('1d', dspsFromSuffixString(val.hashrate1d));
-    u.rates.set('7d', dspsFromSuffixString(val.hashrate7d));
-    u.lastShare = finiteNonNeg(val.lastshare) * 1000;
-    u.shares = finiteNonNeg(val.shares);
-    u.bestDiff = finiteNonNeg(val.bestshare);
-    u.bestEver = Math.max(finiteNonNeg(val.bestever), u.bestDiff);
-    u.authTime = Math.trunc(finiteNonNeg(val.authorised));
-    if (downtime > 60) u.rates.decayOver(0, downtime);
+    const rates = new DecayingRates(u.rates.periods);
+    rates.set('1m', dspsFromSuffixString(val.hashrate1m));
+    rates.set('5m', dspsFromSuffixString(val.hashrate5m));
+    rates.set('1h', dspsFromSuffixString(val.hashrate1hr));
+    rates.set('1d', dspsFromSuffixString(val.hashrate1d));
+    rates.set('7d', dspsFromSuffixString(val.hashrate7d));
+    if (downtime > 60) rates.decayOver(0, downtime);
+    addRates(u.rates, rates);
+    u.lastShare = Math.max(u.lastShare, finiteNonNeg(val.lastshare) * 1000);
+    u.shares += finiteNonNeg(val.shares);
+    u.bestDiff = Math.max(u.bestDiff, finiteNonNeg(val.bestshare));
+    u.bestEver = Math.max(u.bestEver, finiteNonNeg(val.bestever), u.bestDiff);
+    u.authTime ||= Math.trunc(finiteNonNeg(val.authorised));
 
     let workers = 0;
     const arr = Array.isArray(val.worker) ? val.worker : [];
@@ -824,21 +836,19 @@ export class PoolStats {
         this.logger.warning(`Invalid workername in read_userstats ${String(wname)}`);
         continue;
       }
-      if (u.workers.has(wname)) {
-        this.logger.warning(`Duplicate worker in read_userstats ${wname}`);
-        continue;
-      }
       const w = this.getCreateWorker(u, wname, now);
-      w.rates.set('1m', dspsFromSuffixString(wv.hashrate1m));
-      w.rates.set('5m', dspsFromSuffixString(wv.hashrate5m));
-      w.rates.set('1h', dspsFromSuffixString(wv.hashrate1hr));
-      w.rates.set('1d', dspsFromSuffixString(wv.hashrate1d));
-      w.rates.set('7d', dspsFromSuffixString(wv.hashrate7d));
-      w.lastShare = finiteNonNeg(wv.lastshare) * 1000;
-      w.bestDiff = finiteNonNeg(wv.bestshare);
-      w.bestEver = Math.max(finiteNonNeg(wv.bestever), w.bestDiff);
-      w.shares = finiteNonNeg(wv.shares);
-      if (downtime > 60) w.rates.decayOver(0, downtime);
+      const wr = new DecayingRates(w.rates.periods);
+      wr.set('1m', dspsFromSuffixString(wv.hashrate1m));
+      wr.set('5m', dspsFromSuffixString(wv.hashrate5m));
+      wr.set('1h', dspsFromSuffixString(wv.hashrate1hr));
+      wr.set('1d', dspsFromSuffixString(wv.hashrate1d));
+      wr.set('7d', dspsFromSuffixString(wv.hashrate7d));
+      if (downtime > 60) wr.decayOver(0, downtime);
+      addRates(w.rates, wr);
+      w.lastShare = Math.max(w.lastShare, finiteNonNeg(wv.lastshare) * 1000);
+      w.bestDiff = Math.max(w.bestDiff, finiteNonNeg(wv.bestshare));
+      w.bestEver = Math.max(w.bestEver, finiteNonNeg(wv.bestever), w.bestDiff);
+      w.shares += finiteNonNeg(wv.shares);
       workers++;
     }
     this.logger.info(`Successfully read user ${username} stats`);
