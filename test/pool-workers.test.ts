@@ -502,3 +502,46 @@ test.serial('a worker thread that dies is replaced: its miners are disconnected 
   for (const [m, w] of [[c, 'crash.c'], [d, 'crash.d']] as const) t.is((await mineOne(m, w)).reply.result, true);
   await p.stop();
 });
+
+test.serial('a worker thread that dies under load: the other thread\'s miners keep mining through it, every one of their submits accepted', async (t) => {
+  const log = new MemoryLogger();
+  const p = await extraPool({ btcdUrl: hard.url, startdiff: DIFF, logger: log, logShares: true });
+  const pport = p.addresses[0]!.port;
+  const names = ['load.a', 'load.b', 'load.c', 'load.d', 'load.e', 'load.f'];
+  const ms = await Promise.all(names.map((n) => miner(t, pport, n)));
+  const onThread1 = ms.filter((m) => slotOf(m) === 1);
+  const others = ms.filter((m) => slotOf(m) !== 1);
+  t.true(onThread1.length >= 1 && others.length >= 1, `miners on both threads (${ms.map(slotOf).join(',')})`);
+  // every miner mines continuously; the crash comes in the middle of it
+  let mining = true;
+  const tallies = new Map<StratumClient, { ok: number; bad: string[] }>();
+  const loops = ms.map(async (m, i) => {
+    const tally = { ok: 0, bad: [] as string[] };
+    tallies.set(m, tally);
+    while (mining && !m.closed) {
+      try {
+        const r = await mineOne(m, names[i]!);
+        if (r.reply.result === true) tally.ok++;
+        else tally.bad.push(JSON.stringify(r.reply));
+      } catch (e) {
+        if (!m.closed) tally.bad.push((e as Error).message);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  });
+  await waitFor(() => others.every((m) => (tallies.get(m)?.ok ?? 0) >= 2), WAIT, 'shares before the crash');
+  const before = new Map(others.map((m) => [m, tallies.get(m)!.ok]));
+  await exitThread(p.config.logdir, 1, 7);
+  await waitFor(() => onThread1.every((m) => m.closed), WAIT, 'the dead thread\'s miners to be disconnected');
+  await waitFor(() => others.every((m) => tallies.get(m)!.ok >= before.get(m)! + 3), WAIT, 'the other thread\'s miners to mine on');
+  mining = false;
+  await Promise.all(loops);
+  t.true(log.lines.some((l) => /Worker thread 1 exited \(code 7\)/.test(l.msg)), 'the crash is logged');
+  for (const m of others) {
+    t.false(m.closed, 'a miner of the other thread stays connected');
+    t.deepEqual(tallies.get(m)!.bad, [], 'and none of its submits failed');
+  }
+  await waitFor(() => p.workers!.running === THREADS, WAIT, 'thread 1 to be restarted');
+  for (const m of ms) m.close();
+  await p.stop();
+});
