@@ -77,7 +77,10 @@ process.once('exit', () => {
 // Miner hashrates (emulated): vardiff aims at a share every ~3.3 s, so a 20 kH/s slot
 // settles near diff 1.5e-5. The pool's network difficulty is set so the miners together
 // find a block about every 15 s.
-const hashrates = Array.from({ length: nMiners }, (_, i) => 8_000 + ((i * 7919) % 5) * 8_000);
+// Slot 0 is fast (72 shares, vardiff's trigger, within a minute at the start difficulty).
+const hashrates = Array.from({ length: nMiners }, (_, i) => (i === 0 ? 120_000 : 8_000 + ((i * 7919) % 5) * 8_000));
+const START_DIFF = 0.00002;
+const SUGGEST_DIFF = 0.00005;
 const totalRate = hashrates.reduce((a, b) => a + b, 0);
 const netDiff = (totalRate * 15) / 2 ** 32;
 const bits = bitsForDiff(netDiff);
@@ -101,7 +104,7 @@ async function main(): Promise<number> {
     btcd: [{ url: failing.url, cookie, notify: true }, { url: direct.url, cookie, notify: true }],
     zmqblock: core.zmqUrl, btcaddress: CORE_BURN_ADDRESS, serverurl: [`127.0.0.1:${port}`], logdir,
     // ports above 4000 are ckpool's "highdiff" ports: the same start there
-    startdiff: 0.00002, highdiff: 0.00002, mindiff: 0.000001, workers: 2,
+    startdiff: START_DIFF, highdiff: START_DIFF, mindiff: 0.000001, workers: 2,
   }, null, 1));
   log(`dir ${dir}, ${minutes} min, ${nMiners} miners (${Math.round(totalRate / 1000)} kH/s emulated), pool network diff ${netDiff.toPrecision(3)} (bits ${bits}), handover every ${(handoverMs / 60_000).toFixed(2)} min`);
 
@@ -127,9 +130,11 @@ async function main(): Promise<number> {
   const tally = newTally();
   const slots = hashrates.map((hashrate, i) => new MinerSlot({
     port, index: i, hashrate,
-    lifetimeMs: [20_000, Math.max(30_000, Math.min(180_000, runMs / 4))],
+    // even slots stay (until a handover moves them), so vardiff has the time it needs
+    // (72 shares or 240 s); odd slots come and go
+    lifetimeMs: i % 2 === 0 ? [runMs, runMs] : [20_000, Math.max(30_000, Math.min(180_000, runMs / 4))],
     rolling: i % 3 === 1,
-    suggest: i % 4 === 2 ? 0.00005 : null,
+    suggest: i % 4 === 2 ? SUGGEST_DIFF : null,
   }, tally));
 
   const samples: RssSample[] = [];
@@ -137,7 +142,7 @@ async function main(): Promise<number> {
   let coreBlocks = 0;
   let blockErrors = 0;
   // every 10 s a block from Core; every `realEvery` ticks a "real window": the stand-ins
-  // pass Core's own template (bits 207fffff) for a few seconds, so the miners' shares on
+  // pass Core's own template (bits 207fffff) for 5 s, so the miners' shares on
   // it are real regtest blocks that Core must accept (scripts/soak/node-proxy.ts)
   const realEvery = Math.max(2, Math.round(Math.min(60_000, runMs / 4) / blockMs));
   let ticks = 0;
@@ -147,7 +152,7 @@ async function main(): Promise<number> {
     if (real) {
       realWindows++;
       direct.bits = failing.bits = null;
-      setTimeout(() => { direct.bits = failing.bits = bits; }, 3000);
+      setTimeout(() => { direct.bits = failing.bits = bits; }, 5000);
     }
     core.generate(1, CORE_BURN_ADDRESS).then(() => coreBlocks++, () => blockErrors++);
   }, blockMs);
@@ -190,12 +195,19 @@ async function main(): Promise<number> {
   await Promise.all(slots.map((s) => s.stop()));
   const last = gens.at(-1)!;
   // the pool notices the closed sockets, drops the clients; give it a few stats ticks
-  let endFds = fdCount(last.pid);
-  for (let i = 0; i < 15 && endFds > baseFds; i++) {
+  // HTTP keep-alive connections to the nodes come and go with the RPC load: they are
+  // counted apart; every other descriptor (miners' sockets above all) must be back
+  const nodePorts = [failing.url, direct.url, `x:${core.zmqPort}`].map((u) => Number(u.split(':')[1]));
+  const isNodeLink = (d: string) => nodePorts.some((p) => d.includes(`→${p} `));
+  const others = (ds: string[]) => ds.filter((d) => !isNodeLink(d));
+  const baseOthers = others(baseTargets).length;
+  let endTargets = fdTargets(last.pid);
+  for (let i = 0; i < 15 && others(endTargets).length > baseOthers; i++) {
     await sleep(1000);
-    endFds = fdCount(last.pid);
+    endTargets = fdTargets(last.pid);
   }
-  const endTargets = fdTargets(last.pid);
+  const endFds = endTargets.length;
+  const endOthers = others(endTargets).length;
   clearInterval(sampleTimer);
   // shut the pool down (it writes users/ and pool/ once more as it stops), then read them
   const stopAt = Date.now();
@@ -239,14 +251,15 @@ async function main(): Promise<number> {
 
   const rows: [string, string, boolean][] = [
     ['duration', `${((stopAt - t0) / 60_000).toFixed(1)} min, ${gens.length} pool process(es), ${handovers} handover(s)`, handovers >= 1 && handoverErrors.length === 0],
-    ['miners', `${nMiners} slots, ${tally.connects} connections, ${tally.reconnectsTold} told to reconnect, ${tally.refused} refused, ${tally.timeouts} submit timeouts, diffs ${[...tally.difficulties].sort((a, b) => a - b).map((d) => d.toPrecision(2)).join(' ')}`, tally.refused === 0 && tally.errors.length === 0],
+    ['miners', `${nMiners} slots, ${tally.connects} connections, ${tally.reconnectsTold} told to reconnect, ${tally.refused} refused, ${tally.timeouts} submit timeouts`, tally.refused === 0 && tally.errors.length === 0],
     ['shares', `${tally.accepted.length} accepted, rejected: ${rejected}`, tally.accepted.length > 0],
+    ['vardiff', `difficulties miners were given: ${[...tally.difficulties].sort((a, b) => a - b).map((d) => d.toPrecision(3)).join(' ')}`, [...tally.difficulties].some((d) => d !== START_DIFF && d !== SUGGEST_DIFF)],
     ['lost accepted shares', `${lost.length} of ${tally.accepted.length} not in the share logs`, lost.length === 0],
     ['users/ stats', `"shares" in users/ vs accepted diff in the share logs: ${userCmp}`, statsShort.length === 0],
     ['shutdown', `last pool process exited ${shutdownOk ? 'cleanly' : 'NOT cleanly'} on SIGTERM`, shutdownOk],
     ['blocks', `${coreBlocks} by Core (${blockErrors} errors); ${tally.blocks.length} by miners: ${tally.blocks.length - missingFiles.length} in blocks/, ${tally.blocks.length - unsubmitted.length} submitted (a node's verdict on record); ${realBlocks.length} on Core's own bits (${realWindows} windows): ${onChain} on Core's chain, ${notInCore.length} unknown to Core`, tally.blocks.length > 0 && realBlocks.length > 0 && missingFiles.length === 0 && unsubmitted.length === 0 && notInCore.length === 0],
     ['RSS growth after warm-up', growth.map((g) => `gen ${g.gen}: ${(g.warm / 2 ** 20).toFixed(1)} → ${(g.end / 2 ** 20).toFixed(1)} MiB (${g.pct >= 0 ? '+' : ''}${g.pct.toFixed(1)} %)`).join('; ') || 'no process lived past warm-up', growth.length > 0 && worst <= rssLimit],
-    ['descriptors', `${baseFds} before any miner, ${endFds} after all left${endFds !== baseFds ? ` (more: ${extra(endTargets, baseTargets).join(' ') || '-'}; fewer: ${extra(baseTargets, endTargets).join(' ') || '-'})` : ''}`, endFds <= baseFds],
+    ['descriptors', `${baseFds} before any miner, ${endFds} after all left; without node connections ${baseOthers} → ${endOthers} (node connections ${baseFds - baseOthers} → ${endFds - endOthers})${endOthers !== baseOthers ? ` (more: ${extra(others(endTargets), others(baseTargets)).join(' ') || '-'}; fewer: ${extra(others(baseTargets), others(endTargets)).join(' ') || '-'})` : ''}`, endOthers <= baseOthers],
     ['stand-in node', `requests ${JSON.stringify(failing.counts)}`, failing.counts.http500 + failing.counts.rpcerror + failing.counts.hang > 0],
     ['log', `${stderr.split('\n').filter(Boolean).length} WARNING+ lines, ${unexpected.length} unexpected`, unexpected.length === 0],
   ];

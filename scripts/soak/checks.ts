@@ -17,12 +17,37 @@ export function fdCount(pid: number): number {
   }
 }
 
-/** What each descriptor points at (for the report when counts differ). */
+const TCP_STATES: Record<string, string> = { '01': 'ESTABLISHED', '06': 'TIME_WAIT', '08': 'CLOSE_WAIT', '0A': 'LISTEN' };
+
+/** socket inode → "tcp <local port>→<remote port> <state>" from the process's /proc/<pid>/net/tcp{,6}. */
+function tcpSockets(pid: number): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${pid}/net/${f}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 10) continue;
+      const port = (a: string) => parseInt(a.split(':')[1]!, 16);
+      out.set(c[9]!, `tcp ${port(c[1]!)}→${port(c[2]!)} ${TCP_STATES[c[3]!] ?? c[3]}`);
+    }
+  }
+  return out;
+}
+
+/** What each descriptor points at (for the report when counts differ); TCP sockets with their ports. */
 export function fdTargets(pid: number): string[] {
+  const tcp = tcpSockets(pid);
   try {
     return readdirSync(`/proc/${pid}/fd`).map((f) => {
       try {
-        return readlinkSync(`/proc/${pid}/fd/${f}`).replace(/\[\d+\]$/, '[]');
+        const l = readlinkSync(`/proc/${pid}/fd/${f}`);
+        const m = /^socket:\[(\d+)\]$/.exec(l);
+        return m ? (tcp.get(m[1]!) ?? 'socket (not tcp)') : l.replace(/\[\d+\]$/, '[]');
       } catch {
         return '?';
       }
