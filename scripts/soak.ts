@@ -73,6 +73,8 @@ const children: ChildProcess[] = [];
 process.once('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
+// Ctrl-C or a CI timeout: exit through the 'exit' hooks, which kill the pool and Core
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
 // Miner hashrates (emulated): vardiff aims at a share every ~3.3 s, so a 20 kH/s slot
 // settles near diff 1.5e-5. The pool's network difficulty is set so the miners together
