@@ -13,13 +13,15 @@ import { fuzz as fuzzControl } from './fuzz/control.js';
 import { fuzz as fuzzStratum, JOB_ID, stratifier } from './fuzz/stratum.js';
 import { fuzz as fuzzTemplate } from './fuzz/template.js';
 import { fuzz as fuzzRpc, closeRpcTarget } from './fuzz/rpc.js';
+import { fuzz as fuzzUpstream, closeUpstreamTarget } from './fuzz/upstream.js';
 
 const TARGETS: Record<string, (d: Buffer) => void | Promise<void>> = {
-  config: fuzzConfig, control: fuzzControl, stratum: fuzzStratum, template: fuzzTemplate, rpc: fuzzRpc,
+  config: fuzzConfig, control: fuzzControl, stratum: fuzzStratum, template: fuzzTemplate, rpc: fuzzRpc, upstream: fuzzUpstream,
 };
-test.after.always(() => {
+test.after.always(async () => {
   stratifier.close();
   closeRpcTarget();
+  await closeUpstreamTarget();
 });
 
 const corpus = new URL('./fuzz/corpus/', import.meta.url);
@@ -81,4 +83,13 @@ test('template and rpc: the captured replies, mutated, are read or refused with 
   fc.assert(fc.property(fc.oneof(mutated, bytes(300)), (d) => fuzzTemplate(d)), RUNS);
   await fc.assert(fc.asyncProperty(fc.nat(255), mutated, (status, d) => fuzzRpc(Buffer.concat([Buffer.from([status & 0x07]), d]))), { numRuns: 100 });
   t.pass('both readers agree where both read; no uncoded error');
+});
+
+test('upstream: messages a pool may send (and garbage) never crash the proxy, hang it or drop its miner', async (t) => {
+  const id = fc.oneof(fc.constant(null), fc.integer(), fc.string({ maxLength: 4 }));
+  const param = fc.oneof(fc.string({ maxLength: 70 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 64 }), { maxLength: 3 }));
+  const method = fc.constantFrom('mining.notify', 'mining.set_difficulty', 'client.reconnect', 'client.get_version', 'client.show_message', 'mining.ping', 'mining.set_extranonce', 'x');
+  const msg = fc.record({ id, method, params: fc.array(param, { maxLength: 9 }) }).map((m) => Buffer.from(JSON.stringify(m)));
+  await fc.assert(fc.asyncProperty(fc.oneof(msg, bytes(200)), (d) => fuzzUpstream(d)), { numRuns: 40 });
+  t.pass();
 });
