@@ -132,3 +132,33 @@ test.serial('an upstream job the share core cannot check (5000 branches, empty c
   t.false(first.closed);
   t.is(first.job!.jobId, good, 'the first miner got no unusable work');
 });
+
+test.serial('a block found while the upstream is down is held and forwarded when the same session resumes', async (t) => {
+  // A hand-written upstream (no real pool can be taken down and brought back on cue with
+  // the same session): its job carries regtest's bits, so half of all shares are blocks.
+  const up = await fake({ diff: 1e-6 });
+  const logger = new MemoryLogger();
+  const proxy = await proxyTo([up.port], { logger });
+  const m = track(await miner(proxy.addresses[0]!.port, 'xena.w1'));
+  const easy = fakeNotify(true);
+  easy[6] = '207fffff';
+  const job = m.nextJob(5000);
+  up.broadcastRaw(JSON.stringify({ id: null, method: 'mining.notify', params: easy }));
+  await job;
+  // the upstream goes away
+  const port = up.port;
+  await up.close();
+  await waitFor(() => !proxy.main.ready, 5000, 'the proxy to notice');
+  let share;
+  for (let i = 0; ; i++) {
+    share = m.grind({ job: m.job!, start: i * 1_000_003, diff: 1e-6 });
+    if (share.block) break;
+  }
+  t.is((await m.submit('xena.w1', share.params)).result, true, 'accepted locally');
+  await waitFor(() => logger.lines.some((l) => /holding block candidate/.test(l.msg)), 5000, 'held');
+  // back on the same port, same extranonce1: the session resumes and the block goes up
+  const back = await new FakeUpstream({ diff: 1e-6 }).listen(port);
+  closers.push(() => back.close());
+  await waitFor(() => back.conns.some((c) => c.lines.some((l) => l.method === 'mining.submit' && (l.params as string[])[4] === share.params[3])), 10_000, 'the held block forwarded');
+  t.false(logger.lines.some((l) => /block candidate .* lost/.test(l.msg)));
+});

@@ -64,6 +64,9 @@ const EPOCH = Math.floor(Date.now() / 1000);
 /** Workbases kept after they went stale (for "Stale" rather than "Invalid JobID"), and at most this many. */
 const STALE_KEEP_MS = 120_000;
 const MAX_JOBS = 256;
+/** Block candidates held while no upstream is connected, and for how long (see #holdBlock). */
+const MAX_HELD_BLOCKS = 16;
+const HELD_BLOCK_MS = 600_000;
 /** ckpool's broadcast_ping; answers are ignored */
 const PING = '{"params":[],"id":42,"method":"mining.ping"}';
 
@@ -264,6 +267,8 @@ export class ProxySession extends EventEmitter<{ ready: []; unready: []; forward
   readonly #mode: ProxyMode;
   readonly #log: Logger;
   #wasReady = false;
+  /** block candidates found while no upstream was connected (#holdBlock) */
+  #held: { client: Client; v: ShareVerdict; at: number }[] = [];
 
   constructor(mode: ProxyMode, readonly key: string, readonly entries: readonly UpstreamEntry[], readonly label: string) {
     super();
@@ -316,6 +321,7 @@ export class ProxySession extends EventEmitter<{ ready: []; unready: []; forward
       this.#newShape(shape);
     }
     this.#checkReady();
+    if (this.#held.length) this.#releaseHeld(same === true);
   }
 
   #newShape(shape: Shape): void {
@@ -348,6 +354,34 @@ export class ProxySession extends EventEmitter<{ ready: []; unready: []; forward
       conn.close('upstream session changed');
     }
     old?.close();
+  }
+
+  /**
+   * A block candidate found while no upstream is connected: held (at most
+   * MAX_HELD_BLOCKS, for HELD_BLOCK_MS) and forwarded when the same upstream session
+   * resumes, since only the upstream pool has the template's transactions to submit it.
+   * If the session comes back changed (another extranonce1), the upstream can no longer
+   * take it: that is logged as a lost block, never silently.
+   */
+  #holdBlock(client: Client, v: ShareVerdict): void {
+    if (this.#held.length >= MAX_HELD_BLOCKS) {
+      const lost = this.#held.shift()!;
+      this.#log.err(`${this.label}: block candidate ${lost.v.hash} lost: more than ${MAX_HELD_BLOCKS} held while the upstream is down`);
+    }
+    this.#held.push({ client, v, at: Date.now() });
+    this.#log.warning(`${this.label}: upstream down: holding block candidate ${v.hash} from ${client.workername} until it is back`);
+  }
+
+  /** The upstream is back: forward the held block candidates (same session), or say they are lost. */
+  #releaseHeld(sameSession: boolean): void {
+    const held = this.#held.splice(0);
+    for (const h of held) {
+      if (!sameSession || Date.now() - h.at > HELD_BLOCK_MS) {
+        this.#log.err(`${this.label}: block candidate ${h.v.hash} lost: ${sameSession ? 'held too long' : 'the upstream session changed (its extranonce1 is gone)'} before the upstream came back`);
+        continue;
+      }
+      this.#forward(h.client, h.v);
+    }
   }
 
   #onDown(reason: string): void {
@@ -412,6 +446,7 @@ export class ProxySession extends EventEmitter<{ ready: []; unready: []; forward
     const a = this.upstream.active;
     if (!a) {
       this.counters.unforwarded++;
+      if (block) this.#holdBlock(client, v);
       return;
     }
     const params: unknown[] = [a.entry.auth, job.upstreamJobId, client.enonce1Hex.slice(shape.enonce1.length) + w.nonce2, w.ntime, w.nonce];
