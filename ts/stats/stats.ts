@@ -813,14 +813,7 @@ export class PoolStats {
     // a user this process already has (a miner that moved to us during a handover):
     // the file's figures are added to ours, as for the pool above
     const u = this.getCreateUser(username, now);
-    const rates = new DecayingRates(u.rates.periods);
-    rates.set('1m', dspsFromSuffixString(val.hashrate1m));
-    rates.set('5m', dspsFromSuffixString(val.hashrate5m));
-    rates.set('1h', dspsFromSuffixString(val.hashrate1hr));
-    rates.set('1d', dspsFromSuffixString(val.hashrate1d));
-    rates.set('7d', dspsFromSuffixString(val.hashrate7d));
-    if (downtime > 60) rates.decayOver(0, downtime);
-    addRates(u.rates, rates);
+    addRates(u.rates, userRatesFromFile(val, u.rates.periods, downtime));
     u.lastShare = Math.max(u.lastShare, finiteNonNeg(val.lastshare) * 1000);
     u.shares += finiteNonNeg(val.shares);
     u.bestDiff = Math.max(u.bestDiff, finiteNonNeg(val.bestshare));
@@ -837,14 +830,7 @@ export class PoolStats {
         continue;
       }
       const w = this.getCreateWorker(u, wname, now);
-      const wr = new DecayingRates(w.rates.periods);
-      wr.set('1m', dspsFromSuffixString(wv.hashrate1m));
-      wr.set('5m', dspsFromSuffixString(wv.hashrate5m));
-      wr.set('1h', dspsFromSuffixString(wv.hashrate1hr));
-      wr.set('1d', dspsFromSuffixString(wv.hashrate1d));
-      wr.set('7d', dspsFromSuffixString(wv.hashrate7d));
-      if (downtime > 60) wr.decayOver(0, downtime);
-      addRates(w.rates, wr);
+      addRates(w.rates, userRatesFromFile(wv, w.rates.periods, downtime));
       w.lastShare = Math.max(w.lastShare, finiteNonNeg(wv.lastshare) * 1000);
       w.bestDiff = Math.max(w.bestDiff, finiteNonNeg(wv.bestshare));
       w.bestEver = Math.max(w.bestEver, finiteNonNeg(wv.bestever), w.bestDiff);
@@ -1022,3 +1008,17 @@ async function atomicWrite(file: string, text: string): Promise<void> {
   }
 }
 
+/**
+ * The five hashrates of a user or worker entry of users/<user> (ckpool's suffixed
+ * strings) as rates, decayed over `downtime` seconds when the pool was down over a minute.
+ */
+function userRatesFromFile(v: Record<string, unknown>, periods: DecayingRates['periods'], downtime: number): DecayingRates {
+  const r = new DecayingRates(periods);
+  r.set('1m', dspsFromSuffixString(v.hashrate1m));
+  r.set('5m', dspsFromSuffixString(v.hashrate5m));
+  r.set('1h', dspsFromSuffixString(v.hashrate1hr));
+  r.set('1d', dspsFromSuffixString(v.hashrate1d));
+  r.set('7d', dspsFromSuffixString(v.hashrate7d));
+  if (downtime > 60) r.decayOver(0, downtime);
+  return r;
+}
