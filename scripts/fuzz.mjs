@@ -9,7 +9,7 @@
 // timeout-…) and the run exits non-zero; replay one with
 //   npm run fuzz -- <target> 0 .fuzz/crash-<hash>
 // and turn it into a test in test/fuzz-properties.test.ts.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureJazzerLoads } from './jazzer-glibc.mjs';
@@ -45,7 +45,20 @@ for (const target of which === 'all' ? TARGETS : [which]) {
     '-i', `${root}ts/`, '--disable_bug_detectors=.*', ...(SYNC.has(target) ? ['--sync'] : []), '--', ...fuzzerArgs,
   ];
   console.log(`# fuzz ${target}${replay ? ` (replay ${replay})` : ` for ${seconds || '∞'} s`}: node ${argv.join(' ')}`);
-  const r = spawnSync(process.execPath, argv, { cwd: root, stdio: 'inherit', env: { ...process.env, CKP_FUZZ_TARGET: target } });
+  // A target that keeps live handles (the upstream target's proxy: sockets, timers) does
+  // not let node exit after libFuzzer's final stats. A finding ends the run early with a
+  // non-zero status (a hanging input is one: -timeout), so a run still going well past its
+  // time has finished fuzzing: it is stopped and counts as done.
+  const grace = !replay && seconds > 0 ? (seconds + 45) * 1000 : 0;
+  const r = await new Promise((resolve) => {
+    const child = spawn(process.execPath, argv, { cwd: root, stdio: 'inherit', env: { ...process.env, CKP_FUZZ_TARGET: target } });
+    let lingered = false;
+    const timer = grace ? setTimeout(() => { lingered = true; child.kill('SIGKILL'); }, grace) : null;
+    child.on('exit', (status, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve(lingered ? { status: 0, signal: null } : { status, signal });
+    });
+  });
   if (r.status !== 0) {
     failed++;
     console.log(`# fuzz ${target}: FAILED (exit ${r.status ?? r.signal})`);
