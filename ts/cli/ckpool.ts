@@ -18,6 +18,9 @@ import { basename, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { CkpoolConfig, Mode } from '../config/types.js';
+import type { CliFlags, ResolvedOptions } from '../config/options.js';
+
+export type { CliFlags, ResolvedOptions } from '../config/options.js';
 import { ckError, isCkpoolError } from '../errors.js';
 import { FileLogger } from '../log/file.js';
 import { LogLevel } from '../log/logger.js';
@@ -25,50 +28,6 @@ import { checkImplemented, run } from './run.js';
 import { configReport } from './testconfig.js';
 import { runIfEntryPoint } from './entry.js';
 import { autoWorkers } from '../config/defaults.js';
-
-/** ckpool's booleans after implication (-N also sets proxy and passthrough, ...). */
-export interface CliFlags {
-  readonly btcsolo: boolean;
-  readonly proxy: boolean;
-  readonly passthrough: boolean;
-  readonly node: boolean;
-  readonly redirector: boolean;
-  readonly userproxy: boolean;
-  /** -t trusted remote. */
-  readonly trusted: boolean;
-  readonly handover: boolean;
-  /** Also true with -H, which implies -k. */
-  readonly killold: boolean;
-  readonly logShares: boolean;
-  readonly daemonise: boolean;
-  readonly quiet: boolean;
-  /** -T: check the config and exit (0 good, 1 not), starting nothing. */
-  readonly testconfig: boolean;
-  /** -g: group owning the unix sockets. */
-  readonly group?: string;
-}
-
-export interface ResolvedOptions {
-  readonly mode: Mode;
-  /** -n, or the mode's default name (ckpool, ckproxy, ckpassthrough, ckredirector, cknode). */
-  readonly name: string;
-  /** -c, or `<name>.conf` (relative: resolved against the working directory). */
-  readonly configPath: string;
-  /** False when configPath is the default, which may be absent (→ embedded demo). */
-  readonly configExplicit: boolean;
-  /** -s as given, or `/tmp/<name>/`; always ends with '/'. */
-  readonly sockdir: string;
-  /** 0..7, default 5. */
-  readonly loglevel: number;
-  /** Program name the user ran (basename, no extension): `ckpool` or `ckproxy`. */
-  readonly invokedAs: string;
-  readonly flags: CliFlags;
-  /**
-   * --workers: worker threads serving the miners (pool and solo mode; `auto` is resolved
-   * to the CPU count). Absent when not given: the config's `workers`, else one per CPU.
-   */
-  readonly workers?: number;
-}
 
 /**
  * Thrown by parseArgs for --help and --version: not an error, but parsing ends there.

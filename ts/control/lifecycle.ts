@@ -5,7 +5,7 @@
  * the pid file and exit.
  */
 import { basename, dirname } from 'node:path';
-import type { ResolvedOptions } from '../cli/ckpool.js';
+import type { ResolvedOptions } from '../config/options.js';
 import type { Logger } from '../log/logger.js';
 import { resolveGroup } from './group.js';
 import { claimInstance, type InstanceClaim } from './instance.js';

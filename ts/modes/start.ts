@@ -10,7 +10,7 @@
  * modes' stratifiers. -H in these modes behaves as -k (the old instance is stopped; no
  * socket inheritance).
  */
-import type { ResolvedOptions } from '../cli/ckpool.js';
+import type { ResolvedOptions } from '../config/options.js';
 import type { CkpoolConfig } from '../config/types.js';
 import { InstanceLifecycle, stratumUrls } from '../control/lifecycle.js';
 import { ckError } from '../errors.js';

@@ -23,7 +23,7 @@
  * config's `workers`, else one per CPU.
  */
 import { spawn } from 'node:child_process';
-import type { ResolvedOptions } from '../cli/ckpool.js';
+import type { ResolvedOptions } from '../config/options.js';
 import type { CkpoolConfig, BtcdEntry } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { InstanceLifecycle, stratumUrls } from '../control/lifecycle.js';
