@@ -26,7 +26,7 @@
  *   forgotten at the minute update (ckpool keeps them forever; they are never written).
  * - Files are written atomically (temporary file + rename).
  */
-import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { rename, unlink, writeFile } from 'node:fs/promises';
 import { ensurePrivateDir } from '../safe-files.js';
 import { basename, dirname, join } from 'node:path';
 import { ckError, ckErrorCause, type CkpoolError } from '../errors.js';
@@ -42,7 +42,9 @@ import {
 import {
   WORKER_FILE_IDLE_SECONDS, blockSolvedLine, hr, userFields, userTree, type ClientState, type UserState, type WorkerState,
 } from './documents.js';
-import { J, dspsFromSuffixString, dumpJson, formatFixed, suffixString, toPlain } from './format.js';
+import { J, dumpJson, formatFixed, suffixString, toPlain } from './format.js';
+import { readStatsFiles, safeFileName } from './readback.js';
+import type { ClientView, PoolSnapshot, ReadBackResult, UserView, WorkerView } from './views.js';
 
 export { WORKER_FILE_IDLE_SECONDS } from './documents.js';
 
@@ -105,79 +107,7 @@ export interface PoolStatsOptions {
   readonly throbber?: { write(s: string): unknown } | null;
 }
 
-/** A read-only view of one user's, worker's or client's figures. */
-export interface RatesView {
-  /** Diff-1 shares per second by period. */
-  readonly dsps: Partial<Record<PeriodName, number>>;
-  /** Hashes per second by period (dsps × 2^32). */
-  readonly hashrate: Partial<Record<PeriodName, number>>;
-  /** ms since the epoch; 0 = never. */
-  readonly lastShare: number;
-  readonly bestDiff: number;
-}
-export interface UserView extends RatesView {
-  readonly name: string;
-  readonly shares: number;
-  readonly bestEver: number;
-  readonly authorised: boolean;
-  readonly authTime: number;
-  /** Connected authorised clients. */
-  readonly instances: number;
-  readonly workers: readonly WorkerView[];
-}
-export interface WorkerView extends RatesView {
-  readonly name: string;
-  readonly user: string;
-  readonly shares: number;
-  readonly bestEver: number;
-  readonly instances: number;
-  readonly idle: boolean;
-}
-export interface ClientView extends RatesView {
-  readonly id: number;
-  readonly user: string;
-  readonly worker: string;
-  readonly authorisedAt: number;
-  readonly idle: boolean;
-}
-
-/** Everything the control API needs, in plain numbers. */
-export interface PoolSnapshot {
-  readonly name: string;
-  /** Seconds since start. */
-  readonly runtime: number;
-  /** Unix seconds. */
-  readonly lastupdate: number;
-  readonly users: number;
-  readonly workers: number;
-  readonly idle: number;
-  readonly disconnected: number;
-  /** Hashes per second by period. */
-  readonly hashrate: Record<PeriodName, number>;
-  readonly dsps: Record<PeriodName, number>;
-  /** Shares (not diff) per second. */
-  readonly sps: Record<'1m' | '5m' | '15m' | '1h', number>;
-  /** Diff-weighted accepted shares since the last block (folded in by the 1.875 s tick). */
-  readonly accepted: number;
-  readonly rejected: number;
-  /** Accepted share count since the last block. */
-  readonly shares: number;
-  readonly bestshare: number;
-  readonly networkDiff: number;
-  /** accepted / network diff × 100, rounded to 2 decimals. */
-  readonly diffPercent: number;
-  /** Not yet folded in by the tick. */
-  readonly unaccounted: { readonly shares: number; readonly diff: number; readonly rejects: number };
-}
-
-/** Result of readBack(). */
-export interface ReadBackResult {
-  readonly pool: boolean;
-  readonly users: number;
-  readonly workers: number;
-  /** Seconds the stats were decayed for (ckpool: now − lastupdate − 60, applied if > 60). */
-  readonly decayedSeconds: number;
-}
+export type { RatesView, UserView, WorkerView, ClientView, PoolSnapshot, ReadBackResult } from './views.js';
 
 /** ckpool's stats tick: 32 per minute. */
 export const TICK_MS = 1875;
@@ -200,11 +130,6 @@ function ratesView(r: DecayingRates): { dsps: Partial<Record<PeriodName, number>
   const hashrate: Partial<Record<PeriodName, number>> = {};
   for (const [k, v] of Object.entries(dsps)) hashrate[k as PeriodName] = v * NONCES;
   return { dsps, hashrate };
-}
-
-/** A user name that is safe as a file name under users/ (ckpool rejects '/' at authorise). */
-function safeFileName(name: string): boolean {
-  return name.length > 0 && name.length <= 255 && !name.startsWith('.') && !/[/\\\0]/.test(name);
 }
 
 export class PoolStats {
@@ -691,154 +616,43 @@ export class PoolStats {
 
   /**
    * Restore pool and user stats from pool/pool.status and users/* at start-up (ckpool's
-   * read_poolstats and read_userstats). If the files say the pool was down for more than
-   * a minute, every average is decayed for that time (now − lastupdate − 60 s, as
-   * ckpool). Users read back are not "authorised" until a client authorises as them
-   * again, so their files are left alone until then. Problems are logged, never thrown.
+   * read_poolstats and read_userstats; the parsing is ./readback.ts). Figures read are
+   * added to what this process already counted (miners that moved here during a
+   * handover). Problems are logged, never thrown.
    */
   async readBack(now: number): Promise<ReadBackResult> {
-    let pool = false;
-    let tvsecDiff = 0;
-    const poolFile = join(this.logdir, 'pool', 'pool.status');
-    let text: string | undefined;
-    try {
-      text = await readFile(poolFile, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') this.logger.info('Pool does not have a logfile to read');
-      else this.logger.warning(ckErrorCause('CKP_ERR_STATS_READ', e, poolFile, (e as Error).message).message);
+    const files = await readStatsFiles(this.logdir, this.logger, now);
+    if (files.pool) {
+      const p = files.pool;
+      addRates(this.dsps, p.dsps);
+      addRates(this.sps, p.sps);
+      this.accountedDiff += p.accepted;
+      this.accountedRejects += p.rejected;
+      this.bestDiff = Math.max(this.bestDiff, p.bestshare);
     }
-    if (text !== undefined) {
-      const r = this.readPoolStatus(poolFile, text, now);
-      if (r !== undefined) {
-        pool = true;
-        tvsecDiff = r;
-      }
-    }
-
-    let users = 0;
     let workers = 0;
-    const userDir = join(this.logdir, 'users');
-    let names: string[] = [];
-    try {
-      names = await readdir(userDir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') this.logger.notice('No user directory found');
-      else this.logger.warning(ckErrorCause('CKP_ERR_STATS_READ', e, userDir, (e as Error).message).message);
-    }
-    for (const name of names) {
-      if (!safeFileName(name)) continue; // ".", "..", our temporary files
-      const file = join(userDir, name);
-      let body: string;
-      let mtime: number;
-      try {
-        const st = await stat(file);
-        if (!st.isFile()) continue;
-        mtime = st.mtimeMs;
-        body = await readFile(file, 'utf8');
-      } catch (e) {
-        this.logger.warning(ckErrorCause('CKP_ERR_STATS_READ', e, file, (e as Error).message).message);
-        continue;
-      }
-      // Without a pool.status, judge the downtime by the file's own age.
-      const downtime = pool ? tvsecDiff : sec(now) - sec(mtime) - 60;
-      const n = this.readUserFile(name, file, body, now, downtime);
-      if (n >= 0) {
-        users++;
-        workers += n;
+    for (const f of files.users) {
+      const u = this.getCreateUser(f.name, now);
+      addRates(u.rates, f.rates);
+      u.lastShare = Math.max(u.lastShare, f.lastShare);
+      u.shares += f.shares;
+      u.bestDiff = Math.max(u.bestDiff, f.bestDiff);
+      u.bestEver = Math.max(u.bestEver, f.bestEver, u.bestDiff);
+      u.authTime ||= f.authTime;
+      for (const fw of f.workers) {
+        const w = this.getCreateWorker(u, fw.name, now);
+        addRates(w.rates, fw.rates);
+        w.lastShare = Math.max(w.lastShare, fw.lastShare);
+        w.bestDiff = Math.max(w.bestDiff, fw.bestDiff);
+        w.bestEver = Math.max(w.bestEver, fw.bestEver, w.bestDiff);
+        w.shares += fw.shares;
+        workers++;
       }
     }
+    const users = files.users.length;
     if (users) this.logger.warning(`Loaded ${users} users and ${workers} workers`);
-    return { pool, users, workers, decayedSeconds: tvsecDiff > 60 ? tvsecDiff : 0 };
-  }
-
-  /** Returns the downtime in seconds (ckpool's tvsec_diff) or undefined if unusable. */
-  private readPoolStatus(file: string, text: string, now: number): number | undefined {
-    const lines = text.split('\n');
-    if (lines.length < 4) {
-      this.logger.info(ckError('CKP_ERR_STATS_PARSE', file, 'fewer than three lines').message);
-      return undefined;
-    }
-    let l1: Record<string, unknown>, l2: Record<string, unknown>, l3: Record<string, unknown>;
-    try {
-      l1 = JSON.parse(lines[0]!);
-      l2 = JSON.parse(lines[1]!);
-      l3 = JSON.parse(lines[2]!);
-      if (!l1 || !l2 || !l3 || typeof l1 !== 'object' || typeof l2 !== 'object' || typeof l3 !== 'object') throw new Error('not JSON objects');
-    } catch (e) {
-      this.logger.info(ckErrorCause('CKP_ERR_STATS_PARSE', e, file, (e as Error).message).message);
-      return undefined;
-    }
-    const last = typeof l1.lastupdate === 'number' ? Math.trunc(l1.lastupdate) : 0;
-    let tvsecDiff = 0;
-    if (last) tvsecDiff = sec(now) - last - 60;
-    // Added to what this process has counted itself: nothing at a plain start, the
-    // shares of miners that already moved to us during a handover (readBack then runs
-    // once the old process has written its final files; see ts/pool/start.ts).
-    const dsps = new DecayingRates(this.dsps.periods);
-    dsps.set('1m', dspsFromSuffixString(l2.hashrate1m));
-    dsps.set('5m', dspsFromSuffixString(l2.hashrate5m));
-    dsps.set('15m', dspsFromSuffixString(l2.hashrate15m));
-    dsps.set('1h', dspsFromSuffixString(l2.hashrate1hr));
-    dsps.set('6h', dspsFromSuffixString(l2.hashrate6hr));
-    dsps.set('1d', dspsFromSuffixString(l2.hashrate1d));
-    dsps.set('7d', dspsFromSuffixString(l2.hashrate7d));
-    const sps = new DecayingRates(this.sps.periods);
-    sps.set('1m', finiteNonNeg(l3.SPS1m));
-    sps.set('5m', finiteNonNeg(l3.SPS5m));
-    sps.set('15m', finiteNonNeg(l3.SPS15m));
-    sps.set('1h', finiteNonNeg(l3.SPS1h));
-    if (tvsecDiff > 60) {
-      this.logger.notice(`Old pool stats indicate pool down for ${tvsecDiff} seconds, decaying stats`);
-      sps.decayOver(0, tvsecDiff);
-      dsps.decayOver(0, tvsecDiff);
-    }
-    addRates(this.dsps, dsps);
-    addRates(this.sps, sps);
-    this.accountedDiff += finiteNonNeg(l3.accepted);
-    this.accountedRejects += finiteNonNeg(l3.rejected);
-    this.bestDiff = Math.max(this.bestDiff, finiteNonNeg(l3.bestshare));
-    return tvsecDiff;
-  }
-
-  /** Returns the number of workers restored, or -1 if the file was not used. */
-  private readUserFile(username: string, file: string, body: string, now: number, downtime: number): number {
-    let val: Record<string, unknown>;
-    try {
-      val = JSON.parse(body);
-      if (!val || typeof val !== 'object' || Array.isArray(val)) throw new Error('not a JSON object');
-    } catch (e) {
-      this.logger.notice(ckErrorCause('CKP_ERR_STATS_PARSE', e, file, (e as Error).message).message);
-      return -1;
-    }
-    // a user this process already has (a miner that moved to us during a handover):
-    // the file's figures are added to ours, as for the pool above
-    const u = this.getCreateUser(username, now);
-    addRates(u.rates, userRatesFromFile(val, u.rates.periods, downtime));
-    u.lastShare = Math.max(u.lastShare, finiteNonNeg(val.lastshare) * 1000);
-    u.shares += finiteNonNeg(val.shares);
-    u.bestDiff = Math.max(u.bestDiff, finiteNonNeg(val.bestshare));
-    u.bestEver = Math.max(u.bestEver, finiteNonNeg(val.bestever), u.bestDiff);
-    u.authTime ||= Math.trunc(finiteNonNeg(val.authorised));
-
-    let workers = 0;
-    const arr = Array.isArray(val.worker) ? val.worker : [];
-    for (const item of arr) {
-      const wv = item as Record<string, unknown>;
-      const wname = wv && typeof wv === 'object' ? wv.workername : undefined;
-      if (typeof wname !== 'string' || !wname.length || !wname.includes(username)) {
-        this.logger.warning(`Invalid workername in read_userstats ${String(wname)}`);
-        continue;
-      }
-      const w = this.getCreateWorker(u, wname, now);
-      addRates(w.rates, userRatesFromFile(wv, w.rates.periods, downtime));
-      w.lastShare = Math.max(w.lastShare, finiteNonNeg(wv.lastshare) * 1000);
-      w.bestDiff = Math.max(w.bestDiff, finiteNonNeg(wv.bestshare));
-      w.bestEver = Math.max(w.bestEver, finiteNonNeg(wv.bestever), w.bestDiff);
-      w.shares += finiteNonNeg(wv.shares);
-      workers++;
-    }
-    this.logger.info(`Successfully read user ${username} stats`);
-    return workers;
+    const downtime = files.pool?.downtime ?? 0;
+    return { pool: files.pool !== undefined, users, workers, decayedSeconds: downtime > 60 ? downtime : 0 };
   }
 
   // -------------------------------------------------------------------------
@@ -1006,19 +820,4 @@ async function atomicWrite(file: string, text: string): Promise<void> {
     await unlink(tmp).catch(() => {});
     throw e;
   }
-}
-
-/**
- * The five hashrates of a user or worker entry of users/<user> (ckpool's suffixed
- * strings) as rates, decayed over `downtime` seconds when the pool was down over a minute.
- */
-function userRatesFromFile(v: Record<string, unknown>, periods: DecayingRates['periods'], downtime: number): DecayingRates {
-  const r = new DecayingRates(periods);
-  r.set('1m', dspsFromSuffixString(v.hashrate1m));
-  r.set('5m', dspsFromSuffixString(v.hashrate5m));
-  r.set('1h', dspsFromSuffixString(v.hashrate1hr));
-  r.set('1d', dspsFromSuffixString(v.hashrate1d));
-  r.set('7d', dspsFromSuffixString(v.hashrate7d));
-  if (downtime > 60) r.decayOver(0, downtime);
-  return r;
 }
