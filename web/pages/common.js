@@ -1,0 +1,12 @@
+// Bits shared by the pages.
+import { h, fill } from '../lib/dom.js';
+
+/** a message line for a failed request; hidden until show() */
+export function errorBox() {
+  const el = h('p', { class: 'error', role: 'alert', hidden: true });
+  return {
+    el,
+    show(err) { fill(el, err.message); el.hidden = false; },
+    clear() { el.hidden = true; },
+  };
+}
