@@ -4,7 +4,8 @@ import { h, fill } from './dom.js';
 import { formatCount } from './format.js';
 
 /**
- * columns: [{ title, cell: (row) => Node|string, sort?: string, className?: string }]
+ * columns: [{ title, cell: (row) => Node|string, sort?: string, sortDir?: 'ascending', className?: string }]
+ *   sort: the API's sort key for this column (the server orders; descending unless sortDir says)
  *   className 'num' right-aligns; 'opt' columns are hidden on narrow screens.
  * load({ offset, limit, sort, signal }) → { total, offset, limit, items }
  */
@@ -52,7 +53,7 @@ export function pagedTable({ columns, load, limit = 50, sort = null, empty = 'No
     first.disabled = prev.disabled = state.offset === 0;
     next.disabled = last.disabled = to >= page.total;
     for (const th of thead.querySelectorAll('th')) th.removeAttribute('aria-sort');
-    columns.forEach((c, i) => { if (c.sort && c.sort === state.sort) thead.rows[0].cells[i].setAttribute('aria-sort', 'descending'); });
+    columns.forEach((c, i) => { if (c.sort && c.sort === state.sort) thead.rows[0].cells[i].setAttribute('aria-sort', c.sortDir ?? 'descending'); });
   }
 
   async function refresh() {

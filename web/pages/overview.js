@@ -14,7 +14,7 @@ export function mount(root, { events }) {
   const cards = statCards([
     { key: 'hashrate', label: 'Hashrate' },
     { key: 'miners', label: 'Miners' },
-    { key: 'shares', label: 'Shares' },
+    { key: 'shares', label: 'Shares this round' },
     { key: 'best', label: 'Best share' },
     { key: 'network', label: 'Network difficulty' },
     { key: 'block', label: 'Last block' },
@@ -42,9 +42,7 @@ export function mount(root, { events }) {
     error.clear();
     cards.set('hashrate', formatHashrate(p.hashrate['5m']), `1h ${formatHashrate(p.hashrate['1h'])} · 1d ${formatHashrate(p.hashrate['1d'])}`);
     cards.set('miners', formatCount(p.miners), `${formatCount(p.users)} users · ${formatCount(p.workers)} workers`);
-    const total = p.sharesAccepted + p.sharesRejected;
-    cards.set('shares', formatCount(p.sharesAccepted),
-      `${formatCount(p.sharesRejected)} rejected${total ? ` (${(100 * p.sharesRejected / total).toFixed(1)} %)` : ''}`);
+    cards.set('shares', formatCount(p.sharesAccepted), rejectedText(p));
     cards.set('best', formatDifficulty(p.bestShare));
     cards.set('network', p.network ? formatDifficulty(p.network.difficulty) : '—', p.network ? `height ${formatCount(p.network.height)}` : 'no template yet');
     cards.set('block', p.lastBlock ? formatCount(p.lastBlock.height) : 'none yet',
@@ -61,4 +59,14 @@ export function mount(root, { events }) {
     clients.refreshIfOlder(30_000);
   });
   return () => { off(); ctl.abort(); chart.destroy(); clients.destroy(); };
+}
+
+/** the pool counts rejected shares by difficulty only (sharesRejected null): say it that way */
+function rejectedText(p) {
+  if (p.sharesRejected != null) {
+    const total = p.sharesAccepted + p.sharesRejected;
+    return `${formatCount(p.sharesRejected)} rejected${total ? ` (${(100 * p.sharesRejected / total).toFixed(1)} %)` : ''}`;
+  }
+  const diff = p.acceptedDiff + p.rejectedDiff;
+  return diff ? `${(100 * p.rejectedDiff / diff).toFixed(1)} % rejected (by difficulty)` : 'none rejected';
 }

@@ -32,7 +32,7 @@ export function mount(root, { events, params }) {
     sort: STREAM_SORT,
     empty: 'No workers.',
     columns: [
-      { title: 'Worker', sort: 'name', className: 'wrap', cell: (w) => h('span', { class: w.online ? 'on' : 'off', title: w.online ? 'online' : 'offline' }, short(w.worker)) },
+      { title: 'Worker', sort: 'name', sortDir: 'ascending', className: 'wrap', cell: (w) => h('span', { class: w.online ? 'on' : 'off', title: w.online ? 'online' : 'offline' }, short(w.worker)) },
       { title: 'Hashrate', sort: 'hashrate', className: 'num', cell: (w) => formatHashrate(w.hashrate['5m']) },
       { title: '1h', className: 'num opt', cell: (w) => formatHashrate(w.hashrate['1h']) },
       { title: 'Best share', className: 'num', cell: (w) => formatDifficulty(w.bestShare) },
