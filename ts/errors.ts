@@ -127,6 +127,16 @@ export const catalogue = {
   CKP_ERR_PROXY_PROTOCOL: { message: 'upstream pool %s sent an unusable %s: %s' },
   CKP_ERR_PROXY_NONE_ALIVE: { message: 'no upstream pool is reachable (%s)' },
   CKP_ERR_PROXY_OPTION: { message: 'proxy mode option %s must be %s, got %s' },
+  CKP_ERR_PROXY_TLS: { message: 'upstream pool %s: TLS certificate not accepted (%s: %s); for a pool you trust with a self-signed certificate set "insecure": true in its proxy entry' },
+
+  // --- stratum over TLS (ts/tls) -----------------------------------------------
+  // The tlscert / tlskey files of stratum+ssl:// listeners: checked at start-up (fatal)
+  // and on SIGHUP (logged, the old certificate stays in use).
+  CKP_ERR_TLS_FILE: { message: 'cannot read TLS %s file %s: %s' },
+  CKP_ERR_TLS_PEM: { message: 'TLS %s file %s holds no usable %s: %s' },
+  CKP_ERR_TLS_KEY_MISMATCH: { message: 'TLS key %s does not belong to the certificate in %s (%s)' },
+  CKP_ERR_TLS_CONTEXT: { message: 'cannot use TLS certificate %s with key %s: %s' },
+  CKP_ERR_TLS_NOT_CONFIGURED: { message: 'stratum url %s is TLS but no certificate and key were given (config keys "tlscert" and "tlskey")' },
 
   // --- ckpool-bench (ts/bench) ------------------------------------------------
   // The stratum load generator and its fake template source (benchmarks only).
@@ -135,6 +145,20 @@ export const catalogue = {
   CKP_ERR_BENCH_TRIGGER: { message: 'block change trigger failed: %s' },
   CKP_ERR_BENCH_PID: { message: 'cannot read /proc for pid %s: %s' },
   CKP_ERR_BENCH_LISTEN: { message: 'template source cannot listen on %s: %s' },
+  CKP_ERR_BENCH_LIMIT: { message: 'system limit in the way: %s' },
+  CKP_ERR_BENCH_CHILD: { message: 'generator process %s failed: %s' },
+
+  // --- HTTP API, block ledger and history (ts/api, ts/work/ledger.ts, ts/history) ---
+  // API errors are answered as { error: { code, message } } with the HTTP status noted.
+  CKP_ERR_API_NOT_FOUND: { message: 'no such %s: %s' }, // 404
+  CKP_ERR_API_PARAM: { message: 'bad parameter %s: %s' }, // 400
+  CKP_ERR_API_BUSY: { message: 'too many live event streams (%s open, the limit); try again later' }, // 503
+  CKP_ERR_API_UNAVAILABLE: { message: '%s is not available in %s mode' }, // 404
+  CKP_ERR_API_AUTH: { message: 'this route needs "Authorization: Bearer <apitoken>"' }, // 401
+  CKP_ERR_API_INTERNAL: { message: 'internal error: %s' }, // 500
+  CKP_ERR_API_LISTEN: { message: 'HTTP API cannot listen on %s: %s' },
+  CKP_ERR_LEDGER_FILE: { message: 'block ledger: cannot read %s: %s' },
+  CKP_ERR_HISTORY_DB: { message: 'history database %s: %s' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof catalogue;

@@ -179,6 +179,12 @@ export interface LoadSettings {
   pipeline: number;
   /** submit table size, a power of two */
   tableSize: number;
+  /**
+   * Send-time slots per connection for the latency (a power of two above the pipeline
+   * depth; default 4096). Paced runs with one share in flight use a few: 100,000
+   * connections × 4096 slots would be 3.2 GB.
+   */
+  slots?: number;
 }
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
@@ -213,13 +219,18 @@ export class BenchConn {
   #nextId = SUBMIT_ID_BASE;
   #inflight = 0;
   #sentAt: Float64Array | null = null;
+  #slotMask = SLOT_MASK;
 
   constructor(index: number, opts: ConnOptions, hooks: ConnHooks, load: LoadSettings | null = null) {
     this.index = index;
     this.opts = opts;
     this.hooks = hooks;
     this.#load = load;
-    if (load) this.#sentAt = new Float64Array(SLOTS);
+    if (load) {
+      const slots = load.slots ?? SLOTS;
+      this.#sentAt = new Float64Array(slots);
+      this.#slotMask = slots - 1;
+    }
     this.startedAt = performance.now();
     this.socket = net.connect({
       host: opts.host,
@@ -326,7 +337,7 @@ export class BenchConn {
     const st = this.#load!.stats;
     st.replies++;
     this.#inflight--;
-    const sentAt = this.#sentAt![id & SLOT_MASK]!;
+    const sentAt = this.#sentAt![id & this.#slotMask]!;
     if (sentAt > 0) st.latency.recordMs(now - sentAt);
     let r = s.indexOf('"result"', a);
     if (r !== -1 && r < b) {
@@ -376,7 +387,7 @@ export class BenchConn {
   #send(now: number): void {
     const id = this.#nextId;
     this.#nextId = id >= SUBMIT_ID_MAX ? SUBMIT_ID_BASE : id + 1;
-    this.#sentAt![id & SLOT_MASK] = now;
+    this.#sentAt![id & this.#slotMask] = now;
     const t = this.#table!;
     this.#out += '{"id":' + id + t.tails[this.#k++ & t.mask]!;
     this.#inflight++;
@@ -465,6 +476,18 @@ export class BenchConn {
     if (!load.stats.running) return;
     for (let i = 0; i < load.pipeline; i++) this.#send(now);
     // inside a read: #onRead flushes #out; from elsewhere (start()), flush here
+  }
+
+  /**
+   * One submit now, outside any pipeline (paced runs: `running` stays false so a reply
+   * starts nothing). False when the connection holds no job yet or is closed.
+   */
+  submitOne(): boolean {
+    if (!this.#started || this.closed || this.#table === null) return false;
+    this.#send(performance.now());
+    this.socket.write(this.#out, 'latin1');
+    this.#out = '';
+    return true;
   }
 
   /** Start (or restart) the pipeline: P submits in flight (throughput mode, after `running` is set). */

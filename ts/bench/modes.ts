@@ -332,6 +332,11 @@ export interface ConnectResult {
   benchCpuPct: number;
   /** the whole machine while the connections were opened */
   machine: MachineLoad | null;
+  /** multi-process runs (--procs, ./multi.ts): generator processes, source addresses, limits hit, limit notes */
+  procs?: number;
+  sources?: number;
+  limits?: string[];
+  notes?: string[];
 }
 
 export async function connect(o: ConnectOptions): Promise<ConnectResult> {

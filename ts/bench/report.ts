@@ -71,9 +71,12 @@ export function formatResult(r: BenchResult): string {
     }
     case 'connect':
       return table(`ckpool-bench connect → ${r.pool}`, [
-        ['connections', `${n(r.connections)} (${r.rate === 'all at once' ? 'all at once' : `${r.rate}/s`})`],
+        ['connections', `${n(r.connections)} (${r.rate === 'all at once' ? 'all at once' : `${r.rate}/s`})` +
+          (r.procs ? ` from ${r.procs} generator processes${r.sources ? ` and ${r.sources} source addresses` : ''}` : '')],
         ['authorized', n(r.authorized)],
         ['failures', `${r.failures}${r.failures ? ` (${reasons(r.failureReasons)})` : ''}`],
+        ...(r.limits?.length ? [['SYSTEM LIMITS HIT', r.limits.join('; ')] as [string, string]] : []),
+        ...(r.notes ?? []).map((x): [string, string] => ['note', x]),
         ['all connected', n(r.allConnectedMs, ' ms')],
         ['all authorized', n(r.allAuthorizedMs, ' ms')],
         ['all holding work', n(r.allWorkMs, ' ms')],

@@ -4,6 +4,7 @@
  *
  *   ckpool-bench throughput -p 3333 -c 10 -P 16 -d 10
  *   ckpool-bench connect -p 3333 -c 10000 --pid <pool pid>
+ *   ckpool-bench connect -p 3333 -c 100000 --procs 8 --sources 127.0.0.2-127.0.0.40
  *   ckpool-bench broadcast -p 3333 -c 1000 --rpc 127.0.0.1:18443
  *   ckpool-bench flood -p 3333 -c 500 --burst 4000 --interval 500 --requests 12000
  *   ckpool-bench template-source --txs 4000 --port 18443 --zmq 28332
@@ -16,6 +17,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ckError, isCkpoolError } from '../errors.js';
 import { broadcast, connect, throughput, type CommonOptions } from '../bench/modes.js';
 import { flood } from '../bench/flood.js';
+import { parseSources } from '../bench/limits.js';
+import { broadcastMulti, connectMulti } from '../bench/multi.js';
 import { endProgress, formatResult, progressWriter, type BenchResult } from '../bench/report.js';
 import type { ChainName } from '../bench/template-source.js';
 import { triggerNewBlock } from '../bench/trigger.js';
@@ -87,6 +90,23 @@ function withCommon(cmd: Command, connections: number): Command {
     .option('--json', 'print only the JSON summary line (no table)');
 }
 
+interface RawMulti {
+  procs: number;
+  sources?: string;
+}
+
+/** --procs / --sources (connect, broadcast): more connections than one process can hold. */
+function withMulti(cmd: Command): Command {
+  return cmd
+    .option('--procs <n>', 'generator processes sharing the connections (each under its own open-file limit); results are merged', int('--procs', 1, 256), 1)
+    .option('--sources <addrs>', 'source addresses, ranges allowed (127.0.0.2-127.0.0.40): connection i binds the i-th, round-robin, so 100,000 connections fit the ephemeral port range');
+}
+
+function multi(o: RawCommon & RawMulti): { procs: number; sources: string[] } | null {
+  const sources = o.sources ? parseSources(o.sources) : [];
+  return o.procs > 1 || sources.length ? { procs: o.procs, sources } : null;
+}
+
 function common(o: RawCommon): CommonOptions {
   return {
     host: o.host, port: o.port, user: o.user, password: o.password, connections: o.connections,
@@ -129,22 +149,29 @@ export function buildProgram(out: { stdout: string; stderr: string }, run: { tas
       };
     });
 
-  withCommon(program.command('connect'), 1000)
+  withMulti(withCommon(program.command('connect'), 1000))
     .description('Open N connections at once (or --rate per second); each subscribes + authorizes. Time until all are authorized, ' +
       'failures, and with --pid the pool\'s RSS before/after: bytes per idle authorized client.')
     .option('--rate <n>', 'connections per second (0 = all at once)', num('--rate', 0), 0)
     .option('--settle <ms>', 'wait after the last authorize before reading the pool\'s RSS', num('--settle', 0), 2000)
     .option('--hold <s>', 'keep the connections open this long after measuring', num('--hold', 0), 0)
     .exitOverride()
-    .action((o: RawCommon & { rate: number; settle: number; hold: number }) => {
+    .action((o: RawCommon & RawMulti & { rate: number; settle: number; hold: number }) => {
       run.task = async () => {
-        const r = await connect({ ...common(o), rate: o.rate, settleMs: o.settle, holdS: o.hold });
+        const m = multi(o);
+        const opts = { ...common(o), rate: o.rate, settleMs: o.settle, holdS: o.hold };
+        const r = m ? await connectMulti({ ...opts, ...m }) : await connect(opts);
         emit(r, o);
+        // a run that lost connections to a system limit says so and fails
+        if (r.limits?.length) {
+          process.stderr.write(`${PROG}: ${ckError('CKP_ERR_BENCH_LIMIT', r.limits.join('; ')).message}\n`);
+          return 1;
+        }
         return 0;
       };
     });
 
-  withCommon(program.command('broadcast'), 1000)
+  withMulti(withCommon(program.command('broadcast'), 1000))
     .description('N idle authorized clients; trigger a block change (--trigger "<command>", e.g. bitcoin-cli generatetoaddress, ' +
       'or --rpc: bench_newblock on a ckpool-bench template source); time from the trigger until the first, median and last client ' +
       'holds the clean mining.notify.')
@@ -154,10 +181,12 @@ export function buildProgram(out: { stdout: string; stderr: string }, run: { tas
     .option('--gap <ms>', 'pause between rounds', num('--gap', 0), 2000)
     .option('--settle <ms>', 'pause after all clients hold work, before the first trigger', num('--settle', 0), 1000)
     .exitOverride()
-    .action((o: RawCommon & { trigger?: string; rpc?: string; rounds: number; gap: number; settle: number }) => {
+    .action((o: RawCommon & RawMulti & { trigger?: string; rpc?: string; rounds: number; gap: number; settle: number }) => {
       if (o.trigger && o.rpc) throw new InvalidArgumentError('give --trigger or --rpc, not both');
       run.task = async () => {
-        const r = await broadcast({ ...common(o), trigger: o.trigger, rpc: o.rpc, rounds: o.rounds, gapMs: o.gap, settleMs: o.settle });
+        const m = multi(o);
+        const opts = { ...common(o), trigger: o.trigger, rpc: o.rpc, rounds: o.rounds, gapMs: o.gap, settleMs: o.settle };
+        const r = m ? await broadcastMulti({ ...opts, ...m }) : await broadcast(opts);
         emit(r, o);
         return 0;
       };
