@@ -40,6 +40,19 @@ export declare class ShareJob {
   checker(): (record: Buffer) => number
 }
 
+/** One server-side SV2 connection (Noise NX responder, then encrypted frames). */
+export declare class Sv2Session {
+  constructor(authoritySecret: string, certValiditySecs: number)
+  /**
+   * Feed received bytes. Throws a CKP_ERR_SV2_* error on a bad handshake, frame,
+   * message or an oversized frame; the session is then unusable (close the socket).
+   */
+  feed(bytes: Uint8Array): Sv2Fed
+  /** Encode and encrypt one message (JSON) into a frame to write. */
+  encode(msgJson: string): Buffer
+  get ready(): boolean
+}
+
 export declare function buildCoinbase(input: CoinbaseInput): CoinbaseParts
 
 export declare function buildHeader(input: HeaderInput): Buffer
@@ -140,6 +153,13 @@ export interface ParsedTemplate {
 /** Ask the instance listening on unix socket `path` for a descriptor (ckpool's `getxfd<i>`). */
 export declare function requestFd(path: string, request: string, timeoutMs: number): number
 
+/**
+ * Scan nonces `start`, `start + 1`, … (`count` of them, stopping at 0xffffffff) of an
+ * 80-byte header for the first whose sha256d is at most `targetLe` (32 bytes,
+ * little-endian). Returns that nonce, or -1. A CPU miner's inner loop (the demo miner).
+ */
+export declare function scanNonces(header: Uint8Array, start: number, count: number, targetLe: Uint8Array): number
+
 /** Legacy-serialised coinbase → segwit serialisation with the zero witness reserved value. */
 export declare function segwitCoinbase(legacy: Uint8Array): Buffer
 
@@ -154,6 +174,21 @@ export declare function sha256d(data: Uint8Array): Buffer
 
 /** Double SHA-256 written into `out` (32 bytes, caller-owned): no allocation. */
 export declare function sha256dInto(data: Uint8Array, out: Buffer): void
+
+export interface Sv2Fed {
+  /** JSON array of the decoded messages. */
+  messages: string
+  /** Bytes to write to the peer (the handshake reply); empty most of the time. */
+  out: Buffer
+  /** The Noise handshake has completed. */
+  ready: boolean
+}
+
+/** A new random secp256k1 secret key, base58check (the content of a key file). */
+export declare function sv2GenerateKey(): string
+
+/** The base58check authority public key (`stratum2+tcp://host:port/<this>`) of a secret key. */
+export declare function sv2PublicKey(secret: string): string
 
 /** Reverse each 4-byte word: stratum prevhash ↔ header order (its own inverse). */
 export declare function swapWords32(hash: Uint8Array): Buffer

@@ -74,6 +74,14 @@ pub fn sha256d_into(env: Env, data: &[u8], mut out: BufferSlice) -> napi::Result
     })
 }
 
+/// Scan nonces `start`, `start + 1`, … (`count` of them, stopping at 0xffffffff) of an
+/// 80-byte header for the first whose sha256d is at most `targetLe` (32 bytes,
+/// little-endian). Returns that nonce, or -1. A CPU miner's inner loop (the demo miner).
+#[napi(js_name = "scanNonces")]
+pub fn scan_nonces(env: Env, header: &[u8], start: u32, count: u32, target_le: &[u8]) -> napi::Result<i64> {
+    guard(&env, || Ok(ckpool_core::scan::scan_nonces(header, start, count, target_le)?.map_or(-1, |(n, _)| n as i64)))
+}
+
 /// Single SHA-256.
 #[napi]
 pub fn sha256(env: Env, data: &[u8]) -> napi::Result<Buffer> {
@@ -531,3 +539,7 @@ pub fn parse_block_template(env: Env, body: &[u8]) -> napi::Result<Option<Parsed
         }))
     })
 }
+
+// ---------------------------------------------------------------- Stratum V2 transport
+
+mod sv2;

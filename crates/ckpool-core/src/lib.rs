@@ -12,6 +12,7 @@ pub mod error;
 pub mod hash;
 pub mod header;
 pub mod merkle;
+pub mod scan;
 pub mod share;
 pub mod shani;
 pub mod target;
