@@ -46,6 +46,8 @@ const ON_TYPE: Record<string, string> = {
   maxclients: usesDefault('90% of the open-file limit'),
   dropidle: usesDefault('0 (never drop idle clients; the key is ckpool 1.2\'s, 0.9.9 ignores it anyway)'),
   workers: 'ignore it (a ckpool-ts key)',
+  apiurl: 'ignore it (a ckpool-ts key)',
+  apitoken: 'ignore it (a ckpool-ts key)',
   proxy: 'ignore it, then stop with "No proxy entries found in config file" (exit 0) in the proxy modes',
   'proxy[]': 'stop with "Invalid config string or missing object for url" (exit 1)',
   'proxy.url': 'stop with "Invalid config string or missing object for url" (exit 1)',
@@ -56,6 +58,7 @@ const ON_TYPE: Record<string, string> = {
   zmqblock: usesDefault('tcp://127.0.0.1:28332'),
 };
 
+  apitoken: 'ignore it (ckpool has no HTTP API)',
 /** Per key: a value of the right type that ckpool-ts still refuses. */
 const ON_RANGE: Record<string, string> = {
   btcd: usesDefault('one bitcoind at localhost:8332 with user "user" and pass "pass"'),
@@ -86,6 +89,7 @@ const ON_URL: Record<string, string> = {
   serverurl: 'log "Failed to extract resolved url" and run without a listening socket (no miner can connect)',
   nodeserver: 'log "Failed to extract resolved url" and run without a listening socket',
   trusted: 'log "Failed to extract resolved url" and run without a listening socket',
+  apiurl: 'ignore it (ckpool has no HTTP API)',
   upstream: 'fail to connect to the upstream and retry for ever',
   'proxy.url': 'fail to connect to that upstream and retry for ever',
   redirecturl: 'stop with "Invalid redirecturl entry" (exit 1)',

@@ -131,6 +131,8 @@ interface Draft {
   proxy?: ProxyEntry[];
   redirecturl?: string[];
   zmqblock?: string;
+  apiurl?: string;
+  apitoken?: string;
 }
 
 type Handler = (ctx: Ctx, node: JsonNode, draft: Draft) => void;
@@ -409,6 +411,12 @@ const HANDLERS: Record<ConfigKey, Handler> = {
     if (!ZMQ_ENDPOINT.test(s)) {
       throw ctx.rangeError('zmqblock', node.pos.line, 'a ZeroMQ endpoint like "tcp://127.0.0.1:28332"', JSON.stringify(s));
     }
+  apiurl: (ctx, node, d) => { d.apiurl = readHostPort(ctx, 'apiurl', node); },
+  apitoken: (ctx, node, d) => {
+    const s = readNonEmptyString(ctx, 'apitoken', node, 'a secret of at least 16 characters');
+    if (s.length < 16) throw ctx.rangeError('apitoken', node.pos.line, 'a secret of at least 16 characters', `${s.length} characters`);
+    d.apitoken = s;
+  },
     d.zmqblock = s;
   },
 };
@@ -489,6 +497,8 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     mindiff,
     startdiff,
     highdiff: draft.highdiff ?? DEFAULT_HIGHDIFF,
+    ...(draft.apiurl !== undefined ? { apiurl: draft.apiurl } : {}),
+    ...(draft.apitoken !== undefined ? { apitoken: draft.apitoken } : {}),
     maxdiff,
     logdir: draft.logdir ?? DEFAULT_LOGDIR,
     maxclients,

@@ -107,6 +107,13 @@ export interface CkpoolConfig {
   readonly proxy: readonly ProxyEntry[];
   readonly redirecturl: readonly string[];
   readonly zmqblock: string;
+  /**
+   * ckpool-ts extension: `host:port` of the HTTP API and dashboard (ts/api); absent = off.
+   * Bound only there (use 127.0.0.1 unless it is meant to be reachable).
+   */
+  readonly apiurl?: string;
+  /** ckpool-ts extension: Bearer token that would guard state-changing API routes (none exist yet). */
+  readonly apitoken?: string;
 
   /** Non-fatal findings (unknown keys, truncated btcsig, ...), in file order. */
   readonly warnings: readonly ConfigWarning[];
@@ -133,6 +140,8 @@ export const CONFIG_KEY = {
   startdiff: 'startdiff',
   highdiff: 'highdiff',
   maxdiff: 'maxdiff',
+  apiurl: 'apiurl',
+  apitoken: 'apitoken',
   logdir: 'logdir',
   maxclients: 'maxclients',
   dropidle: 'dropidle',

@@ -1,0 +1,88 @@
+//! N-API shims over crates/ckpool-sv2 (Stratum V2 transport). Thin: strings and bytes in
+//! and out, one `Sv2Session` per connection; messages cross as JSON (see
+//! crates/ckpool-sv2/src/msg.rs for their shape). Errors map once, here, to the stable
+//! CKP_ERR_SV2_* codes (ts/errors.ts); a panic becomes CKP_ERR_NATIVE_PANIC.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use ckpool_sv2::{keys, ResponderSession};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+fn guard<T>(env: &Env, f: impl FnOnce() -> ckpool_sv2::Result<T>) -> napi::Result<T> {
+    let (code, msg) = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => return Ok(v),
+        Ok(Err(e)) => (e.code(), e.to_string()),
+        Err(panic) => {
+            let m = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            ("CKP_ERR_NATIVE_PANIC", format!("internal error in the native SV2 code: {m}"))
+        }
+    };
+    env.throw_error(&msg, Some(code))?;
+    Err(napi::Error::new(Status::PendingException, msg))
+}
+
+/// A new random secp256k1 secret key, base58check (the content of a key file).
+#[napi]
+pub fn sv2_generate_key(env: Env) -> napi::Result<String> {
+    guard(&env, || Ok(keys::generate_secret()))
+}
+
+/// The base58check authority public key (`stratum2+tcp://host:port/<this>`) of a secret key.
+#[napi]
+pub fn sv2_public_key(env: Env, secret: String) -> napi::Result<String> {
+    guard(&env, || keys::public_b58(&secret))
+}
+
+#[napi(object)]
+pub struct Sv2Fed {
+    /// JSON array of the decoded messages.
+    pub messages: String,
+    /// Bytes to write to the peer (the handshake reply); empty most of the time.
+    pub out: Buffer,
+    /// The Noise handshake has completed.
+    pub ready: bool,
+}
+
+/// One server-side SV2 connection (Noise NX responder, then encrypted frames).
+#[napi]
+pub struct Sv2Session {
+    inner: ResponderSession,
+}
+
+#[napi]
+impl Sv2Session {
+    #[napi(constructor)]
+    pub fn new(env: Env, authority_secret: String, cert_validity_secs: u32) -> napi::Result<Self> {
+        guard(&env, || Ok(Sv2Session { inner: ResponderSession::new(&authority_secret, cert_validity_secs)? }))
+    }
+
+    /// Feed received bytes. Throws a CKP_ERR_SV2_* error on a bad handshake, frame,
+    /// message or an oversized frame; the session is then unusable (close the socket).
+    #[napi]
+    pub fn feed(&mut self, env: Env, bytes: &[u8]) -> napi::Result<Sv2Fed> {
+        guard(&env, || {
+            let fed = self.inner.feed(bytes)?;
+            let messages = if fed.messages.is_empty() { "[]".into() } else { ckpool_sv2::msgs_to_json(&fed.messages) };
+            Ok(Sv2Fed { messages, out: fed.out.into(), ready: fed.ready })
+        })
+    }
+
+    /// Encode and encrypt one message (JSON) into a frame to write.
+    #[napi]
+    pub fn encode(&mut self, env: Env, msg_json: String) -> napi::Result<Buffer> {
+        guard(&env, || {
+            let m = ckpool_sv2::msg_from_json(&msg_json)?;
+            Ok(self.inner.encode(&m)?.into())
+        })
+    }
+
+    #[napi(getter)]
+    pub fn ready(&self) -> bool {
+        self.inner.ready()
+    }
+}
