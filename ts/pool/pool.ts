@@ -26,6 +26,8 @@ import { LinkHub } from '../modes/links.js';
 import { blockSolvedText } from './protocol.js';
 import { Stratifier } from './stratifier.js';
 import { PoolWorkers } from './workers.js';
+import { PoolEvents } from '../events.js';
+import { BlockLedger } from '../work/ledger.js';
 
 export type PoolConfig = Pick<CkpoolConfig, 'btcd'> & Partial<Omit<CkpoolConfig, 'btcd'>>;
 
@@ -80,6 +82,10 @@ export class Pool {
     readonly links: LinkHub,
     /** the worker threads that own the miners (null: this thread serves them) */
     readonly workers: PoolWorkers | null,
+    /** operator events (blocks, worker presence, node state): ts/events.ts */
+    readonly events: PoolEvents,
+    /** the blocks this pool solved and their verdicts (logdir/blocks/) */
+    readonly ledger: BlockLedger,
   ) {}
 
   /** Full config from a partial one, with ckpool's defaults. */
@@ -113,6 +119,9 @@ export class Pool {
       logger,
     });
     const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger, throbber: opts.throbber ?? null });
+    const events = new PoolEvents();
+    events.onListenerError = (name, e) => logger.err(`A ${name} event listener failed: ${(e as Error).message}`);
+    const ledger = new BlockLedger({ logdir: config.logdir, events, logger });
     const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
     const nthreads = opts.workers ?? config.workers ?? 0;
     const urls = [...config.serverurl, ...config.nodeserver];
@@ -122,6 +131,8 @@ export class Pool {
     let workers: PoolWorkers | null = null;
     let server: StratumServer | null = null;
     try {
+      await ledger.load();
+      ledger.attach(generator);
       await generator.start(opts.nodeTimeoutMs);
       if (!opts.deferReadBack) await stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));
       // with a deferred read-back the files stay the old process's until it is read
@@ -165,6 +176,7 @@ export class Pool {
       else await server.listen();
       return new Pool(config, generator, server, stratifier, stats, shareLog, logger, links, workers);
     } catch (e) {
+      ledger.close();
       generator.close();
       await server?.close().catch(() => undefined);
       await workers?.close().catch(() => undefined);
@@ -184,6 +196,7 @@ export class Pool {
     await this.server.close();
     await this.workers?.close();
     this.generator.close();
+    this.ledger.close();
     await this.shareLog?.close();
     await this.stats.stop();
   }

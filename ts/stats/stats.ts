@@ -164,6 +164,9 @@ export class PoolStats {
   private writing: Promise<void> | undefined;
   private dirsMade = false;
   private readonly warnedNames = new Set<string>();
+  /** What the last writeFiles() wrote, by user name and for pool.status (the HTTP API serves these bytes). */
+  private readonly writtenUsers = new Map<string, string>();
+  private writtenPool: string | undefined;
 
   constructor(opts: PoolStatsOptions) {
     if (typeof opts?.logdir !== 'string' || opts.logdir.length === 0) {
@@ -463,6 +466,18 @@ export class PoolStats {
     return u ? `${dumpJson(userTree(u, now), { indent: 1, precision: 16 })}\n` : undefined;
   }
 
+  /**
+   * The bytes of users/<user> (`user`) or pool/pool.status (null) as last written by this
+   * process; before its first write, the text it would write now. undefined: no such file.
+   */
+  statsFileText(user: string | null, now: number): string | undefined {
+    if (user === null) return this.writtenPool ?? `${this.poolStatusLines(now).join('\n')}\n`;
+    const written = this.writtenUsers.get(user);
+    if (written !== undefined || this.writtenPool !== undefined) return written;
+    const u = this.users.get(user);
+    return u?.authorised && u.lastShare ? this.userFileText(user, now) : undefined;
+  }
+
   /** ckpool's stdout throbber line (including its "\x1b[2K\r" prefix). */
   throbberLine(now: number): string {
     const ch = '|/-\\'[this.throbberCounter++ & 3];
@@ -594,6 +609,7 @@ export class PoolStats {
       const text = `${dumpJson(userTree(u, now), { indent: 1, precision: 16 })}\n`;
       try {
         await atomicWrite(join(userDir, u.name), text);
+        this.writtenUsers.set(u.name, text);
       } catch (e) {
         const err = ckErrorCause('CKP_ERR_STATS_WRITE', e, join(userDir, u.name), (e as Error).message);
         this.logger.err(err.message);
@@ -605,7 +621,9 @@ export class PoolStats {
     for (const l of lines) this.logger.notice(`Pool:${l}`);
     const poolFile = join(poolDir, 'pool.status');
     try {
-      await atomicWrite(poolFile, `${lines.join('\n')}\n`);
+      const text = `${lines.join('\n')}\n`;
+      await atomicWrite(poolFile, text);
+      this.writtenPool = text;
     } catch (e) {
       const err = ckErrorCause('CKP_ERR_STATS_WRITE', e, poolFile, (e as Error).message);
       this.logger.err(err.message);

@@ -109,6 +109,20 @@ export interface GeneratorEvents {
   up: [];
   /** A block submission finished. */
   block: [result: BlockSubmission];
+  /** A solved block was written to disk (file null: it could not be) and is being submitted. */
+  found: [solved: BlockFound];
+}
+
+/** What the 'found' event tells (the block ledger, ts/work/ledger.ts, records it). */
+export interface BlockFound {
+  hash: string;
+  height: number;
+  file: string | null;
+  /** ms since the epoch */
+  time: number;
+  /** the template's coinbasevalue, satoshis */
+  reward: number;
+  meta: BlockMeta;
 }
 
 /** Workbases older than this (relative to the newest) may go, once there are 3+ (ckpool). */
@@ -372,6 +386,12 @@ export class Generator extends EventEmitter<GeneratorEvents> {
       this.#logger.crit(`BLOCK MERKLE ROOT MISMATCH: the header of block ${hash} (height ${height}) does not commit to its coinbase; submitting anyway`);
     }
     const file = await this.#writeBlock(solved, wb, meta);
+    try {
+      this.emit('found', { hash, height, file, time: Date.now(), reward: wb.coinbasevalue, meta });
+    } catch (err) {
+      // a listener's bug must not stop the submission
+      this.#logger.err(`A 'found' listener failed for block ${hash}: ${(err as Error).message}`);
+    }
 
     const verdicts: NodeVerdict[] = [];
     const deadline = Date.now() + (this.#opts.submitRetryMs ?? 600_000);
@@ -427,7 +447,7 @@ export class Generator extends EventEmitter<GeneratorEvents> {
   async #writeBlock(b: SolvedBlock, wb: Workbase, meta: BlockMeta): Promise<string | null> {
     const dir = path.join(this.#opts.logdir, 'blocks');
     const file = path.join(dir, `${String(b.height).padStart(8, '0')}-${b.hash}.json`);
-    const record = { height: b.height, hash: b.hash, jobId: wb.jobId, prevhash: wb.prevhash, found: new Date().toISOString(), ...meta, hex: b.hex };
+    const record = { height: b.height, hash: b.hash, jobId: wb.jobId, prevhash: wb.prevhash, found: new Date().toISOString(), coinbasevalue: wb.coinbasevalue, ...meta, hex: b.hex };
     try {
       // ours and not writable by others, and the file opened without following a link
       // (a failure here is logged loudly below and the block is submitted all the same)
