@@ -138,6 +138,14 @@ export const catalogue = {
   CKP_ERR_TLS_CONTEXT: { message: 'cannot use TLS certificate %s with key %s: %s' },
   CKP_ERR_TLS_NOT_CONFIGURED: { message: 'stratum url %s is TLS but no certificate and key were given (config keys "tlscert" and "tlskey")' },
 
+  // --- notifications (ts/notify) ------------------------------------------------
+  // Webhook delivery never stops the pool: all but NOTIFY_CA (at start-up) are logged.
+  CKP_ERR_NOTIFY_CA: { message: 'cannot read the CA file %s of %s: %s' },
+  CKP_ERR_NOTIFY_OUTBOX: { message: 'notification outbox %s: %s' },
+  CKP_ERR_NOTIFY_DELIVERY: { message: 'notification %s %s to %s failed (attempt %s): %s' },
+  CKP_ERR_NOTIFY_REFUSED: { message: 'notification %s %s refused by %s, not retried: %s' },
+  CKP_ERR_NOTIFY_DROPPED: { message: 'notification outbox full (%s pending): dropped %s %s for %s' },
+
   // --- ckpool-bench (ts/bench) ------------------------------------------------
   // The stratum load generator and its fake template source (benchmarks only).
   CKP_ERR_BENCH_OPTION: { message: '%s must be %s, got %s' },

@@ -38,6 +38,12 @@ export interface WorkerPresence {
   readonly user: string;
   /** ms since the epoch of its last share (0 = never). */
   readonly lastShare: number;
+  /**
+   * The threshold this event is about (minutes without shares): one presence tracker
+   * runs per distinct `offlineminutes` of the notification entries, so with several
+   * thresholds a worker is reported once per threshold.
+   */
+  readonly offlineMinutes?: number;
 }
 
 export interface LinkState {

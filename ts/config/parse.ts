@@ -36,6 +36,7 @@ import { configError, type ConfigError } from './errors.js';
 import { parseHostPort } from './hostport.js';
 import { JsonSyntaxError, kindName, parseJsonPrefix, type JsonEntry, type JsonNode } from './json.js';
 import { suggestKey } from './suggest.js';
+import { readNotifications, readNotifyQueue, type NotificationEntry } from './notifications.js';
 import {
   CONFIG_KEYS,
   isProxyMode,
@@ -133,6 +134,8 @@ interface Draft {
   zmqblock?: string;
   apiurl?: string;
   apitoken?: string;
+  notifications?: NotificationEntry[];
+  notifyqueue?: number;
 }
 
 type Handler = (ctx: Ctx, node: JsonNode, draft: Draft) => void;
@@ -411,14 +414,16 @@ const HANDLERS: Record<ConfigKey, Handler> = {
     if (!ZMQ_ENDPOINT.test(s)) {
       throw ctx.rangeError('zmqblock', node.pos.line, 'a ZeroMQ endpoint like "tcp://127.0.0.1:28332"', JSON.stringify(s));
     }
+    d.zmqblock = s;
+  },
   apiurl: (ctx, node, d) => { d.apiurl = readHostPort(ctx, 'apiurl', node); },
   apitoken: (ctx, node, d) => {
     const s = readNonEmptyString(ctx, 'apitoken', node, 'a secret of at least 16 characters');
     if (s.length < 16) throw ctx.rangeError('apitoken', node.pos.line, 'a secret of at least 16 characters', `${s.length} characters`);
     d.apitoken = s;
   },
-    d.zmqblock = s;
-  },
+  notifications: (ctx, node, d) => { d.notifications = readNotifications(ctx, node); },
+  notifyqueue: (ctx, node, d) => { d.notifyqueue = readNotifyQueue(ctx, node); },
 };
 
 // --- assembly ------------------------------------------------------------------------
@@ -507,6 +512,8 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     proxy: draft.proxy ?? [],
     redirecturl: draft.redirecturl ?? [],
     zmqblock: draft.zmqblock ?? DEFAULT_ZMQBLOCK,
+    ...(draft.notifications !== undefined ? { notifications: draft.notifications } : {}),
+    ...(draft.notifyqueue !== undefined ? { notifyqueue: draft.notifyqueue } : {}),
     // Stable sort: file order, unknown-key warnings before value warnings on a line.
     warnings: [...ctx.warnings].sort((a, b) => a.line - b.line),
     lines,

@@ -4,6 +4,7 @@
  * Field names are camelCase; `CONFIG_KEY` maps each field back to the key users write in
  * the file, so every message can name the key they will actually search for.
  */
+import type { NotificationEntry } from './notifications.js';
 
 /**
  * How ckpool-ts runs. ckpool sets several booleans at once (-N sets proxy and
@@ -114,6 +115,10 @@ export interface CkpoolConfig {
   readonly apiurl?: string;
   /** ckpool-ts extension: Bearer token that would guard state-changing API routes (none exist yet). */
   readonly apitoken?: string;
+  /** ckpool-ts extension: webhooks told about blocks, workers, nodes (ts/notify; absent = none). */
+  readonly notifications?: readonly NotificationEntry[];
+  /** ckpool-ts extension: most deliveries waiting in the notification outbox (default 1000). */
+  readonly notifyqueue?: number;
 
   /** Non-fatal findings (unknown keys, truncated btcsig, ...), in file order. */
   readonly warnings: readonly ConfigWarning[];
@@ -149,6 +154,8 @@ export const CONFIG_KEY = {
   proxy: 'proxy',
   redirecturl: 'redirecturl',
   zmqblock: 'zmqblock',
+  notifications: 'notifications',
+  notifyqueue: 'notifyqueue',
 } as const satisfies Partial<Record<keyof CkpoolConfig, string>>;
 
 export type ConfigField = keyof typeof CONFIG_KEY;
