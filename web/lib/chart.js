@@ -7,7 +7,9 @@ import { getJson } from './api.js';
 import { formatHashrate } from './format.js';
 
 const RANGES = ['1h', '24h', '7d'];
+const SPAN = { '1h': 3600, '24h': 86400, '7d': 7 * 86400 };
 const REFETCH_MS = 60_000;
+const MAX_LIVE = 720; // an hour of 5-second events
 
 const cssVar = (name, fallback) =>
   getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
@@ -16,8 +18,9 @@ const cssVar = (name, fallback) =>
 export function hashrateChart({ historyPath, title = 'Hashrate' }) {
   let range = '1h';
   let history = { t: [], hashrate: [] };
-  let live = null;          // { t, hashrate } from the event stream
+  let live = [];            // [{ t, hashrate }] from the event stream since the last history point
   let fetchedAt = 0;
+  let historyError = null; // shown under the chart; live points are still drawn
   let loading = null;
   let plot = null;
 
@@ -39,11 +42,12 @@ export function hashrateChart({ historyPath, title = 'Hashrate' }) {
     return { width, height: width < 500 ? 180 : 260 };
   }
 
-  /** history plus the live point when it is newer than the history's last */
+  /** history plus the live points newer than its last one */
   function data() {
     const t = history.t.slice();
     const y = history.hashrate.slice();
-    if (live && (t.length === 0 || live.t > t[t.length - 1])) { t.push(live.t); y.push(live.hashrate); }
+    const lastT = t.length ? t[t.length - 1] : -Infinity;
+    for (const p of live) if (p.t > lastT) { t.push(p.t); y.push(p.hashrate); }
     return [t, y];
   }
 
@@ -58,12 +62,16 @@ export function hashrateChart({ historyPath, title = 'Hashrate' }) {
         ...size(),
         legend: { show: false },
         cursor: { drag: { x: false, y: false } },
-        scales: { y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        scales: {
+          // the whole chosen range, however few points there are yet
+          x: { time: true, range: () => { const now = Date.now() / 1000; return [now - SPAN[range], now]; } },
+          y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] },
+        },
         axes: [
           { stroke: axisText, grid, ticks: grid },
           { stroke: axisText, grid, ticks: grid, size: 72, values: (u, splits) => splits.map(formatHashrate) },
         ],
-        series: [{}, { label: 'hashrate', stroke, width: 2, fill: `${stroke}22`, points: { show: false }, value: (u, v) => formatHashrate(v) }],
+        series: [{}, { label: 'hashrate', stroke, width: 2, fill: `${stroke}22`, points: { show: (u, si, i0, i1) => i1 - i0 < 40, size: 5 }, value: (u, v) => formatHashrate(v) }],
       }, d, plotEl);
     } else {
       plot.setData(d);
@@ -71,9 +79,9 @@ export function hashrateChart({ historyPath, title = 'Hashrate' }) {
     const ys = d[1].filter((v) => v != null);
     const now = ys.length ? ys[ys.length - 1] : null;
     const peak = ys.length ? Math.max(...ys) : null;
-    const text = ys.length === 0 ? `no history for the last ${range} yet`
+    const text = ys.length === 0 ? `no data for the last ${range} yet`
       : `now ${formatHashrate(now)} · peak ${formatHashrate(peak)} (last ${range}, ${ys.length} points)`;
-    fill(summary, text);
+    fill(summary, historyError ? `${text} · history unavailable: ${historyError}` : text);
   }
 
   async function load() {
@@ -85,10 +93,14 @@ export function hashrateChart({ historyPath, title = 'Hashrate' }) {
       const r = await getJson(historyPath, { range }, ctl.signal);
       if (ctl.signal.aborted) return;
       history = { t: r.t, hashrate: r.hashrate };
+      historyError = null;
+      const lastT = r.t.length ? r.t[r.t.length - 1] : -Infinity;
+      live = live.filter((p) => p.t > lastT);
       draw();
     } catch (err) {
       if (err.name === 'AbortError') return;
-      fill(summary, `history unavailable: ${err.message}`);
+      historyError = err.message;
+      draw();
     } finally {
       if (loading === ctl) loading = null;
     }
@@ -99,7 +111,11 @@ export function hashrateChart({ historyPath, title = 'Hashrate' }) {
     el,
     /** a live rate (H/s) at unix time t; refetches the history if the last fetch is a minute old */
     tick(t, hashrate) {
-      if (Number.isFinite(hashrate)) { live = { t, hashrate }; draw(); }
+      if (Number.isFinite(hashrate)) {
+        live.push({ t, hashrate });
+        if (live.length > MAX_LIVE) live.shift();
+        draw();
+      }
       if (!loading && Date.now() - fetchedAt >= REFETCH_MS) load();
     },
     destroy() { loading?.abort(); resize.disconnect(); plot?.destroy(); },
