@@ -46,6 +46,9 @@ const ON_TYPE: Record<string, string> = {
   maxclients: usesDefault('90% of the open-file limit'),
   dropidle: usesDefault('0 (never drop idle clients; the key is ckpool 1.2\'s, 0.9.9 ignores it anyway)'),
   workers: 'ignore it (a ckpool-ts key)',
+  tlscert: 'ignore it (a ckpool-ts key)',
+  tlskey: 'ignore it (a ckpool-ts key)',
+  'proxy.insecure': 'ignore it (a ckpool-ts key)',
   apiurl: 'ignore it (a ckpool-ts key)',
   apitoken: 'ignore it (a ckpool-ts key)',
   proxy: 'ignore it, then stop with "No proxy entries found in config file" (exit 0) in the proxy modes',
@@ -116,4 +119,6 @@ export const CKPOOL_ON_MISSING: Record<string, string> = {
   proxy: 'ckpool would stop with "No proxy entries found in config file" and exit status 0',
   redirecturl: 'ckpool would stop with "No redirect entries found in config file" and exit status 0',
   upstream: 'ckpool would try to connect to an upstream it does not have and fail',
+  tlscert: 'ckpool has no TLS: it would fail to bind a stratum+ssl:// url',
+  tlskey: 'ckpool has no TLS: it would fail to bind a stratum+ssl:// url',
 };

@@ -34,6 +34,7 @@ import {
 import { CKPOOL_ON_DUPLICATE, CKPOOL_ON_MISSING, CKPOOL_ON_SYNTAX, ckpoolWould } from './ckpool-would.js';
 import { configError, type ConfigError } from './errors.js';
 import { parseHostPort } from './hostport.js';
+import { STRATUM_SCHEMES, isTlsUrl } from './stratum-url.js';
 import { JsonSyntaxError, kindName, parseJsonPrefix, type JsonEntry, type JsonNode } from './json.js';
 import { suggestKey } from './suggest.js';
 import { readNotifications, readNotifyQueue, type NotificationEntry } from './notifications.js';
@@ -119,6 +120,8 @@ interface Draft {
   versionMask?: number;
   serverurl?: string[];
   nodeserver?: string[];
+  tlscert?: string;
+  tlskey?: string;
   trusted?: string[];
   upstream?: string;
   mindiff?: number;
@@ -205,13 +208,13 @@ function readHostPort(ctx: Ctx, key: string, node: JsonNode, schemes: readonly s
 }
 
 /** ckpool's url lists: a single string or an array of strings. */
-function readHostPortList(ctx: Ctx, key: string, node: JsonNode, allowEmpty: boolean): string[] {
-  if (node.kind === 'string') return [readHostPort(ctx, key, node)];
+function readHostPortList(ctx: Ctx, key: string, node: JsonNode, allowEmpty: boolean, schemes: readonly string[] = []): string[] {
+  if (node.kind === 'string') return [readHostPort(ctx, key, node, schemes)];
   if (node.kind !== 'array') throw ctx.typeError(key, node, 'a "host:port" string or an array of them');
   if (!allowEmpty && node.items.length === 0) {
     throw ctx.rangeError(key, node.pos.line, 'a non-empty list of "host:port" strings', '[]');
   }
-  return node.items.map((item, i) => readHostPort(ctx, `${key}[${i}]`, item));
+  return node.items.map((item, i) => readHostPort(ctx, `${key}[${i}]`, item, schemes));
 }
 
 /** Walk an object's entries, rejecting duplicates and warning about unknown keys. */
@@ -246,8 +249,9 @@ function uniqueUrls(ctx: Ctx, key: string, node: JsonNode, urls: string[]): stri
   const out: string[] = [];
   const seen = new Map<string, number>();
   urls.forEach((u, i) => {
-    const hp = parseHostPort(u);
-    const id = typeof hp === 'string' ? u : `${hp.host.toLowerCase()}:${hp.port}`;
+    const hp = parseHostPort(u, STRATUM_SCHEMES);
+    // a TLS and a plain url on one port are two listeners (which then clash at bind time)
+    const id = typeof hp === 'string' ? u : `${isTlsUrl(u) ? 'tls:' : ''}${hp.host.toLowerCase()}:${hp.port}`;
     const first = seen.get(id);
     if (first === undefined) {
       seen.set(id, i);
@@ -264,7 +268,7 @@ function uniqueUrls(ctx: Ctx, key: string, node: JsonNode, urls: string[]): stri
 // --- btcd and proxy entries --------------------------------------------------------
 
 const BTCD_KEYS = ['url', 'auth', 'pass', 'notify', 'cookie'] as const;
-const PROXY_KEYS = ['url', 'auth', 'pass'] as const;
+const PROXY_KEYS = ['url', 'auth', 'pass', 'insecure'] as const;
 
 function readBtcd(ctx: Ctx, node: JsonNode): BtcdEntry[] {
   if (node.kind !== 'array') throw ctx.typeError('btcd', node, 'an array of {"url", "auth", "pass"} objects');
@@ -320,11 +324,16 @@ function readProxies(ctx: Ctx, node: JsonNode): ProxyEntry[] {
       }
       return v;
     };
-    const url = readHostPort(ctx, `${name}.url`, required('url'), ['stratum+tcp']);
+    const url = readHostPort(ctx, `${name}.url`, required('url'), STRATUM_SCHEMES);
     const auth = readNonEmptyString(ctx, `${name}.auth`, required('auth'), 'the upstream username');
     const passNode = keys.get('pass')?.value;
     const pass = passNode ? readString(ctx, `${name}.pass`, passNode) : '';
-    return { url, auth, pass, line };
+    const insecureNode = keys.get('insecure')?.value;
+    const insecure = insecureNode ? readBool(ctx, `${name}.insecure`, insecureNode) : false;
+    if (insecure && !isTlsUrl(url)) {
+      ctx.warn(`${name}.insecure`, insecureNode!.pos.line, `${name}.insecure has no effect: ${JSON.stringify(url)} is not a stratum+ssl:// or stratum+tls:// url`);
+    }
+    return insecure ? { url, auth, pass, insecure, line } : { url, auth, pass, line };
   });
 }
 
@@ -386,8 +395,10 @@ const HANDLERS: Record<ConfigKey, Handler> = {
     }
     d.versionMask = parseInt(s, 16) >>> 0;
   },
-  serverurl: (ctx, node, d) => { d.serverurl = uniqueUrls(ctx, 'serverurl', node, readHostPortList(ctx, 'serverurl', node, false)); },
-  nodeserver: (ctx, node, d) => { d.nodeserver = readHostPortList(ctx, 'nodeserver', node, true); },
+  serverurl: (ctx, node, d) => { d.serverurl = uniqueUrls(ctx, 'serverurl', node, readHostPortList(ctx, 'serverurl', node, false, STRATUM_SCHEMES)); },
+  nodeserver: (ctx, node, d) => { d.nodeserver = readHostPortList(ctx, 'nodeserver', node, true, STRATUM_SCHEMES); },
+  tlscert: (ctx, node, d) => { d.tlscert = readNonEmptyString(ctx, 'tlscert', node, 'the path of a PEM certificate (chain) file'); },
+  tlskey: (ctx, node, d) => { d.tlskey = readNonEmptyString(ctx, 'tlskey', node, 'the path of a PEM private key file'); },
   trusted: (ctx, node, d) => { d.trusted = readHostPortList(ctx, 'trusted', node, true); },
   upstream: (ctx, node, d) => { d.upstream = readHostPort(ctx, 'upstream', node); },
   mindiff: (ctx, node, d) => { d.mindiff = readNumberOrUnset(ctx, 'mindiff', node, (v) => v > 0, 'greater than 0'); },
@@ -457,6 +468,16 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     if (present('redirecturl')) throw ctx.rangeError('redirecturl', lines.redirecturl!, 'at least one "host:port" in redirector mode', '[]');
     throw missing('redirecturl', 'in redirector mode (-R): the "host:port" list miners are redirected to');
   }
+  // stratum+ssl:// listeners need a certificate and key (read and checked when the
+  // listeners start, ts/tls/credentials.ts)
+  const tlsUrl = [...(draft.serverurl ?? []), ...(draft.nodeserver ?? [])].find(isTlsUrl);
+  if (tlsUrl !== undefined) {
+    for (const key of ['tlscert', 'tlskey'] as const) {
+      if (draft[key] === undefined) {
+        throw missing(key, `for the TLS listener ${JSON.stringify(tlsUrl)} (${key === 'tlscert' ? 'the PEM certificate; a chain file works' : 'the PEM private key of that certificate'})`);
+      }
+    }
+  }
   if (opts.trusted && draft.upstream === undefined) {
     throw missing('upstream', 'in trusted remote mode (-t): the "host:port" of the upstream pool\'s trusted port');
   }
@@ -497,6 +518,8 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     versionMask: draft.versionMask ?? DEFAULT_VERSION_MASK,
     serverurl: draft.serverurl ?? [defaultServerUrl(mode)],
     nodeserver: draft.nodeserver ?? [],
+    ...(draft.tlscert !== undefined ? { tlscert: draft.tlscert } : {}),
+    ...(draft.tlskey !== undefined ? { tlskey: draft.tlskey } : {}),
     trusted: draft.trusted ?? [],
     ...(draft.upstream !== undefined ? { upstream: draft.upstream } : {}),
     mindiff,

@@ -39,11 +39,16 @@ export interface BtcdEntry {
 }
 
 export interface ProxyEntry {
-  /** Upstream stratum `host:port` (a `stratum+tcp://` prefix is accepted). */
+  /**
+   * Upstream stratum `host:port` (a `stratum+tcp://` prefix is accepted;
+   * `stratum+ssl://` or `stratum+tls://` connects over TLS).
+   */
   readonly url: string;
   readonly auth: string;
   /** Optional in the file; '' when absent, as in ckpool. */
   readonly pass: string;
+  /** A TLS upstream's certificate is not verified (self-signed test pools). Default false. */
+  readonly insecure?: boolean;
   readonly line: number;
 }
 
@@ -82,9 +87,16 @@ export interface CkpoolConfig {
   readonly updateInterval: number;
   /** BIP310 version-rolling mask as an unsigned 32-bit number. */
   readonly versionMask: number;
-  /** Stratum listen urls, `host:port`. */
+  /** Stratum listen urls, `host:port` (`stratum+ssl://host:port`: TLS, see tlscert/tlskey). */
   readonly serverurl: readonly string[];
   readonly nodeserver: readonly string[];
+  /**
+   * ckpool-ts extension: PEM certificate (a chain file works) and key of the TLS
+   * listeners; both required when a serverurl or nodeserver url is TLS. Re-read on
+   * SIGHUP and by a -H handover's new process.
+   */
+  readonly tlscert?: string;
+  readonly tlskey?: string;
   readonly trusted: readonly string[];
   readonly upstream?: string;
   readonly mindiff: number;
@@ -139,6 +151,8 @@ export const CONFIG_KEY = {
   versionMask: 'version_mask',
   serverurl: 'serverurl',
   nodeserver: 'nodeserver',
+  tlscert: 'tlscert',
+  tlskey: 'tlskey',
   trusted: 'trusted',
   upstream: 'upstream',
   mindiff: 'mindiff',

@@ -70,7 +70,11 @@ export class InstanceLifecycle {
   }
 }
 
-/** stratum+tcp URLs of the bound addresses, 0.0.0.0 shown as 127.0.0.1. */
-export function stratumUrls(addresses: readonly { host: string; port: number }[]): string[] {
-  return addresses.map((a) => `stratum+tcp://${a.host === '0.0.0.0' ? '127.0.0.1' : a.host}:${a.port}`);
+/**
+ * stratum+tcp URLs of the bound addresses, 0.0.0.0 shown as 127.0.0.1; stratum+ssl for
+ * the ones whose configured url (same index) is TLS.
+ */
+export function stratumUrls(addresses: readonly { host: string; port: number }[], configured: readonly string[] = []): string[] {
+  return addresses.map((a, i) =>
+    `${/^\s*stratum\+(ssl|tls):\/\//i.test(configured[i] ?? '') ? 'stratum+ssl' : 'stratum+tcp'}://${a.host === '0.0.0.0' ? '127.0.0.1' : a.host}:${a.port}`);
 }

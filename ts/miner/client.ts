@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import { ShareChecker } from '../native/share.js';
 
 export interface StratumReply {
@@ -62,6 +63,20 @@ export class StratumClient extends EventEmitter<ClientEvents> {
   static connect(port: number, host = '127.0.0.1'): Promise<StratumClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ port, host }, () => {
+        s.off('error', reject);
+        resolve(new StratumClient(s));
+      });
+      s.once('error', reject);
+    });
+  }
+
+  /**
+   * The same over TLS (a `stratum+ssl://` port). `options` go to tls.connect: `ca` to
+   * trust a private CA, `rejectUnauthorized: false` for a self-signed pool. TLS 1.2+.
+   */
+  static connectTls(port: number, host = '127.0.0.1', options: tls.ConnectionOptions = {}): Promise<StratumClient> {
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ port, host, minVersion: 'TLSv1.2', ...options }, () => {
         s.off('error', reject);
         resolve(new StratumClient(s));
       });

@@ -31,6 +31,7 @@ import { ckError } from '../errors.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { StratumError, err, reconnect, reply } from '../pool/protocol.js';
 import { StratumServer, type StratumConnection, type StratumServerOptions } from '../stratum/server.js';
+import { tlsCredentialsFor } from '../tls/credentials.js';
 import { AGENT } from './common.js';
 import { Upstream, type Active, type Json, type UpstreamLink } from './upstream.js';
 
@@ -99,7 +100,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     this.#tap = tap;
     const method = kind === 'node' ? 'mining.node' : 'mining.passthrough';
     this.upstream = new Upstream<true>({
-      entries: config.proxy.map((p) => ({ url: p.url, auth: p.auth, pass: p.pass })),
+      entries: config.proxy.map((p) => ({ url: p.url, auth: p.auth, pass: p.pass, insecure: p.insecure })),
       name: kind,
       logger: this.logger,
       handshake: async (link) => {
@@ -127,7 +128,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     const kind: PassthroughKind = config.mode === 'node' ? 'node' : config.mode === 'redirector' ? 'redirector' : 'passthrough';
     if (config.mode !== kind) throw ckError('CKP_ERR_PROXY_OPTION', 'mode', 'passthrough, node or redirector', config.mode);
     const logger = opts.logger ?? new NullLogger();
-    const server = new StratumServer({ maxClients: config.maxclients, ...opts.server, urls: [...config.serverurl], logger });
+    const server = new StratumServer({ maxClients: config.maxclients, tls: tlsCredentialsFor(config), ...opts.server, urls: [...config.serverurl], logger });
     server.accepting = false;
     const mode = new PassthroughMode(config, kind, server, { ...opts, logger }, tap);
     mode.#wire();

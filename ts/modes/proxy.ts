@@ -56,6 +56,7 @@ import type { BlockSubmission } from '../work/generator.js';
 import type { WorkSource } from '../work/source.js';
 import { Workbase } from '../work/workbase.js';
 import { AGENT, hashMeetsTarget, hex8 } from './common.js';
+import { tlsCredentialsFor } from '../tls/credentials.js';
 import { Upstream, type Active, type Json, type UpstreamEntry, type UpstreamLink } from './upstream.js';
 
 /** Process-wide job sequence and epoch: local job ids never repeat, whatever the upstream. */
@@ -513,7 +514,7 @@ export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
     super();
     this.logger = options.logger ?? new NullLogger();
     this.userproxy = config.mode === 'userproxy';
-    this.main = this.#session('', config.proxy.map((p) => ({ url: p.url, auth: p.auth, pass: p.pass })), config.mode);
+    this.main = this.#session('', config.proxy.map((p) => ({ url: p.url, auth: p.auth, pass: p.pass, insecure: p.insecure })), config.mode);
   }
 
   /**
@@ -526,7 +527,7 @@ export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
     const logger = opts.logger ?? new NullLogger();
     const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger, throbber: opts.throbber ?? null });
     const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
-    const server = new StratumServer({ maxClients: config.maxclients, ...opts.server, urls: [...config.serverurl], logger });
+    const server = new StratumServer({ maxClients: config.maxclients, tls: tlsCredentialsFor(config), ...opts.server, urls: [...config.serverurl], logger });
     server.accepting = false;
     const mode = new ProxyMode(config, { ...opts, logger }, server, stats, shareLog);
     try {
@@ -634,7 +635,7 @@ export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
     if (current.key === key) return;
     let s = this.sessions.get(key);
     if (!s) {
-      s = this.#session(key, this.config.proxy.map((e) => ({ url: e.url, auth: username, pass })), `userproxy ${username}`);
+      s = this.#session(key, this.config.proxy.map((e) => ({ url: e.url, auth: username, pass, insecure: e.insecure })), `userproxy ${username}`);
       this.logger.notice(`userproxy: opening an upstream connection for user ${username}`);
       s.start();
     }

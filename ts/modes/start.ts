@@ -19,10 +19,15 @@ import { startNode } from './node.js';
 import { PassthroughMode } from './passthrough.js';
 import { ProxyMode } from './proxy.js';
 import { startRedirector } from './redirector.js';
+import type { StratumServer } from '../stratum/server.js';
+import { anyTlsUrl, tlsCredentialsFor } from '../tls/credentials.js';
+import { logCertificate, reloadTlsOnSighup } from '../tls/reload.js';
 
 /** What a started proxy-family mode offers the CLI. */
 export interface RunningMode {
   readonly addresses: { host: string; port: number }[];
+  /** the miners' stratum server (TLS reloads go to it) */
+  readonly server?: StratumServer;
   stop(): Promise<void>;
 }
 
@@ -62,7 +67,18 @@ export async function startModes(options: ResolvedOptions, config: CkpoolConfig,
     await life.abandon();
     throw e;
   }
-  say(`${options.name} ${options.mode} mode: stratum on ${stratumUrls(mode.addresses).join(', ')}`);
+  const running = mode;
+  if (anyTlsUrl(config.serverurl)) {
+    const first = running.server ? tlsCredentialsFor(config) : undefined;
+    if (first) logCertificate(logger, 'Stratum TLS certificate', first);
+    // SIGHUP: a renewed certificate for new TLS connections
+    reloadTlsOnSighup(() => {
+      const c = tlsCredentialsFor(config);
+      if (c) running.server?.setTlsCredentials(c);
+      return c ?? null;
+    }, logger);
+  }
+  say(`${options.name} ${options.mode} mode: stratum on ${stratumUrls(mode.addresses, config.serverurl).join(', ')}`);
   say(`  upstream: ${config.proxy.map((p) => p.url).join(', ')} (in priority order)`);
   if (options.mode === 'redirector') say(`  redirecting to: ${config.redirecturl.join(', ')}`);
   if (options.mode === 'node') say(`  bitcoind: ${config.btcd.map((b) => b.url).join(', ')}`);

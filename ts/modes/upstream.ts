@@ -26,16 +26,21 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import { ckError, ckErrorCause, type CkpoolError } from '../errors.js';
 import { parseHostPort } from '../config/hostport.js';
+import { STRATUM_SCHEMES, isTlsUrl } from '../config/stratum-url.js';
+import { TLS_MIN_VERSION } from '../tls/credentials.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { FeedResult, LineFramer } from '../stratum/framing.js';
 
 export interface UpstreamEntry {
-  /** "host:port", a `stratum+tcp://` prefix is accepted */
+  /** "host:port", a `stratum+tcp://` prefix is accepted; `stratum+ssl://` / `stratum+tls://` connect over TLS */
   readonly url: string;
   readonly auth: string;
   readonly pass: string;
+  /** TLS without certificate verification (self-signed test pools). Default false: verified against the system CAs. */
+  readonly insecure?: boolean;
 }
 
 export type Json = Record<string, unknown>;
@@ -46,6 +51,10 @@ export interface LinkOptions {
   /** output held for the upstream beyond this closes the link (default 512 MiB) */
   maxPendingBytes?: number;
   connectTimeoutMs?: number;
+  /** a TLS url's certificate is not verified */
+  insecure?: boolean;
+  /** extra trusted CA certificates (PEM) for TLS urls, on top of Node's bundled ones */
+  ca?: string | string[];
   logger?: Logger;
 }
 
@@ -64,12 +73,23 @@ export interface LinkEvents {
 
 /** Host part of an entry url (for logs and client.reconnect checks). */
 export function entryHostPort(url: string): { host: string; port: number } {
-  const hp = parseHostPort(url, ['stratum+tcp']);
+  const hp = parseHostPort(url, STRATUM_SCHEMES);
   if (typeof hp === 'string') throw ckError('CKP_ERR_PROXY_URL', JSON.stringify(url), hp);
   return hp;
 }
 
-/** One TCP connection to an upstream pool. */
+/**
+ * A TLS error about the peer's certificate (OpenSSL's verify codes as Node reports
+ * them: CERT_HAS_EXPIRED, DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN,
+ * UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_TLS_CERT_ALTNAME_INVALID, ...), as opposed to a
+ * refused connection or a protocol failure.
+ */
+function isCertificateError(e: Error): boolean {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ISSUER|SIGNATURE/.test(code);
+}
+
+/** One TCP (or TLS) connection to an upstream pool. */
 export class UpstreamLink extends EventEmitter<LinkEvents> {
   readonly url: string;
   closed = false;
@@ -118,17 +138,28 @@ export class UpstreamLink extends EventEmitter<LinkEvents> {
       return Promise.reject(e);
     }
     const timeoutMs = opts.connectTimeoutMs ?? 10_000;
+    const secure = isTlsUrl(url);
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host: hp.host, port: hp.port });
+      // TLS: the certificate is verified (chain and host name) unless the entry says
+      // insecure; a refusal is CKP_ERR_PROXY_TLS and the entry counts as down
+      const sock = secure
+        ? tls.connect({
+          host: hp.host, port: hp.port, minVersion: TLS_MIN_VERSION, rejectUnauthorized: opts.insecure !== true,
+          ...(net.isIP(hp.host) === 0 ? { servername: hp.host } : {}), ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+        })
+        : net.connect({ host: hp.host, port: hp.port });
       const timer = setTimeout(() => {
         sock.destroy();
-        reject(ckError('CKP_ERR_PROXY_TIMEOUT', url, 'the connection', timeoutMs));
+        reject(ckError('CKP_ERR_PROXY_TIMEOUT', url, secure ? 'the TLS handshake' : 'the connection', timeoutMs));
       }, timeoutMs);
       sock.once('error', (e) => {
         clearTimeout(timer);
-        reject(ckErrorCause('CKP_ERR_PROXY_CONNECT', e, url, (e as NodeJS.ErrnoException).code ?? e.message));
+        const code = (e as NodeJS.ErrnoException).code ?? e.message;
+        reject(secure && isCertificateError(e)
+          ? ckErrorCause('CKP_ERR_PROXY_TLS', e, url, code, e.message)
+          : ckErrorCause('CKP_ERR_PROXY_CONNECT', e, url, code));
       });
-      sock.once('connect', () => {
+      sock.once(secure ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         sock.removeAllListeners('error');
         resolve(new UpstreamLink(url, sock, opts));
@@ -421,7 +452,7 @@ export class Upstream<S> extends EventEmitter<UpstreamEvents<S>> {
     const held: Json[] = [];
     const hold = (m: Json) => held.push(m);
     try {
-      link = await UpstreamLink.connect(entry.url, { ...this.#o.link, connectTimeoutMs: this.#o.connectTimeoutMs, logger: this.#log });
+      link = await UpstreamLink.connect(entry.url, { ...this.#o.link, connectTimeoutMs: this.#o.connectTimeoutMs, insecure: entry.insecure ?? this.#o.link?.insecure, logger: this.#log });
       link.on('message', hold);
       const hsTimeout = this.#o.handshakeTimeoutMs ?? 15_000;
       const l = link;

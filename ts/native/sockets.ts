@@ -23,10 +23,12 @@ const MAX_ITEMS = 4096;
 /**
  * The descriptor to write `socket`'s next bytes to directly, or -1 when the bytes must
  * go through Node: output already queued there (order), a socket still connecting,
- * closing or destroyed, or a handle without a descriptor (a pipe on Windows, TLS).
+ * closing or destroyed, a TLS socket, or a handle without a descriptor (a pipe on Windows).
  */
 export function directFd(socket: net.Socket): number {
   if (socket.writableLength !== 0 || !socket.writable || socket.connecting || socket.destroyed) return -1;
+  // a TLS socket's handle (TLSWrap) reports the TCP descriptor too: plaintext must not go there
+  if ((socket as { encrypted?: boolean }).encrypted === true) return -1;
   return handleFd(socket);
 }
 

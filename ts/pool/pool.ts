@@ -26,6 +26,8 @@ import { LinkHub } from '../modes/links.js';
 import { blockSolvedText } from './protocol.js';
 import { Stratifier } from './stratifier.js';
 import { PoolWorkers } from './workers.js';
+import { tlsCredentialsFor, type TlsCredentials } from '../tls/credentials.js';
+import { logCertificate } from '../tls/reload.js';
 import { PoolEvents } from '../events.js';
 import { BlockLedger } from '../work/ledger.js';
 
@@ -125,6 +127,9 @@ export class Pool {
     const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
     const nthreads = opts.workers ?? config.workers ?? 0;
     const urls = [...config.serverurl, ...config.nodeserver];
+    // stratum+ssl:// listeners: the certificate and key are read and checked before anything starts
+    const tls = tlsCredentialsFor(config);
+    if (tls) logCertificate(logger, 'Stratum TLS certificate', tls);
     const poolName = opts.name ?? 'ckpool-ts';
     // thread slots: 0 is this thread's own stratifier (node links), 1… the workers
     const slot = { index: 0, count: nthreads + 1 };
@@ -149,7 +154,7 @@ export class Pool {
       if (nthreads > 0) {
         workers = await PoolWorkers.start({
           count: nthreads, generator, stats, stratifier: stratifierOptions,
-          server: { ...opts.server, urls }, maxClients: opts.server?.maxClients ?? config.maxclients,
+          server: { ...opts.server, urls, tls }, maxClients: opts.server?.maxClients ?? config.maxclients,
           shareLogDir: opts.logShares ? config.logdir : null, logger,
           blockMessage: (wb, who) => blockSolvedText(wb.height, who, poolName),
         });
@@ -157,7 +162,7 @@ export class Pool {
       }
       const w = workers;
       server = new StratumServer({
-        maxClients: config.maxclients, ...opts.server, urls, logger, idStart: urls.length, idStep: slot.count,
+        maxClients: config.maxclients, ...opts.server, urls, tls, logger, idStart: urls.length, idStep: slot.count,
         // miners go to the worker threads; node links stay here, with the full templates
         handoff: w ? (socket, index, highdiff) => (nodeServers.has(index) ? 'local' : w.handoff(socket, index, highdiff)) : undefined,
       });
@@ -188,6 +193,19 @@ export class Pool {
   /** Actual bound stratum addresses (ports resolved when configured as 0). */
   get addresses(): { host: string; port: number }[] {
     return this.server.addresses;
+  }
+
+  /**
+   * Re-read `tlscert` / `tlskey` (SIGHUP, ts/tls/reload.ts): new TLS connections on every
+   * thread get them, open ones keep theirs. Throws, changing nothing, if the files are
+   * unusable; null when no url is TLS.
+   */
+  reloadTls(): TlsCredentials | null {
+    const credentials = tlsCredentialsFor(this.config);
+    if (!credentials) return null;
+    this.server.setTlsCredentials(credentials);
+    this.workers?.setTlsCredentials(credentials);
+    return credentials;
   }
 
   /** Stop accepting, drop miners, flush stats and share logs, close node connections. */

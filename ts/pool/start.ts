@@ -31,6 +31,8 @@ import { dismissOld, inheritListeners } from '../control/takeover.js';
 import { startBcoin, type BcoinNode } from '../node/bcoin.js';
 import { Pool } from './pool.js';
 import { autoWorkers } from '../config/defaults.js';
+import { anyTlsUrl } from '../tls/credentials.js';
+import { reloadTlsOnSighup } from '../tls/reload.js';
 
 /** Difficulties for the demo: a 4 MH/s CPU core finds a 0.001 share about every second. */
 const DEMO_STARTDIFF = 0.001;
@@ -109,7 +111,10 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     throw e;
   }
   life.control!.attach(pool);
-  const urls = stratumUrls(pool.addresses);
+  // SIGHUP: a renewed certificate for new TLS connections (only when a listener is TLS)
+  const running = pool;
+  if (anyTlsUrl([...config.serverurl, ...config.nodeserver])) reloadTlsOnSighup(() => running.reloadTls(), logger);
+  const urls = stratumUrls(pool.addresses, [...config.serverurl, ...config.nodeserver]);
   say(`${options.name} ${options.mode} mode: stratum on ${urls.join(', ')}`);
   if (node) {
     const user = options.mode === 'solo' ? await node.getWalletAddress() : 'demo.worker1';

@@ -8,6 +8,7 @@ import type { StatsEvents } from '../stats/forward.js';
 import type { BlockMeta, BlockSubmission } from '../work/generator.js';
 import type { WorkbaseSnapshot } from '../work/workbase.js';
 import type { SessionEntry, StratifierOptions } from './stratifier.js';
+import type { TlsCredentials } from '../tls/credentials.js';
 
 /** The stratifier settings a worker thread needs (the plain-data part of StratifierOptions). */
 export type ThreadStratifierOptions = Pick<StratifierOptions,
@@ -96,6 +97,8 @@ export type ToWorker =
   | { t: 'level'; level: number }
   /** another stratifier of the pool remembered (entry) or resumed (null) a session */
   | { t: 'session'; id: string; entry: SessionEntry | null }
+  /** a reloaded TLS certificate and key for new stratum+ssl:// connections (SIGHUP) */
+  | { t: 'tls'; credentials: TlsCredentials }
   | { t: 'stop' };
 
 export type FromWorker =

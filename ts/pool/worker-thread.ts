@@ -185,6 +185,13 @@ port.on('message', (m: ToWorker) => {
       if (m.entry) stratifier.sessionSaved(m.id, m.entry);
       else stratifier.sessionTaken(m.id);
       return;
+    case 'tls':
+      try {
+        server.setTlsCredentials(m.credentials);
+      } catch (e) {
+        logger.err(`Worker thread ${init.index}: TLS reload failed, keeping the old certificate: ${(e as Error).message}`);
+      }
+      return;
     case 'stop': void stop(); return;
   }
 });

@@ -37,6 +37,7 @@ import type { PoolStats } from '../stats/stats.js';
 import type { Generator } from '../work/generator.js';
 import type { Workbase } from '../work/workbase.js';
 import type { SessionEntry, Stratifier } from './stratifier.js';
+import type { TlsCredentials } from '../tls/credentials.js';
 import type {
   ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCounts, ThreadServerOptions, ThreadStratifierOptions,
   ToWorker, WorkbaseNews, WorkerInit,
@@ -365,6 +366,15 @@ export class PoolWorkers {
       }
       t.worker.postMessage({ t: 'conns', list } satisfies ToWorker);
     }
+  }
+
+  /**
+   * New TLS connections on every thread get this certificate and key (SIGHUP reload);
+   * a thread started later (after a crash) gets them too.
+   */
+  setTlsCredentials(credentials: TlsCredentials): void {
+    this.#o.server = { ...this.#o.server, tls: credentials };
+    this.#broadcast({ t: 'tls', credentials });
   }
 
   /** Run an operator action on every thread's miners; the answers, one per thread. */

@@ -7,6 +7,8 @@ import type net from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { ckError } from '../errors.js';
 import { parseHostPort } from '../config/hostport.js';
+import { STRATUM_SCHEMES } from '../config/stratum-url.js';
+import type { TlsCredentials } from '../tls/credentials.js';
 
 export interface StratumServerOptions {
   /** "host:port" (ckpool serverurl entries); index = serverIndex. Port 0 binds an ephemeral port. */
@@ -67,6 +69,12 @@ export interface StratumServerOptions {
    * "Server full", 'local' to serve it on this server (ts/pool/workers.ts).
    */
   handoff?: (socket: net.Socket, serverIndex: number, highdiff: boolean) => 'taken' | 'full' | 'local';
+  /**
+   * Certificate and key (PEM text, plain data so it crosses to worker threads) for the
+   * `stratum+ssl://` / `stratum+tls://` urls; required when one of the urls is TLS
+   * (ts/tls/credentials.ts reads and checks the files). Replace with setTlsCredentials().
+   */
+  tls?: TlsCredentials;
   logger?: Logger;
 }
 
@@ -181,7 +189,7 @@ export function positive(name: string, value: number | undefined, dflt: number, 
 export function parseUrl(url: string): { host: string; port: number } {
   if (typeof url !== 'string') throw ckError('CKP_ERR_STRATUM_URL', String(url), 'expected a "host:port" string');
   const eph = /:0$/.test(url.trim());
-  const parsed = parseHostPort(eph ? url.trim().replace(/:0$/, ':1') : url);
+  const parsed = parseHostPort(eph ? url.trim().replace(/:0$/, ':1') : url, STRATUM_SCHEMES);
   if (typeof parsed === 'string') throw ckError('CKP_ERR_STRATUM_URL', url, parsed);
   return { host: parsed.host, port: eph ? 0 : parsed.port };
 }

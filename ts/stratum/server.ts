@@ -48,6 +48,9 @@ import { Listeners } from './listeners.js';
 import { WriteBatch } from '../native/sockets.js';
 import { frameLines, FrameResult, type InputHolder } from './framing.js';
 import { FairFlag, FairScheduler, type FairClient } from './fairness.js';
+import { isTlsUrl } from '../config/stratum-url.js';
+import type { TlsCredentials } from '../tls/credentials.js';
+import { TlsTerminator } from '../tls/terminate.js';
 
 export {
   CloseReason, INVALID_JSON_REPLY,
@@ -286,6 +289,9 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   private nextId: number;
   private readonly idStep: number;
   private readonly handoff: StratumServerOptions['handoff'];
+  /** stratum+ssl:// listeners by serverIndex, and their TLS (ts/tls/terminate.ts); null: no TLS url */
+  private readonly tlsByIndex: boolean[];
+  private readonly tls: TlsTerminator | null;
   private state: 'new' | 'listening' | 'closed' = 'new';
   private accepted = 0;
   private bytesIn = 0;
@@ -326,6 +332,10 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       throw ckError('CKP_ERR_STRATUM_OPTION', 'idStart/idStep', 'non-negative integers (step at least 1)', `${opts.idStart}/${opts.idStep}`);
     }
     this.handoff = opts.handoff;
+    this.tlsByIndex = this.urls.map(isTlsUrl);
+    const tlsUrl = this.urls.find(isTlsUrl);
+    if (tlsUrl !== undefined && !opts.tls) throw ckError('CKP_ERR_TLS_NOT_CONFIGURED', tlsUrl);
+    this.tls = tlsUrl !== undefined && opts.tls ? new TlsTerminator(opts.tls) : null;
     this.listenSockets = new Listeners({
       urls: this.urls, parsed: this.parsedUrls, backlog: this.backlog, bindRetries: this.bindRetries, bindRetryMs: this.bindRetryMs,
       logger: this.logger, wanted: () => this.state === 'listening', onConnection: (socket, index) => this.onConnection(socket, index),
@@ -397,7 +407,14 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
    * this server owns the descriptor from now on. Throws if it is not a usable socket.
    */
   adoptFd(fd: number, serverIndex: number, highdiff?: boolean): void {
-    this.adopt(this.openFast(fd), serverIndex, highdiff);
+    // a TLS connection reads through its TLS socket, not `onread`
+    this.adopt(this.tlsByIndex[serverIndex] === true ? new net.Socket({ fd, readable: true, writable: true }) : this.openFast(fd), serverIndex, highdiff);
+  }
+
+  /** New TLS connections get this certificate and key (SIGHUP reload); open ones keep theirs. */
+  setTlsCredentials(credentials: TlsCredentials): void {
+    if (!this.tls) throw ckError('CKP_ERR_STRATUM_STATE', 'has no stratum+ssl:// url to use a TLS certificate on');
+    this.tls.update(credentials);
   }
 
   /**
@@ -584,7 +601,10 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
       socket.destroy();
       return;
     }
-    if (!adopted) {
+    if (this.tlsByIndex[serverIndex] === true) {
+      // TLS ends on the thread that serves the miner (after any handoff above)
+      socket = this.tls!.wrap(socket);
+    } else if (!adopted) {
       try {
         socket = this.reopenFast(socket);
       } catch {
