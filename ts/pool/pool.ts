@@ -30,6 +30,10 @@ import { tlsCredentialsFor, type TlsCredentials } from '../tls/credentials.js';
 import { logCertificate } from '../tls/reload.js';
 import { PoolEvents } from '../events.js';
 import { BlockLedger } from '../work/ledger.js';
+import { startApiServer, type ApiServer, type ApiServerOptions } from '../api/server.js';
+import { poolApiSource } from '../api/source.js';
+import { HistoryStore } from '../history/store.js';
+import { HistorySampler } from '../history/sampler.js';
 
 export type PoolConfig = Pick<CkpoolConfig, 'btcd'> & Partial<Omit<CkpoolConfig, 'btcd'>>;
 
@@ -69,9 +73,22 @@ export interface PoolOptions {
    * Default: the config's `workers` (0 when absent).
    */
   workers?: number;
+  /**
+   * The HTTP API (started when the config has `apiurl`): extra routes such as the
+   * metrics module's /metrics, and the API server's limits.
+   */
+  api?: Omit<ApiServerOptions, 'url' | 'source' | 'token' | 'logger'>;
+  /** How often the history (ts/history) takes its sample, ms (default 60 000: 1-minute points). */
+  historyIntervalMs?: number;
 }
 
 export class Pool {
+  /** The HTTP API and dashboard (config `apiurl`), null when off. */
+  api: ApiServer | null = null;
+  /** The hashrate history (logdir/history.sqlite), kept while the API is on. */
+  history: HistoryStore | null = null;
+  #sampler: HistorySampler | null = null;
+
   private constructor(
     readonly config: CkpoolConfig,
     readonly generator: Generator,
@@ -179,7 +196,16 @@ export class Pool {
       links.attach();
       if (opts.listenFds) await server.listenFds(opts.listenFds);
       else await server.listen();
-      return new Pool(config, generator, server, stratifier, stats, shareLog, logger, links, workers);
+      const pool = new Pool(config, generator, server, stratifier, stats, shareLog, logger, links, workers, events, ledger);
+      if (config.apiurl) {
+        try {
+          await pool.startApi(config.apiurl, opts.api, opts.historyIntervalMs);
+        } catch (e) {
+          await pool.stop();
+          throw e;
+        }
+      }
+      return pool;
     } catch (e) {
       ledger.close();
       generator.close();
@@ -188,6 +214,17 @@ export class Pool {
       await stats.stop().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** Start the HTTP API (and the history it serves) on `url`; Pool.start does this for `apiurl`. */
+  async startApi(url: string, opts: PoolOptions['api'] = {}, historyIntervalMs?: number): Promise<ApiServer> {
+    if (this.api) return this.api;
+    this.history ??= HistoryStore.inLogdir(this.config.logdir, { logger: this.logger });
+    this.#sampler ??= new HistorySampler(this.stats, this.history);
+    this.#sampler.start(historyIntervalMs);
+    this.api = await startApiServer({ ...opts, url, source: poolApiSource(this, this.history), token: this.config.apitoken, logger: this.logger });
+    this.logger.notice(`HTTP API and dashboard on ${this.api.url}`);
+    return this.api;
   }
 
   /** Actual bound stratum addresses (ports resolved when configured as 0). */
@@ -210,6 +247,9 @@ export class Pool {
 
   /** Stop accepting, drop miners, flush stats and share logs, close node connections. */
   async stop(): Promise<void> {
+    await this.api?.close();
+    this.api = null;
+    this.#sampler?.stop();
     this.stratifier.close();
     await this.server.close();
     await this.workers?.close();
@@ -217,5 +257,11 @@ export class Pool {
     this.ledger.close();
     await this.shareLog?.close();
     await this.stats.stop();
+    // the last minute's point, then the file is left for the next process
+    if (this.history) {
+      this.#sampler?.sample(Date.now());
+      this.history.close();
+      this.history = null;
+    }
   }
 }
