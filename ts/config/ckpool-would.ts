@@ -48,9 +48,9 @@ const ON_TYPE: Record<string, string> = {
   workers: 'ignore it (a ckpool-ts key)',
   tlscert: 'ignore it (a ckpool-ts key)',
   tlskey: 'ignore it (a ckpool-ts key)',
-  'proxy.insecure': 'ignore it (a ckpool-ts key)',
   apiurl: 'ignore it (a ckpool-ts key)',
   apitoken: 'ignore it (a ckpool-ts key)',
+  'proxy.insecure': 'ignore it (a ckpool-ts key)',
   proxy: 'ignore it, then stop with "No proxy entries found in config file" (exit 0) in the proxy modes',
   'proxy[]': 'stop with "Invalid config string or missing object for url" (exit 1)',
   'proxy.url': 'stop with "Invalid config string or missing object for url" (exit 1)',
@@ -61,9 +61,9 @@ const ON_TYPE: Record<string, string> = {
   zmqblock: usesDefault('tcp://127.0.0.1:28332'),
 };
 
-  apitoken: 'ignore it (ckpool has no HTTP API)',
 /** Per key: a value of the right type that ckpool-ts still refuses. */
 const ON_RANGE: Record<string, string> = {
+  apitoken: 'ignore it (ckpool has no HTTP API)',
   btcd: usesDefault('one bitcoind at localhost:8332 with user "user" and pass "pass"'),
   btcaddress: 'pass it to bitcoind\'s validateaddress and stop with "Invalid btcaddress" (exit 1)',
   blockpoll: 'sleep a negative time between polls, that is poll getbestblockhash without pause',
@@ -92,10 +92,10 @@ const ON_URL: Record<string, string> = {
   serverurl: 'log "Failed to extract resolved url" and run without a listening socket (no miner can connect)',
   nodeserver: 'log "Failed to extract resolved url" and run without a listening socket',
   trusted: 'log "Failed to extract resolved url" and run without a listening socket',
-  apiurl: 'ignore it (ckpool has no HTTP API)',
   upstream: 'fail to connect to the upstream and retry for ever',
   'proxy.url': 'fail to connect to that upstream and retry for ever',
   redirecturl: 'stop with "Invalid redirecturl entry" (exit 1)',
+  apiurl: 'ignore it (ckpool has no HTTP API)',
 };
 
 /** `btcd[1].url` → `btcd.url`; `serverurl[0]` → `serverurl[]` (an array item). */

@@ -525,8 +525,6 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     mindiff,
     startdiff,
     highdiff: draft.highdiff ?? DEFAULT_HIGHDIFF,
-    ...(draft.apiurl !== undefined ? { apiurl: draft.apiurl } : {}),
-    ...(draft.apitoken !== undefined ? { apitoken: draft.apitoken } : {}),
     maxdiff,
     logdir: draft.logdir ?? DEFAULT_LOGDIR,
     maxclients,
@@ -535,6 +533,8 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     proxy: draft.proxy ?? [],
     redirecturl: draft.redirecturl ?? [],
     zmqblock: draft.zmqblock ?? DEFAULT_ZMQBLOCK,
+    ...(draft.apiurl !== undefined ? { apiurl: draft.apiurl } : {}),
+    ...(draft.apitoken !== undefined ? { apitoken: draft.apitoken } : {}),
     ...(draft.notifications !== undefined ? { notifications: draft.notifications } : {}),
     ...(draft.notifyqueue !== undefined ? { notifyqueue: draft.notifyqueue } : {}),
     // Stable sort: file order, unknown-key warnings before value warnings on a line.

@@ -159,8 +159,6 @@ export const CONFIG_KEY = {
   startdiff: 'startdiff',
   highdiff: 'highdiff',
   maxdiff: 'maxdiff',
-  apiurl: 'apiurl',
-  apitoken: 'apitoken',
   logdir: 'logdir',
   maxclients: 'maxclients',
   dropidle: 'dropidle',
@@ -168,6 +166,8 @@ export const CONFIG_KEY = {
   proxy: 'proxy',
   redirecturl: 'redirecturl',
   zmqblock: 'zmqblock',
+  apiurl: 'apiurl',
+  apitoken: 'apitoken',
   notifications: 'notifications',
   notifyqueue: 'notifyqueue',
 } as const satisfies Partial<Record<keyof CkpoolConfig, string>>;

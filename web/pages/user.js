@@ -43,10 +43,12 @@ export function mount(root, { events, params }) {
     load: (q) => getJson(`users/${seg(user)}/workers`, { offset: q.offset, limit: q.limit, sort: q.sort }, q.signal),
   });
   const error = errorBox();
+  const workersCard = h('section', { class: 'card' }, h('h2', null, 'Workers'), workers.el);
   root.append(
     h('h1', { class: 'page-title' }, h('span', { class: 'muted' }, 'User '), user),
-    error.el, cards.el, chart.el,
-    h('section', { class: 'card' }, h('h2', null, 'Workers'), workers.el));
+    error.el, cards.el, chart.el, workersCard);
+  // an unknown user: only the message, until its first event (it connected) brings the rest
+  const known = (yes) => { chart.el.hidden = workersCard.hidden = cards.el.hidden = !yes; };
 
   function render(u) {
     error.clear();
@@ -62,11 +64,13 @@ export function mount(root, { events, params }) {
   const ctl = new AbortController();
   getJson(`users/${seg(user)}`, {}, ctl.signal).then(render, (err) => {
     if (err.name === 'AbortError') return;
+    if (err.status === 404) known(false);
     error.show(err.status === 404 ? new Error(`No user “${user}” on this pool (yet): it has not connected or sent a share.`) : err);
   });
   workers.refresh();
   const off = events.on('user', (ev) => {
     if (ev.user?.user !== user) return; // an event of the stream before it switched to this user
+    if (workersCard.hidden) { known(true); workers.refresh(); }
     render(ev.user);
     chart.tick(Date.now() / 1000, ev.user.hashrate['1m']);
     const s = workers.state;
