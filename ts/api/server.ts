@@ -72,7 +72,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     forceCloseConnections: true,
     return503OnClosing: true,
     // a long user name in a path is fine; absurd urls are not
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
   });
   const events = new EventHub(opts.source, { intervalMs: opts.eventIntervalMs, maxStreams: opts.maxEventStreams, logger: log });
 
