@@ -23,6 +23,7 @@
  * config's `workers`, else one per CPU.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import type { ResolvedOptions } from '../config/options.js';
 import type { CkpoolConfig, BtcdEntry } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -38,6 +39,17 @@ import { reloadTlsOnSighup } from '../tls/reload.js';
 const DEMO_STARTDIFF = 0.001;
 const DEMO_MINDIFF = 0.0001;
 const DEMO_PORT = 3333;
+
+const DEMO_API_PORT = 8080;
+
+/** Whether a TCP port can be bound now (the demo's API falls back to a free port). */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
 
 function say(line: string): void {
   process.stdout.write(line + '\n');
@@ -57,6 +69,8 @@ async function demoConfig(config: CkpoolConfig, logger: Logger): Promise<{ confi
       startdiff: DEMO_STARTDIFF,
       mindiff: DEMO_MINDIFF,
       serverurl: config.serverurl.length ? config.serverurl : [`0.0.0.0:${DEMO_PORT}`],
+      // the dashboard and API on localhost: 8080, or any free port when 8080 is taken
+      apiurl: config.apiurl ?? (await portFree('127.0.0.1', DEMO_API_PORT) ? `127.0.0.1:${DEMO_API_PORT}` : '127.0.0.1:0'),
     },
   };
 }
@@ -122,6 +136,7 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     say(`  payout address: ${options.mode === 'solo' ? `${user} (solo: the miner's username)` : config.btcaddress}`);
     say(`  mine with:  minerd -a sha256d -o ${urls[0]} -u ${user} -p x`);
   }
+  if (pool.api) say(`  dashboard and HTTP API: ${pool.api.url}`);
   say(`  stats: ${config.logdir}/pool/pool.status, ${config.logdir}/users/; log ${config.logdir}/${options.name}.log`);
   say(`  ${life.controlHint()}`);
   return pool;
