@@ -231,6 +231,35 @@ test.serial('live updates come from one event stream: no polling, history at mos
   await page.close();
 });
 
+test.serial('paging is done by the server: 55 workers of one user are 50 rows, then 5 (offset/limit requests)', async (t) => {
+  const port = pool.addresses[0]!.port;
+  const idle: StratumClient[] = [];
+  for (let i = 0; i < 55; i++) {
+    const c = await StratumClient.connect(port);
+    idle.push(c);
+    await c.subscribe();
+    t.is((await c.authorize(`dave.w${String(i).padStart(2, '0')}`)).result, true);
+  }
+  const { page, errors } = await openPage();
+  const asked: string[] = [];
+  page.on('request', (r) => { const u = new URL(r.url()); if (u.pathname === '/api/v1/users/dave/workers') asked.push(u.search); });
+  await page.goto(`${base}#/user/dave`);
+  const info = page.locator('.pager-info');
+  await page.waitForFunction(() => document.querySelector('.pager-info')?.textContent === '1–50 of 55', undefined, { timeout: 30_000 });
+  t.is((await tableRows(page, 'workers')).length, 50);
+  await page.getByRole('button', { name: 'next page' }).click();
+  await page.waitForFunction(() => document.querySelector('.pager-info')?.textContent === '51–55 of 55');
+  t.is((await tableRows(page, 'workers')).length, 5);
+  t.true(await page.getByRole('button', { name: 'next page' }).isDisabled());
+  t.true(asked.some((q) => /offset=50/.test(q) && /limit=50/.test(q)), asked.join(' '));
+  await page.getByRole('button', { name: 'first page' }).click();
+  await page.waitForFunction(() => document.querySelector('.pager-info')?.textContent === '1–50 of 55');
+  t.is(await info.textContent(), '1–50 of 55');
+  t.deepEqual(errors, []);
+  for (const c of idle) c.close();
+  await page.close();
+});
+
 test.serial('phone (390×844): overview, user and blocks pages fit the width; screenshot', async (t) => {
   const { page, errors } = await openPage({ width: 390, height: 844 });
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

@@ -91,6 +91,7 @@ interface Spec {
 }
 
 const STARTING = 'the pool is still starting (no work from bitcoind yet); try again shortly';
+const NO_NOTIFICATIONS = 'no notifications are configured (config key "notifications")';
 
 /**
  * `{"key":value}` from the JSON form, or the plain argument. ckpool's form is
@@ -413,6 +414,30 @@ const COMMANDS: Record<string, Spec> = {
         const dropped = await dropClients(t);
         ctx.logger.notice(`Control: dropping all ${dropped} client(s)`);
         return json({ dropped });
+      },
+    },
+  },
+
+  // Webhook notifications (README §Notifications): what waits in the outbox, and a test message.
+  notifications: {
+    on: ['stratifier'],
+    run: {
+      pool: (_c, ctx, t) => {
+        const n = t.notifications?.notifier;
+        if (!n) return fail(NO_NOTIFICATIONS);
+        return json({ pending: n.pending(ctx.now), delivered: n.delivered, dropped: n.dropped });
+      },
+    },
+  },
+  notifytest: {
+    on: ['stratifier'],
+    run: {
+      pool: async (cmd, ctx, t) => {
+        const n = t.notifications?.notifier;
+        if (!n) return fail(NO_NOTIFICATIONS);
+        const id = await n.test(cmd.arg || undefined);
+        ctx.logger.notice(`Control: test notification ${id} queued`);
+        return json({ queued: id });
       },
     },
   },

@@ -56,6 +56,9 @@ import type { BlockSubmission } from '../work/generator.js';
 import type { WorkSource } from '../work/source.js';
 import { Workbase } from '../work/workbase.js';
 import { AGENT, hashMeetsTarget, hex8 } from './common.js';
+import { PoolEvents } from '../events.js';
+import { Notifications, type NotifyTuning } from '../notify/service.js';
+import { watchUpstream } from '../notify/sources.js';
 import { tlsCredentialsFor } from '../tls/credentials.js';
 import { Upstream, type Active, type Json, type UpstreamEntry, type UpstreamLink } from './upstream.js';
 
@@ -242,6 +245,8 @@ export interface ProxyModeOptions {
   handshakeTimeoutMs?: number;
   /** userproxy: a user's upstream connection with no miners is closed after this long (default 600 000) */
   userIdleMs?: number;
+  /** Notification delivery pacing (the webhooks are the config's `notifications`). */
+  notify?: NotifyTuning;
 }
 
 export interface ForwardResult {
@@ -494,6 +499,10 @@ export class ProxySession extends EventEmitter<{ ready: []; unready: []; forward
 /** The proxy and userproxy modes: a stratum server for local miners in front of ProxySessions. */
 export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
   readonly sessions = new Map<string, ProxySession>();
+  /** Operator events (ts/events.ts): upstream_down / upstream_up of the proxy's own upstream, worker presence. */
+  readonly events = new PoolEvents();
+  /** Webhook notifications (config `notifications`), null when none are configured. */
+  notifications: Notifications | null = null;
   readonly main: ProxySession;
   readonly logger: Logger;
   readonly userproxy: boolean;
@@ -534,6 +543,9 @@ export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
       await stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));
       stats.start(opts.statsIntervalMs);
       mode.#wire();
+      mode.events.onListenerError = (name, e) => logger.err(`A ${name} event listener failed: ${(e as Error).message}`);
+      watchUpstream(mode.main.upstream, mode.events);
+      mode.notifications = await Notifications.start({ config, events: mode.events, stats, logger, name: opts.name ?? config.mode, tuning: opts.notify });
       await server.listen();
     } catch (e) {
       await mode.stop();
@@ -679,5 +691,6 @@ export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
     await this.server.close();
     await this.shareLog?.close();
     await this.stats.stop();
+    await this.notifications?.stop();
   }
 }

@@ -30,6 +30,8 @@ import { tlsCredentialsFor, type TlsCredentials } from '../tls/credentials.js';
 import { logCertificate } from '../tls/reload.js';
 import { PoolEvents } from '../events.js';
 import { BlockLedger } from '../work/ledger.js';
+import { Notifications, type NotifyTuning } from '../notify/service.js';
+import { watchNodes } from '../notify/sources.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../api/server.js';
 import { poolApiSource } from '../api/source.js';
 import { HistoryStore } from '../history/store.js';
@@ -73,6 +75,8 @@ export interface PoolOptions {
    * Default: the config's `workers` (0 when absent).
    */
   workers?: number;
+  /** Notification delivery pacing (retries, outbox rescans, presence checks); the webhooks are the config's `notifications`. */
+  notify?: NotifyTuning;
   /**
    * The HTTP API (started when the config has `apiurl`): extra routes such as the
    * metrics module's /metrics, and the API server's limits.
@@ -85,6 +89,8 @@ export interface PoolOptions {
 export class Pool {
   /** The HTTP API and dashboard (config `apiurl`), null when off. */
   api: ApiServer | null = null;
+  /** Webhook notifications (config `notifications`, ts/notify), null when none are configured. */
+  notifications: Notifications | null = null;
   /** The hashrate history (logdir/history.sqlite), kept while the API is on. */
   history: HistoryStore | null = null;
   #sampler: HistorySampler | null = null;
@@ -139,6 +145,8 @@ export class Pool {
     });
     const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger, throbber: opts.throbber ?? null });
     const events = new PoolEvents();
+    // node_down / node_up on the bus, per bitcoind
+    watchNodes(servers, events);
     events.onListenerError = (name, e) => logger.err(`A ${name} event listener failed: ${(e as Error).message}`);
     const ledger = new BlockLedger({ logdir: config.logdir, events, logger });
     const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
@@ -197,6 +205,12 @@ export class Pool {
       if (opts.listenFds) await server.listenFds(opts.listenFds);
       else await server.listen();
       const pool = new Pool(config, generator, server, stratifier, stats, shareLog, logger, links, workers, events, ledger);
+      try {
+        pool.notifications = await Notifications.start({ config, events, stats, logger, name: poolName, tuning: opts.notify });
+      } catch (e) {
+        await pool.stop();
+        throw e;
+      }
       if (config.apiurl) {
         try {
           await pool.startApi(config.apiurl, opts.api, opts.historyIntervalMs);
@@ -255,6 +269,8 @@ export class Pool {
     await this.workers?.close();
     this.generator.close();
     this.ledger.close();
+    // after everything that emits events; queued deliveries are on disk for the next process
+    await this.notifications?.stop();
     await this.shareLog?.close();
     await this.stats.stop();
     // the last minute's point, then the file is left for the next process

@@ -5,7 +5,7 @@ import { statCards } from '../lib/cards.js';
 import { hashrateChart } from '../lib/chart.js';
 import { pagedTable } from '../lib/table.js';
 import { formatAgo, formatCount, formatDifficulty, formatDuration, formatHashrate, formatTime } from '../lib/format.js';
-import { errorBox } from './common.js';
+import { errorBox, plural } from './common.js';
 
 export const title = 'Pool';
 
@@ -41,7 +41,7 @@ export function mount(root, { events }) {
   function render(p) {
     error.clear();
     cards.set('hashrate', formatHashrate(p.hashrate['5m']), `1h ${formatHashrate(p.hashrate['1h'])} · 1d ${formatHashrate(p.hashrate['1d'])}`);
-    cards.set('miners', formatCount(p.miners), `${formatCount(p.users)} users · ${formatCount(p.workers)} workers`);
+    cards.set('miners', formatCount(p.miners), `${plural(p.users, 'user')} · ${plural(p.workers, 'worker')}`);
     cards.set('shares', formatCount(p.sharesAccepted), rejectedText(p));
     cards.set('best', formatDifficulty(p.bestShare));
     cards.set('network', p.network ? formatDifficulty(p.network.difficulty) : '—', p.network ? `height ${formatCount(p.network.height)}` : 'no template yet');
