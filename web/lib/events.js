@@ -24,7 +24,14 @@ export class LiveEvents {
     for (const type of this.handlers.keys()) this.bind(type);
     this.state('connecting');
     es.addEventListener('open', () => this.state('live'));
-    es.addEventListener('error', () => this.state(es.readyState === EventSource.CLOSED ? 'down' : 'connecting'));
+    es.addEventListener('error', () => {
+      if (es.readyState !== EventSource.CLOSED) return this.state('connecting'); // the browser retries by itself
+      // a refusal (e.g. the server's 503 when its stream limit is reached) ends an EventSource
+      // for good: try again in 30 s, the same stream, not a tighter loop
+      this.state('down');
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => { if (this.source === es) { this.source = null; this.setUser(this.user); } }, 30_000);
+    });
   }
 
   /** subscribe to an event type; returns the unsubscribe function */

@@ -14,9 +14,9 @@ export function mount(root, { events }) {
   const cards = statCards([
     { key: 'hashrate', label: 'Hashrate' },
     { key: 'miners', label: 'Miners' },
-    { key: 'shares', label: 'Shares this round' },
+    { key: 'shares', label: 'Round shares' },
     { key: 'best', label: 'Best share' },
-    { key: 'network', label: 'Network difficulty' },
+    { key: 'network', label: 'Network diff' },
     { key: 'block', label: 'Last block' },
     { key: 'uptime', label: 'Uptime' },
   ]);
@@ -68,5 +68,5 @@ function rejectedText(p) {
     return `${formatCount(p.sharesRejected)} rejected${total ? ` (${(100 * p.sharesRejected / total).toFixed(1)} %)` : ''}`;
   }
   const diff = p.acceptedDiff + p.rejectedDiff;
-  return diff ? `${(100 * p.rejectedDiff / diff).toFixed(1)} % rejected (by difficulty)` : 'none rejected';
+  return p.rejectedDiff > 0 ? `${(100 * p.rejectedDiff / diff).toFixed(1)} % rejected (by diff)` : 'none rejected';
 }
