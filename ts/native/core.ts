@@ -91,6 +91,12 @@ export const sha256d = (data: Bytes): Buffer => native.sha256d(buf('data', data)
 export const sha256dInto = (data: Bytes, out: Bytes): void => native.sha256dInto(buf('data', data), buf('out', out));
 /** SHA-256 midstate of the first 64 header bytes (8 state words, little-endian each). */
 export const midstate = (header: Bytes): Buffer => native.midstate(buf('header', header));
+/**
+ * A CPU miner's inner loop: the first of nonces `start` … `start + count - 1` (never past
+ * 0xffffffff) for which sha256d(header with that nonce) ≤ `targetLe`, or -1.
+ */
+export const scanNonces = (header: Bytes, start: number, count: number, targetLe: Bytes): number =>
+  native.scanNonces(buf('header', header), u32('start', start), u32('count', count), buf('target', targetLe));
 
 // ------------------------------------------------------------------ merkle
 
