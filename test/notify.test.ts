@@ -6,6 +6,7 @@
  */
 import test from 'ava';
 import { once } from 'node:events';
+import net from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +19,8 @@ import { Notifier, outboxDir } from '../ts/notify/index.js';
 import { Pool } from '../ts/pool/pool.js';
 import type { StratumClient } from '../ts/miner/client.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
-import { miner, mineOne, submitUntilBlock } from './helpers/modes.js';
+import { FakeUpstream, miner, mineOne, modeConfig, removeTempDirs, submitUntilBlock } from './helpers/modes.js';
+import { ProxyMode } from '../ts/modes/proxy.js';
 import { NotifyReceiver } from './helpers/notify-receiver.js';
 
 let node: BcoinNode;
@@ -261,4 +263,81 @@ test('config: notifications entries are validated with the key and line named', 
   t.is(e.key, 'notifications[0].offlineminutes');
   const warned = parseConfig(conf([{ url: 'http://hooks.example/h', format: 'json', events: ['node_down'] }]), 'pool', 'c.conf');
   t.true(warned.warnings.some((w) => /unencrypted/.test(w.message)));
+});
+
+/** A TCP forwarder in front of bcoin's RPC port that can be cut and restored on the same port. */
+class Cuttable {
+  port = 0;
+  #server: net.Server | null = null;
+  readonly #socks = new Set<net.Socket>();
+  constructor(readonly target: { host: string; port: number }) {}
+  async up(): Promise<void> {
+    const server = net.createServer((c) => {
+      const u = net.connect(this.target.port, this.target.host);
+      for (const s of [c, u]) {
+        this.#socks.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => { this.#socks.delete(s); c.destroy(); u.destroy(); });
+      }
+      c.pipe(u).pipe(c);
+    });
+    server.listen(this.port, '127.0.0.1');
+    await once(server, 'listening');
+    this.port = (server.address() as net.AddressInfo).port;
+    this.#server = server;
+  }
+  async down(): Promise<void> {
+    const s = this.#server;
+    this.#server = null;
+    for (const c of this.#socks) c.destroy();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+test.serial('node_down when the pool loses its bitcoind, node_up when it answers again', async (t) => {
+  const cut = new Cuttable({ host: node.host, port: node.port });
+  await cut.up();
+  const logdir = tmp('node');
+  const pool = await Pool.start({
+    btcd: [{ url: `127.0.0.1:${cut.port}`, auth: node.user, pass: node.pass, notify: false, line: 0 }],
+    btcaddress: REGTEST_ADDRESS, serverurl: ['127.0.0.1:0'], logdir, updateInterval: 600, blockpoll: 50,
+    notifications: [entry('/node', 'discord', ['node_down', 'node_up'])],
+  }, { logger: new MemoryLogger(), notify: { retryMs: 200, retryMaxMs: 1000 } });
+  pools.push(pool);
+  try {
+    await cut.down();
+    await receiver.waitFor(() => receiver.at('/node', 'node_down').length > 0, 15_000, 'node_down');
+    t.regex(receiver.at('/node', 'node_down')[0]!.body.content as string, new RegExp(`Bitcoin node 127\\.0\\.0\\.1:${cut.port} down`));
+  } finally {
+    await cut.up();
+  }
+  // the bitcoind set's watchdog re-tests dead nodes every 5 s
+  await receiver.waitFor(() => receiver.at('/node', 'node_up').length > 0, 20_000, 'node_up');
+  t.regex(receiver.at('/node', 'node_up')[0]!.body.content as string, /back up/);
+  t.is(receiver.at('/node', 'node_down').length, 1);
+  await pool.stop();
+  await cut.down();
+});
+
+test.serial('proxy mode: upstream_down when the upstream pool goes away, upstream_up when it is back', async (t) => {
+  let up = await new FakeUpstream().listen();
+  const port = up.port;
+  const config = modeConfig('proxy', [{ port }], {
+    notifications: [{ url: receiver.url('/upstream'), format: 'json', events: ['upstream_down', 'upstream_up'], ca: receiver.caPath }],
+  });
+  const proxy = await ProxyMode.start(config, { logger: new MemoryLogger(), retryMs: 100, notify: { retryMs: 200, retryMaxMs: 1000 } });
+  try {
+    await proxy.waitReady(10_000);
+    await up.close();
+    await receiver.waitFor(() => receiver.at('/upstream', 'upstream_down').length > 0, 15_000, 'upstream_down');
+    const down = receiver.at('/upstream', 'upstream_down')[0]!.body;
+    t.is((down.data as Record<string, unknown>).name, `127.0.0.1:${port}`);
+    up = await new FakeUpstream().listen(port);
+    await receiver.waitFor(() => receiver.at('/upstream', 'upstream_up').length > 0, 15_000, 'upstream_up');
+    t.is((receiver.at('/upstream', 'upstream_up')[0]!.body.data as Record<string, unknown>).name, `127.0.0.1:${port}`);
+  } finally {
+    await proxy.stop();
+    await up.close().catch(() => undefined);
+    removeTempDirs();
+  }
 });
