@@ -148,6 +148,20 @@ export const catalogue = {
   CKP_ERR_TLS_CONTEXT: { message: 'cannot use TLS certificate %s with key %s: %s' },
   CKP_ERR_TLS_NOT_CONFIGURED: { message: 'stratum url %s is TLS but no certificate and key were given (config keys "tlscert" and "tlskey")' },
 
+  // --- Stratum V2 (ts/sv2, crates/ckpool-sv2) ----------------------------------
+  // The native codes (HANDSHAKE … STATE) are thrown by the binding with the Rust
+  // message; each closes the one connection it happened on and is logged.
+  CKP_ERR_SV2_HANDSHAKE: { message: 'SV2 Noise handshake failed: %s' },
+  CKP_ERR_SV2_FRAME: { message: 'bad SV2 frame: %s' },
+  CKP_ERR_SV2_OVERSIZED: { message: 'SV2 frame over the size limit: %s' },
+  CKP_ERR_SV2_MESSAGE: { message: 'bad SV2 message: %s' },
+  CKP_ERR_SV2_ENCODE: { message: 'cannot encode SV2 message: %s' },
+  CKP_ERR_SV2_KEY: { message: 'bad SV2 key: %s' },
+  CKP_ERR_SV2_STATE: { message: 'SV2 session: %s' },
+  CKP_ERR_SV2_KEY_FILE: { message: 'SV2 key file %s: %s' },
+  CKP_ERR_SV2_PROTOCOL: { message: 'SV2 client %s: %s' },
+  CKP_ERR_SV2_LISTEN: { message: 'SV2 listener cannot listen on %s: %s' },
+
   // --- notifications (ts/notify) ------------------------------------------------
   // Webhook delivery never stops the pool: all but NOTIFY_CA (at start-up) are logged.
   CKP_ERR_NOTIFY_CA: { message: 'cannot read the CA file %s of %s: %s' },

@@ -37,6 +37,7 @@ import { parseHostPort } from './hostport.js';
 import { STRATUM_SCHEMES, isTlsUrl } from './stratum-url.js';
 import { JsonSyntaxError, kindName, parseJsonPrefix, type JsonEntry, type JsonNode } from './json.js';
 import { suggestKey } from './suggest.js';
+import { normaliseSv2Url } from './sv2.js';
 import { readNotifications, readNotifyQueue, type NotificationEntry } from './notifications.js';
 import {
   CONFIG_KEYS,
@@ -139,6 +140,9 @@ interface Draft {
   apitoken?: string;
   notifications?: NotificationEntry[];
   notifyqueue?: number;
+  sv2url?: string[];
+  sv2AuthorityKey?: string;
+  sv2StaticKey?: string;
 }
 
 type Handler = (ctx: Ctx, node: JsonNode, draft: Draft) => void;
@@ -435,6 +439,14 @@ const HANDLERS: Record<ConfigKey, Handler> = {
   },
   notifications: (ctx, node, d) => { d.notifications = readNotifications(ctx, node); },
   notifyqueue: (ctx, node, d) => { d.notifyqueue = readNotifyQueue(ctx, node); },
+  // Stratum V2 (ckpool 1.2): a missing port is SV2's 3336
+  sv2url: (ctx, node, d) => {
+    const norm = (n: JsonNode): JsonNode => (n.kind === 'string' ? { ...n, value: normaliseSv2Url(n.value) } : n);
+    const node2 = node.kind === 'array' ? { ...node, items: node.items.map(norm) } : norm(node);
+    d.sv2url = uniqueUrls(ctx, 'sv2url', node2, readHostPortList(ctx, 'sv2url', node2, true));
+  },
+  sv2_authority_key: (ctx, node, d) => { d.sv2AuthorityKey = readNonEmptyString(ctx, 'sv2_authority_key', node, 'the path of a key file'); },
+  sv2_static_key: (ctx, node, d) => { d.sv2StaticKey = readNonEmptyString(ctx, 'sv2_static_key', node, 'the path of a key file'); },
 };
 
 // --- assembly ------------------------------------------------------------------------
@@ -537,6 +549,9 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     ...(draft.apitoken !== undefined ? { apitoken: draft.apitoken } : {}),
     ...(draft.notifications !== undefined ? { notifications: draft.notifications } : {}),
     ...(draft.notifyqueue !== undefined ? { notifyqueue: draft.notifyqueue } : {}),
+    sv2url: draft.sv2url ?? [],
+    ...(draft.sv2AuthorityKey !== undefined ? { sv2AuthorityKey: draft.sv2AuthorityKey } : {}),
+    ...(draft.sv2StaticKey !== undefined ? { sv2StaticKey: draft.sv2StaticKey } : {}),
     // Stable sort: file order, unknown-key warnings before value warnings on a line.
     warnings: [...ctx.warnings].sort((a, b) => a.line - b.line),
     lines,

@@ -131,6 +131,15 @@ export interface CkpoolConfig {
   readonly notifications?: readonly NotificationEntry[];
   /** ckpool-ts extension: most deliveries waiting in the notification outbox (default 1000). */
   readonly notifyqueue?: number;
+  /**
+   * ckpool 1.2: Stratum V2 listen urls (`host[:port]`, port 3336 when absent, or
+   * `stratum2+tcp://host:port`); empty = no SV2 listener (ts/sv2).
+   */
+  readonly sv2url: readonly string[];
+  /** ckpool 1.2: SV2 authority key file; absent = `<sockdir>/sv2_authority.key`, created on first start. */
+  readonly sv2AuthorityKey?: string;
+  /** ckpool 1.2: SV2 static key file; absent = `<sockdir>/sv2_static.key`, created on first start. */
+  readonly sv2StaticKey?: string;
 
   /** Non-fatal findings (unknown keys, truncated btcsig, ...), in file order. */
   readonly warnings: readonly ConfigWarning[];
@@ -170,6 +179,9 @@ export const CONFIG_KEY = {
   apitoken: 'apitoken',
   notifications: 'notifications',
   notifyqueue: 'notifyqueue',
+  sv2url: 'sv2url',
+  sv2AuthorityKey: 'sv2_authority_key',
+  sv2StaticKey: 'sv2_static_key',
 } as const satisfies Partial<Record<keyof CkpoolConfig, string>>;
 
 export type ConfigField = keyof typeof CONFIG_KEY;

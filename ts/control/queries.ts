@@ -232,6 +232,7 @@ export function clientInfo(t: ControlTarget, c: ClientRecord): Record<string, un
     address: c.conn.address,
     port: c.conn.port,
     server: c.conn.serverIndex,
+    protocol: c.conn.protocol === 'sv2' ? 'sv2' : 'v1',
     connected: Math.floor(c.conn.connectedAt / 1000),
     agent: c.agent,
     subscribed: c.subscribed,

@@ -27,6 +27,8 @@ import { blockSolvedText } from './protocol.js';
 import { Stratifier } from './stratifier.js';
 import { PoolWorkers } from './workers.js';
 import { tlsCredentialsFor, type TlsCredentials } from '../tls/credentials.js';
+import { startSv2 } from '../sv2/start.js';
+import type { Sv2Listener } from '../sv2/listener.js';
 import { logCertificate } from '../tls/reload.js';
 import { PoolEvents } from '../events.js';
 import { BlockLedger } from '../work/ledger.js';
@@ -57,6 +59,10 @@ export interface PoolOptions {
   dropIdleMs?: number;
   /** serve on these already-listening socket descriptors (a handover) instead of binding serverurl */
   listenFds?: number[];
+  /** the same for the sv2url listeners (a handover passes them after serverurl and nodeserver) */
+  sv2ListenFds?: number[];
+  /** where the SV2 key files go when the config names none (ckpool's sockdir; default /tmp/<name>) */
+  sockdir?: string;
   /**
    * Do not read pool/ and users/ back at start: the caller does (stats.readBack) once a
    * handover's old process has exited, so its final stats write is what is read and no
@@ -89,6 +95,8 @@ export interface PoolOptions {
 export class Pool {
   /** The HTTP API and dashboard (config `apiurl`), null when off. */
   api: ApiServer | null = null;
+  /** The Stratum V2 listeners (config `sv2url`, ts/sv2), null when none are configured. */
+  sv2: Sv2Listener | null = null;
   /** Webhook notifications (config `notifications`, ts/notify), null when none are configured. */
   notifications: Notifications | null = null;
   /** The hashrate history (logdir/history.sqlite), kept while the API is on. */
@@ -205,6 +213,14 @@ export class Pool {
       if (opts.listenFds) await server.listenFds(opts.listenFds);
       else await server.listen();
       const pool = new Pool(config, generator, server, stratifier, stats, shareLog, logger, links, workers, events, ledger);
+      if (config.sv2url.length) {
+        try {
+          pool.sv2 = await startSv2(pool, opts, () => links.nextSubId());
+        } catch (e) {
+          await pool.stop();
+          throw e;
+        }
+      }
       try {
         pool.notifications = await Notifications.start({ config, events, stats, logger, name: poolName, tuning: opts.notify });
       } catch (e) {
@@ -264,6 +280,7 @@ export class Pool {
     await this.api?.close();
     this.api = null;
     this.#sampler?.stop();
+    await this.sv2?.close();
     this.stratifier.close();
     await this.server.close();
     await this.workers?.close();

@@ -47,7 +47,8 @@ export interface ClientFilter {
 /** A miner as the control API shows it (ts/control/queries.ts clientInfo's input). */
 export interface ClientRecord {
   id: number;
-  conn: { address: string; port: number; serverIndex: number; connectedAt: number };
+  /** protocol: 'sv2' for a Stratum V2 channel (ts/sv2/channel.ts); absent = V1 */
+  conn: { address: string; port: number; serverIndex: number; connectedAt: number; protocol?: string };
   agent: string;
   subscribed: boolean;
   authorised: boolean;

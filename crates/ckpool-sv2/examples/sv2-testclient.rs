@@ -206,6 +206,19 @@ fn build(c: &Value, e: &mut NoiseEncoder, enc: &mut codec_sv2::TransportEncryptS
             let m = CloseChannel { channel_id: u(c, "channelId"), reason_code: Str0255::try_from(&reason).unwrap() };
             frame(m, MESSAGE_TYPE_CLOSE_CHANNEL, true, e, enc)
         }
+        // Abuse cases for the server's tests: bytes that are not a frame, and a frame
+        // larger than any client message (a 40 KB NewExtendedMiningJob, built by the
+        // reference crates like everything else here).
+        "Garbage" => vec![0x5a; 100],
+        "Oversized" => {
+            let big = vec![7u8; 40_000];
+            let m = NewExtendedMiningJob {
+                channel_id: 1, job_id: 1, min_ntime: binary_sv2::Sv2Option::new(None), version: 0,
+                version_rolling_allowed: false, merkle_path: binary_sv2::Seq0255::new(vec![]).unwrap(),
+                coinbase_tx_prefix: binary_sv2::B064K::new(&big).unwrap(), coinbase_tx_suffix: binary_sv2::B064K::new(&[]).unwrap(),
+            };
+            frame(m, MESSAGE_TYPE_NEW_EXTENDED_MINING_JOB, true, e, enc)
+        }
         other => panic!("unknown command {other}"),
     }
 }

@@ -1,0 +1,254 @@
+/**
+ * Stratum V2 interoperability (issue 17): the pool's SV2 listener against an SV2 client
+ * built only from the reference implementation's crates (crates/ckpool-sv2/examples/
+ * sv2-testclient.rs, not our codec), on a real bcoin regtest node.
+ *
+ * Difficulties: regtest's network target is ~2^255, so half of all hashes solve a block.
+ * startdiff 2e-10 is below the network difficulty (4.66e-10), so a channel's target is
+ * the maximum and every hash is a share: a hash above the network target is a valid
+ * share that is not a block (for the success and duplicate cases), one below it a block.
+ * A channel asking for a maximum target of difficulty 1e-6 is clamped to the network
+ * difficulty, so a hash above the network target is there "difficulty-too-low" (on jobs
+ * of the next workbase: a target change applies to new work, as V1's set_difficulty).
+ */
+import test from 'ava';
+import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { MemoryLogger } from '../ts/log/logger.js';
+import { Pool } from '../ts/pool/pool.js';
+import { native } from '../ts/native/binding.js';
+import { targetFromDifficulty } from '../ts/native/core.js';
+import { clientInfo } from '../ts/control/queries.js';
+import type { Client } from '../ts/pool/client.js';
+import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
+import {
+  buildSv2Client, extendedMerkleRoot, grind, header, le, nbitsTarget, Sv2TestClient, type Sv2Event,
+} from './helpers/sv2-client.js';
+
+let node: BcoinNode;
+let pool: Pool;
+let port: number;
+let pubkey: string;
+let logger: MemoryLogger;
+const dirs: string[] = [];
+const clients: Sv2TestClient[] = [];
+const ALL_FF = 'ff'.repeat(32);
+
+test.before(async () => {
+  const [n] = await Promise.all([startTestBcoin({ walletEnabled: true, walletWitness: true }), buildSv2Client()]);
+  node = n;
+  await node.fundWallet(432);
+  const logdir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-sv2-'));
+  const sockdir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-sv2-sock-'));
+  dirs.push(logdir, sockdir);
+  logger = new MemoryLogger();
+  pool = await Pool.start({
+    btcd: [{ ...node.btcd(false), notify: false, line: 0 }], btcaddress: REGTEST_ADDRESS,
+    serverurl: ['127.0.0.1:0'], sv2url: ['127.0.0.1:0'], startdiff: 2e-10, mindiff: 1e-10,
+    logdir, updateInterval: 600, blockpoll: 50,
+  }, { logger, logShares: true, sockdir, server: { highdiffPort: 65535 } });
+  port = pool.sv2!.addresses[0]!.port;
+  pubkey = pool.sv2!.authorityPublic;
+});
+test.after.always(async () => {
+  for (const c of clients) c.kill();
+  await pool?.stop();
+  await stopAllBcoins();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function connected(): Promise<Sv2TestClient> {
+  const { client, first } = await Sv2TestClient.connect(port, pubkey);
+  clients.push(client);
+  if (first.event !== 'connected') throw new Error(`handshake failed: ${JSON.stringify(first)}`);
+  return client;
+}
+
+async function setup(c: Sv2TestClient, extra: Record<string, unknown> = {}): Promise<Sv2Event> {
+  return c.request({ send: 'SetupConnection', ...extra }, (e) => e.event === 'message' && /^SetupConnection/.test(String(e.type)));
+}
+
+interface Job { jobId: number; version: number; prevHash: string; nbits: number; ntime: number; merkleRoot?: string; ext?: Sv2Event }
+
+/** The channel's active job: the latest job and the SetNewPrevHash that activated it (or its min_ntime). */
+async function activeJob(c: Sv2TestClient, channelId: number, from = 0): Promise<Job> {
+  const prev = await c.next((e) => e.type === 'SetNewPrevHash' && e.channelId === channelId, 20_000, from);
+  const job = c.events.filter((e) => (e.type === 'NewMiningJob' || e.type === 'NewExtendedMiningJob') && e.channelId === channelId && e.jobId === prev.jobId)[0]!;
+  return {
+    jobId: job.jobId as number, version: job.version as number, prevHash: prev.prevHash as string, nbits: prev.nbits as number,
+    ntime: prev.minNtime as number, merkleRoot: job.merkleRoot as string | undefined, ext: job.type === 'NewExtendedMiningJob' ? job : undefined,
+  };
+}
+
+test.serial('key files are created 0600 with the .pub beside them; a client expecting another authority refuses the server', async (t) => {
+  const sockdir = dirs[1]!;
+  const key = path.join(sockdir, 'sv2_authority.key');
+  t.is(statSync(key).mode & 0o777, 0o600);
+  t.is(statSync(path.join(sockdir, 'sv2_static.key')).mode & 0o777, 0o600);
+  t.is(readFileSync(path.join(sockdir, 'sv2_authority.pub'), 'utf8').trim(), pubkey);
+  t.is(native.sv2PublicKey(readFileSync(key, 'utf8')), pubkey);
+  t.true(logger.lines.some((l) => l.msg.includes(pubkey)), 'the public key is printed at start');
+
+  const other = native.sv2PublicKey(native.sv2GenerateKey());
+  const { client, first } = await Sv2TestClient.connect(port, other);
+  clients.push(client);
+  t.is(first.event, 'handshake-failed');
+  const good = await connected();
+  t.is((await setup(good)).type, 'SetupConnectionSuccess');
+});
+
+test.serial('SetupConnection: unsupported protocol, flags and versions get SetupConnection.Error with the spec codes', async (t) => {
+  for (const [extra, code, flags] of [
+    [{ protocol: 1 }, 'unsupported-protocol', 0],
+    [{ flags: 2 }, 'unsupported-feature-flags', 2],
+    [{ minVersion: 3, maxVersion: 3 }, 'protocol-version-mismatch', 0],
+  ] as const) {
+    const c = await connected();
+    const r = await setup(c, extra);
+    t.is(r.type, 'SetupConnectionError');
+    t.is(r.errorCode, code);
+    t.is(r.flags, flags);
+    await c.next((e) => e.event === 'closed');
+  }
+});
+
+test.serial('standard channel: jobs, a valid share, duplicate, unknown job, version rolling, a block bcoin accepts, then stale', async (t) => {
+  const c = await connected();
+  t.is((await setup(c, { flags: 1 })).type, 'SetupConnectionSuccess');
+  const open = await c.request({ send: 'OpenStandardMiningChannel', requestId: 7, user: 'sv2user.std', maxTarget: ALL_FF }, (e) => /^OpenStandardMiningChannel|OpenMiningChannelError/.test(String(e.type)));
+  t.is(open.type, 'OpenStandardMiningChannelSuccess', JSON.stringify(open));
+  t.is(open.requestId, 7);
+  const channelId = open.channelId as number;
+  const prefix = Buffer.from(open.extranoncePrefix as string, 'hex');
+  t.is(prefix.length, pool.config.nonce1length + pool.config.nonce2length);
+  const job = await activeJob(c, channelId);
+  const netTarget = nbitsTarget(job.nbits);
+  const shareTarget = le(open.target as string);
+  t.true(shareTarget >= netTarget);
+  const mk = (version: number) => (nonce: number) => header(version, job.prevHash, job.merkleRoot!, job.ntime, job.nbits, nonce);
+
+  // the pool lists the channel as a V2 miner
+  const ch = [...pool.stratifier.clients.values()].find((x: Client) => x.workername === 'sv2user.std')!;
+  t.is(clientInfo(pool, ch).protocol, 'sv2');
+
+  let seq = 0;
+  const submit = (jobId: number, nonce: number, version = job.version) =>
+    c.request({ send: 'SubmitSharesStandard', channelId, sequenceNumber: ++seq, jobId, nonce, ntime: job.ntime, version },
+      (e) => (e.type === 'SubmitSharesSuccess' || e.type === 'SubmitSharesError') && (e.lastSequenceNumber ?? e.sequenceNumber) === seq);
+
+  // valid, not a block: hash above the network target
+  const share = grind(mk(job.version), (h) => h > netTarget && h <= shareTarget);
+  const ok = await submit(job.jobId, share.nonce);
+  t.is(ok.type, 'SubmitSharesSuccess', JSON.stringify(ok));
+  t.is(ok.newSubmitsAcceptedCount, 1);
+  const dup = await submit(job.jobId, share.nonce);
+  t.is(dup.errorCode, 'duplicate-share');
+  t.is((await submit(job.jobId + 1000, share.nonce)).errorCode, 'invalid-job-id');
+  // version rolling inside the mask (bit 13) is accepted
+  const rolled = (job.version | 0x2000) >>> 0;
+  const r2 = grind(mk(rolled), (h) => h > netTarget, share.nonce + 1);
+  t.is((await submit(job.jobId, r2.nonce, rolled)).type, 'SubmitSharesSuccess');
+
+  // a block
+  const before = await node.rpc.getBlockCount();
+  const blockEvent = once(pool.stratifier, 'block');
+  const from = c.events.length;
+  const blk = grind(mk(job.version), (h) => h <= netTarget);
+  t.is((await submit(job.jobId, blk.nonce)).type, 'SubmitSharesSuccess');
+  const [, result] = (await blockEvent) as [unknown, { accepted: boolean; hash: string }];
+  t.true(result.accepted);
+  t.is(await node.rpc.getBlockCount(), before + 1);
+  t.is(await node.rpc.call<string>('getbestblockhash', []), result.hash);
+
+  // the new tip arrives as a new job and SetNewPrevHash; the old job is now stale
+  const next = await activeJob(c, channelId, from);
+  t.not(next.prevHash, job.prevHash);
+  const late = grind(mk(job.version), (h) => h > netTarget, blk.nonce + 1);
+  t.is((await submit(job.jobId, late.nonce)).errorCode, 'stale-share');
+
+  // the shares went through the V1 pipeline: stats and the share log saw them
+  t.true(ch.accepted >= 3);
+  t.true(ch.rejected >= 3);
+});
+
+test.serial('extended channel: extranonce prefix and size, extended jobs, valid share, bad extranonce size, low difficulty', async (t) => {
+  const c = await connected();
+  t.is((await setup(c)).type, 'SetupConnectionSuccess');
+  const tooBig = await c.request({ send: 'OpenExtendedMiningChannel', requestId: 1, user: 'sv2user.ext', maxTarget: ALL_FF, minExtranonceSize: 32 }, c.msg('OpenMiningChannelError'));
+  t.is(tooBig.errorCode, 'min-extranonce-size-too-large');
+  const open = await c.request({ send: 'OpenExtendedMiningChannel', requestId: 2, user: 'sv2user.ext', maxTarget: ALL_FF, minExtranonceSize: 4 }, c.msg('OpenExtendedMiningChannelSuccess'));
+  const channelId = open.channelId as number;
+  const size = open.extranonceSize as number;
+  t.is(size, pool.config.nonce2length);
+  t.is((open.extranoncePrefix as string).length / 2, pool.config.nonce1length);
+  const job = await activeJob(c, channelId);
+  t.truthy(job.ext);
+  t.true(job.ext!.versionRollingAllowed as boolean);
+  const en = Buffer.alloc(size, 0x42);
+  const root = extendedMerkleRoot(job.ext!.coinbaseTxPrefix as string, Buffer.concat([Buffer.from(open.extranoncePrefix as string, 'hex'), en]),
+    job.ext!.coinbaseTxSuffix as string, (job.ext!.merklePath as string[]).join(''));
+  const netTarget = nbitsTarget(job.nbits);
+  const mk = (nonce: number) => header(job.version, job.prevHash, root, job.ntime, job.nbits, nonce);
+  let seq = 100;
+  const submit = (nonce: number, extranonce = en) =>
+    c.request({ send: 'SubmitSharesExtended', channelId, sequenceNumber: ++seq, jobId: job.jobId, nonce, ntime: job.ntime, version: job.version, extranonce: extranonce.toString('hex') },
+      (e) => (e.type === 'SubmitSharesSuccess' || e.type === 'SubmitSharesError') && (e.lastSequenceNumber ?? e.sequenceNumber) === seq);
+  const share = grind(mk, (h) => h > netTarget);
+  t.is((await submit(share.nonce)).type, 'SubmitSharesSuccess');
+  t.is((await submit(share.nonce + 1, Buffer.alloc(size - 1))).errorCode, 'bad-extranonce-size');
+
+  // a channel with a maximum target of difficulty 1e-6: clamped to the network
+  // difficulty, where a hash above the network target is too low
+  const hard = await c.request({ send: 'OpenExtendedMiningChannel', requestId: 3, user: 'sv2user.hard', maxTarget: targetFromDifficulty(1e-6).toString('hex'), minExtranonceSize: 0 }, c.msg('OpenExtendedMiningChannelSuccess'));
+  const hid = hard.channelId as number;
+  const target = await c.next((e) => e.type === 'SetTarget' && e.channelId === hid);
+  t.true(le(target.maximumTarget as string) <= netTarget);
+  // as V1's set_difficulty, a new target judges work from the next workbase on (older
+  // jobs keep the target they were sent with): a new block brings that workbase
+  const from = c.events.length;
+  await node.rpc.call('generatetoaddress', [1, REGTEST_ADDRESS]);
+  const hjob = await activeJob(c, hid, from);
+  const hroot = extendedMerkleRoot(hjob.ext!.coinbaseTxPrefix as string, Buffer.concat([Buffer.from(hard.extranoncePrefix as string, 'hex'), en]),
+    hjob.ext!.coinbaseTxSuffix as string, (hjob.ext!.merklePath as string[]).join(''));
+  const low = grind((n) => header(hjob.version, hjob.prevHash, hroot, hjob.ntime, hjob.nbits, n), (h) => h > netTarget);
+  const r = await c.request({ send: 'SubmitSharesExtended', channelId: hid, sequenceNumber: 999, jobId: hjob.jobId, nonce: low.nonce, ntime: hjob.ntime, version: hjob.version, extranonce: en.toString('hex') }, c.msg('SubmitSharesError'));
+  t.is(r.errorCode, 'difficulty-too-low');
+
+  // UpdateChannel on an unknown channel; CloseChannel removes the miner from the pool
+  t.is((await c.request({ send: 'UpdateChannel', channelId: 4242, maxTarget: ALL_FF }, c.msg('UpdateChannelError'))).errorCode, 'invalid-channel-id');
+  const n = pool.stratifier.clients.size;
+  c.send({ send: 'CloseChannel', channelId: hid });
+  const until = Date.now() + 5_000;
+  while (pool.stratifier.clients.size !== n - 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  t.is(pool.stratifier.clients.size, n - 1);
+});
+
+test.serial('garbage, malformed frames and oversized messages close that connection only', async (t) => {
+  const bystander = await connected();
+  t.is((await setup(bystander)).type, 'SetupConnectionSuccess');
+
+  // handshake garbage from a plain socket (more than the 64-byte key, none of it a frame)
+  const sock = net.connect(port, '127.0.0.1');
+  await once(sock, 'connect');
+  sock.write(Buffer.alloc(4096, 0x33));
+  sock.resume();
+  await once(sock, 'close');
+  t.pass();
+
+  for (const cmd of ['Garbage', 'Oversized']) {
+    const c = await connected();
+    t.is((await setup(c)).type, 'SetupConnectionSuccess');
+    c.send({ send: cmd });
+    const ev = await c.next((e) => e.event === 'closed' || e.event === 'decode-error');
+    t.is(ev.event, 'closed', cmd);
+  }
+  t.true(logger.lines.some((l) => l.msg.includes('CKP_ERR_SV2_OVERSIZED')));
+  t.true(logger.lines.some((l) => l.msg.includes('CKP_ERR_SV2_FRAME')));
+
+  // the bystander is still served
+  const open = await bystander.request({ send: 'OpenStandardMiningChannel', requestId: 1, user: 'still.here', maxTarget: ALL_FF }, bystander.msg('OpenStandardMiningChannelSuccess'));
+  t.truthy(open.channelId);
+});

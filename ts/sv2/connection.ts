@@ -1,0 +1,279 @@
+/**
+ * One SV2 TCP connection: the Noise session (native, crates/ckpool-sv2), SetupConnection,
+ * and the channels opened on it, each an Sv2Channel on the stratifier. Any transport
+ * error — handshake garbage, a frame that does not decrypt, an oversized frame, a
+ * malformed message — closes this connection only (and is logged with its
+ * CKP_ERR_SV2_* code); the pool and every other connection go on.
+ */
+import type net from 'node:net';
+import { native } from '../native/binding.js';
+import type { Logger } from '../log/logger.js';
+import type { Stratifier } from '../pool/stratifier.js';
+import { difficultyFromTarget } from '../native/core.js';
+import { REQ_AUTHORIZE, REQ_SUBSCRIBE, REQ_SUGGEST, Sv2Channel, type ChannelKind, type ChannelOwner } from './channel.js';
+import {
+  FLAG_REQUIRES_STANDARD_JOBS, PROTOCOL_MINING, SUPPORTED_FLAGS, SV2_VERSION, Sv2ErrorCode, type Sv2In, type Sv2Out,
+} from './messages.js';
+
+export interface Sv2ConnectionContext {
+  readonly stratifier: Stratifier;
+  readonly authoritySecret: string;
+  readonly nonce2length: number;
+  readonly mindiff: number;
+  readonly logger: Logger;
+  /** a pool-unique StratumConnection id for a new channel */
+  nextId(): number;
+  /** certificate validity, seconds */
+  readonly certValidity: number;
+  /** handshake + SetupConnection deadline, ms */
+  readonly setupTimeoutMs: number;
+  /** most channels one connection may open */
+  readonly maxChannels: number;
+  /** output bytes queued before the connection is dropped as not reading */
+  readonly maxPendingBytes: number;
+  closed(conn: Sv2Connection): void;
+}
+
+type Session = InstanceType<typeof native.Sv2Session>;
+
+export class Sv2Connection implements ChannelOwner {
+  readonly address: string;
+  readonly port: number;
+  readonly channels = new Map<number, Sv2Channel>();
+  readonly connectedAt = Date.now();
+  bytesIn = 0;
+  bytesOut = 0;
+  vendor = '';
+  #session: Session;
+  #setup = false;
+  #standardOnly = false;
+  #nextChannelId = 1;
+  #closed = false;
+  #reconnectSent = false;
+  #timer: NodeJS.Timeout | null;
+
+  constructor(readonly socket: net.Socket, readonly serverIndex: number, readonly ctx: Sv2ConnectionContext) {
+    this.address = socket.remoteAddress ?? '';
+    this.port = socket.remotePort ?? 0;
+    this.#session = new native.Sv2Session(ctx.authoritySecret, ctx.certValidity);
+    socket.setNoDelay(true);
+    socket.on('data', (b: Buffer) => this.#onData(b));
+    socket.on('error', () => this.close('socket error'));
+    socket.on('close', () => this.close('client closed'));
+    this.#timer = setTimeout(() => {
+      if (!this.#setup) this.close('no SV2 handshake and SetupConnection in time');
+    }, ctx.setupTimeoutMs);
+    this.#timer.unref();
+  }
+
+  get closedNow(): boolean {
+    return this.#closed;
+  }
+
+  #onData(b: Buffer): void {
+    if (this.#closed) return;
+    this.bytesIn += b.length;
+    let fed;
+    try {
+      fed = this.#session.feed(b);
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'CKP_ERR_SV2_FRAME';
+      this.ctx.logger.info(`SV2 client ${this.address}:${this.port} dropped: ${code} ${(e as Error).message}`);
+      this.close(code, true);
+      return;
+    }
+    if (fed.out.length) this.#write(fed.out);
+    if (fed.messages === '[]') return;
+    for (const m of JSON.parse(fed.messages) as Sv2In[]) {
+      if (this.#closed) return;
+      this.#handle(m);
+    }
+  }
+
+  #write(bytes: Buffer): boolean {
+    if (this.#closed) return false;
+    this.bytesOut += bytes.length;
+    this.socket.write(bytes);
+    if (this.socket.writableLength > this.ctx.maxPendingBytes) {
+      this.close('output bound exceeded (not reading)', true);
+      return false;
+    }
+    return true;
+  }
+
+  sendMsg(m: Sv2Out): boolean {
+    if (this.#closed) return false;
+    let bytes: Buffer;
+    try {
+      bytes = this.#session.encode(JSON.stringify(m));
+    } catch (e) {
+      // our own message failed to encode: a bug, logged loudly; the connection cannot go on
+      this.ctx.logger.err(`SV2: cannot encode ${m.type} for ${this.address}:${this.port}: ${(e as Error).message}`);
+      this.close('encode error', true);
+      return false;
+    }
+    return this.#write(bytes);
+  }
+
+  #protocolError(what: string): void {
+    this.ctx.logger.info(`SV2 client ${this.address}:${this.port} dropped: ${what}`);
+    this.close(what, true);
+  }
+
+  #handle(m: Sv2In): void {
+    if (!this.#setup) {
+      if (m.type !== 'SetupConnection') return this.#protocolError(`${m.type} before SetupConnection`);
+      return this.#setupConnection(m);
+    }
+    switch (m.type) {
+      case 'SetupConnection':
+        return this.#protocolError('second SetupConnection');
+      case 'OpenStandardMiningChannel':
+        return this.#openChannel('standard', m.requestId, m.userIdentity, m.maxTarget, 0);
+      case 'OpenExtendedMiningChannel':
+        if (this.#standardOnly) return void this.sendMsg({ type: 'OpenMiningChannelError', requestId: m.requestId, errorCode: 'extended-channels-not-supported-for-standard-jobs' });
+        return this.#openChannel('extended', m.requestId, m.userIdentity, m.maxTarget, m.minExtranonceSize);
+      case 'UpdateChannel': {
+        const ch = this.channels.get(m.channelId);
+        if (!ch || !ch.open) return void this.sendMsg({ type: 'UpdateChannelError', channelId: m.channelId, errorCode: Sv2ErrorCode.INVALID_CHANNEL });
+        const err = this.#applyMaxTarget(ch, m.maximumTarget);
+        if (err) this.sendMsg({ type: 'UpdateChannelError', channelId: m.channelId, errorCode: err });
+        return;
+      }
+      case 'CloseChannel': {
+        const ch = this.channels.get(m.channelId);
+        if (ch) this.#removeChannel(ch, `closed by client (${m.reasonCode.slice(0, 64)})`);
+        return;
+      }
+      case 'SubmitSharesStandard':
+      case 'SubmitSharesExtended':
+        return this.#submit(m);
+      default:
+        return this.#protocolError(`unsupported message type 0x${m.msgType.toString(16)}`);
+    }
+  }
+
+  #setupConnection(m: Extract<Sv2In, { type: 'SetupConnection' }>): void {
+    const fail = (flags: number, code: string) => {
+      this.sendMsg({ type: 'SetupConnectionError', flags, errorCode: code });
+      this.ctx.logger.info(`SV2 client ${this.address}:${this.port}: SetupConnection refused (${code})`);
+      this.close(`SetupConnection refused: ${code}`);
+    };
+    if (m.protocol !== PROTOCOL_MINING) return fail(0, Sv2ErrorCode.UNSUPPORTED_PROTOCOL);
+    if (m.minVersion > SV2_VERSION || m.maxVersion < SV2_VERSION) return fail(0, Sv2ErrorCode.VERSION_MISMATCH);
+    const unsupported = (m.flags & ~SUPPORTED_FLAGS) >>> 0;
+    if (unsupported) return fail(unsupported, Sv2ErrorCode.UNSUPPORTED_FLAGS);
+    this.#setup = true;
+    this.#standardOnly = (m.flags & FLAG_REQUIRES_STANDARD_JOBS) !== 0;
+    this.vendor = [m.vendor, m.hardwareVersion, m.firmware].filter((s) => s).join(' ').slice(0, 200);
+    // server flags: 0 = version rolling allowed (no REQUIRES_FIXED_VERSION), standard channels allowed
+    this.sendMsg({ type: 'SetupConnectionSuccess', usedVersion: SV2_VERSION, flags: 0 });
+  }
+
+  #openChannel(kind: ChannelKind, requestId: number, user: string, maxTarget: string, minExtranonce: number): void {
+    const refuse = (code: string) => void this.sendMsg({ type: 'OpenMiningChannelError', requestId, errorCode: code });
+    if (kind === 'extended' && minExtranonce > this.ctx.nonce2length) return refuse(Sv2ErrorCode.MIN_EXTRANONCE_TOO_LARGE);
+    if (this.channels.size >= this.ctx.maxChannels) return refuse(Sv2ErrorCode.CAPACITY);
+    if (!user) return refuse(Sv2ErrorCode.INVALID_USER);
+    if (/^0*$/.test(maxTarget)) return refuse(Sv2ErrorCode.MAX_TARGET_OUT_OF_RANGE);
+    const channelId = this.#nextChannelId++;
+    const ch = new Sv2Channel(this, this.ctx.nextId(), channelId, kind, requestId, this.ctx.nonce2length, (c, ok, code) => this.#opened(c, ok, code));
+    this.channels.set(channelId, ch);
+    const st = this.ctx.stratifier;
+    st.connect(ch);
+    st.message(ch, { id: REQ_SUBSCRIBE, method: 'mining.subscribe', params: [`sv2 ${this.vendor}`.trim()] });
+    if (ch.closed || !this.channels.has(channelId)) return;
+    st.message(ch, { id: REQ_AUTHORIZE, method: 'mining.authorize', params: [user, ''] });
+    if (ch.open) this.#applyMaxTarget(ch, maxTarget);
+  }
+
+  #opened(ch: Sv2Channel, ok: boolean, code: string): void {
+    if (!ok) {
+      this.sendMsg({ type: 'OpenMiningChannelError', requestId: ch.requestId, errorCode: code });
+      this.#removeChannel(ch, `channel refused: ${code}`);
+      return;
+    }
+    const prefix = ch.extranoncePrefix().toString('hex');
+    if (ch.kind === 'standard') {
+      this.sendMsg({ type: 'OpenStandardMiningChannelSuccess', requestId: ch.requestId, channelId: ch.channelId, target: ch.target(), extranoncePrefix: prefix, groupChannelId: 0 });
+    } else {
+      this.sendMsg({
+        type: 'OpenExtendedMiningChannelSuccess', requestId: ch.requestId, channelId: ch.channelId, target: ch.target(),
+        extranonceSize: ch.nonce2length, extranoncePrefix: prefix, groupChannelId: 0,
+      });
+    }
+  }
+
+  /** A client's maximum target is a difficulty floor: V1's suggest_difficulty does exactly that. */
+  #applyMaxTarget(ch: Sv2Channel, maxTarget: string): string | null {
+    if (!/^[0-9a-f]{64}$/.test(maxTarget) || /^0*$/.test(maxTarget)) return Sv2ErrorCode.MAX_TARGET_OUT_OF_RANGE;
+    const floor = difficultyFromTarget(Buffer.from(maxTarget, 'hex'));
+    if (floor > this.ctx.mindiff && floor > ch.diff) {
+      this.ctx.stratifier.message(ch, { id: REQ_SUGGEST, method: 'mining.suggest_difficulty', params: [floor] });
+    }
+    return null;
+  }
+
+  #submit(m: Extract<Sv2In, { type: 'SubmitSharesStandard' | 'SubmitSharesExtended' }>): void {
+    const ch = this.channels.get(m.channelId);
+    const error = (code: string) => void this.sendMsg({ type: 'SubmitSharesError', channelId: m.channelId, sequenceNumber: m.sequenceNumber, errorCode: code });
+    if (!ch || !ch.open) return error(Sv2ErrorCode.INVALID_CHANNEL);
+    let en2: string;
+    if (m.type === 'SubmitSharesExtended') {
+      if (ch.kind !== 'extended') return error(Sv2ErrorCode.INVALID_CHANNEL);
+      if (m.extranonce.length !== ch.nonce2length * 2) return error(Sv2ErrorCode.BAD_EXTRANONCE_SIZE);
+      en2 = m.extranonce;
+    } else {
+      if (ch.kind !== 'standard') return error(Sv2ErrorCode.INVALID_CHANNEL);
+      en2 = '00'.repeat(ch.nonce2length);
+    }
+    const job = ch.jobOf(m.jobId);
+    // an unknown SV2 job goes to the stratifier as an unknown V1 job, so it is counted
+    // and logged as V1's "Invalid JobID" is
+    const v1JobId = job?.v1JobId ?? `sv2-unknown-${m.jobId}`;
+    // SV2 sends the full version; the stratifier takes BIP310 bits. Non-rollable bits
+    // that differ from the job's are passed on as bits outside the mask (rejected there).
+    const c = ch.state as { versionMask: number } | undefined;
+    const mask = c?.versionMask ?? 0;
+    const jobVersion = job?.version ?? m.version;
+    const diffBits = (m.version ^ jobVersion) >>> 0;
+    const vbits = (diffBits & ~mask) !== 0 ? diffBits : (m.version & mask) >>> 0;
+    const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+    this.ctx.stratifier.message(ch, {
+      id: ch.submitId(m.sequenceNumber), method: 'mining.submit',
+      params: [(ch.state as { workername?: string } | undefined)?.workername ?? '', v1JobId, en2, hex8(m.ntime), hex8(m.nonce), hex8(vbits)],
+    });
+  }
+
+  channelDropped(ch: Sv2Channel, reason: string): void {
+    this.sendMsg({ type: 'CloseChannel', channelId: ch.channelId, reasonCode: reason.slice(0, 255) });
+    this.#removeChannel(ch, reason);
+    // a connection left with no channel after the stratifier dropped its last one goes too
+    if (this.channels.size === 0) this.close(reason);
+  }
+
+  reconnect(host: string, port: number): void {
+    if (this.#reconnectSent) return;
+    this.#reconnectSent = true;
+    this.sendMsg({ type: 'Reconnect', newHost: host, newPort: port });
+  }
+
+  #removeChannel(ch: Sv2Channel, reason: string): void {
+    if (!this.channels.delete(ch.channelId)) return;
+    ch.markClosed(reason);
+    this.ctx.stratifier.disconnect(ch, reason);
+  }
+
+  close(reason: string, destroy = false): void {
+    if (this.#closed) return;
+    for (const ch of [...this.channels.values()]) this.#removeChannel(ch, reason);
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (destroy) this.socket.destroy();
+    else this.socket.end();
+    // a peer that never reads would keep an ended socket open for ever
+    setTimeout(() => this.socket.destroy(), 5_000).unref();
+    this.ctx.closed(this);
+  }
+}
