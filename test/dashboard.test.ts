@@ -117,6 +117,8 @@ test.after.always(async () => {
 
 test.serial('overview: the chart shows a non-zero hashrate, the miners are listed; screenshot', async (t) => {
   const { page, dialogs, errors } = await openPage();
+  const urls: string[] = [];
+  page.on('request', (r) => urls.push(r.url()));
   await page.goto(base);
   await page.waitForFunction(nonZeroChart, '.chart .chart-summary', { timeout: 60_000 });
   await page.waitForFunction(() => document.querySelectorAll('table[aria-label="connected miners"] tbody tr td[data-label="Worker"]').length >= 4,
@@ -139,6 +141,9 @@ test.serial('overview: the chart shows a non-zero hashrate, the miners are liste
   t.regex((await stat('network')) ?? '', /^1$/, 'the template difficulty (hardbits: 1d00ffff, difficulty 1)');
   t.true(Number(((await stat('shares')) ?? '').replace(/,/g, '')) > 0);
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
+  // everything (uPlot included) comes from the pool itself: no CDN
+  t.deepEqual(urls.filter((u) => !u.startsWith(base)), []);
+  t.true(urls.includes(`${base}assets/uplot/uPlot.iife.min.js`));
   t.deepEqual(dialogs, []);
   t.deepEqual(errors, []);
   await page.close();
