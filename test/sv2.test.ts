@@ -199,6 +199,14 @@ test.serial('extended channel: extranonce prefix and size, extended jobs, valid 
   const share = grind(mk, (h) => h > netTarget);
   t.is((await submit(share.nonce)).type, 'SubmitSharesSuccess');
   t.is((await submit(share.nonce + 1, Buffer.alloc(size - 1))).errorCode, 'bad-extranonce-size');
+  // a block from the extended channel: the coinbase the pool rebuilds from prefix +
+  // extranonce prefix + the client's extranonce + suffix is the one bcoin accepts
+  const blockEvent = once(pool.stratifier, 'block');
+  const blk = grind(mk, (h) => h <= netTarget, share.nonce + 1);
+  t.is((await submit(blk.nonce)).type, 'SubmitSharesSuccess');
+  const [, mined] = (await blockEvent) as [unknown, { accepted: boolean; hash: string }];
+  t.true(mined.accepted);
+  t.is(await node.rpc.call<string>('getbestblockhash', []), mined.hash);
 
   // a channel with a maximum target of difficulty 1e-6: clamped to the network
   // difficulty, where a hash above the network target is too low

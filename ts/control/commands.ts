@@ -233,7 +233,8 @@ const COMMANDS: Record<string, Spec> = {
     run: {
       pool: (cmd, _ctx, t) => {
         const i = /^\d+$/.test(cmd.arg) ? Number(cmd.arg) : NaN;
-        const fds = t.server.listeningFds();
+        // serverurl and nodeserver sockets, then the sv2url ones (ts/sv2)
+        const fds = [...t.server.listeningFds(), ...(t.sv2?.listeningFds() ?? [])];
         if (!(i >= 0 && i < fds.length)) return fail(`getxfd: no listening socket ${JSON.stringify(cmd.arg)} (have ${fds.length})`);
         return { reply: '', sendFd: fds[i] };
       },
@@ -256,6 +257,7 @@ const COMMANDS: Record<string, Spec> = {
       pool: async (_cmd, ctx, t) => {
         t.server.accepting = true;
         await t.server.resumeListening();
+        await t.sv2?.resume();
         ctx.logger.notice('Control: accepting new clients');
         return plain('accepting');
       },
@@ -269,6 +271,7 @@ const COMMANDS: Record<string, Spec> = {
         // connections wait in the backlog, or go to the process that took them over).
         t.server.accepting = false;
         t.server.pauseListening();
+        t.sv2?.pause();
         ctx.logger.notice('Control: rejecting new clients');
         return plain('rejecting');
       },

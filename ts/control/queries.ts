@@ -17,7 +17,7 @@ import { janssonReal } from '../stats/format.js';
  * With worker threads (`workers` not null) the pool's miners live on the threads and
  * `stratifier` serves only node links: every query and action combines the two.
  */
-export type ControlTarget = Pick<Pool, 'generator' | 'server' | 'stratifier' | 'stats'> & Partial<Pick<Pool, 'workers' | 'notifications'>>;
+export type ControlTarget = Pick<Pool, 'generator' | 'server' | 'stratifier' | 'stats'> & Partial<Pick<Pool, 'workers' | 'notifications' | 'sv2'>>;
 
 /** Counters the control server keeps itself, for the *stats replies. */
 export interface ControlCounters {

@@ -96,7 +96,7 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     if (config.embeddedDemo) ({ config, node } = await demoConfig(config, logger));
     // serverurl listeners first, then nodeserver ones (the order Pool.start binds them in)
     const handover = options.flags.handover
-      ? await inheritListeners({ sockdir: options.sockdir, count: config.serverurl.length + config.nodeserver.length, logger })
+      ? await inheritListeners({ sockdir: options.sockdir, count: config.serverurl.length + config.nodeserver.length + config.sv2url.length, logger })
       : null;
     // Without a handover the control sockets come first, so `ckpmsg ping` / `shutdown`
     // work while the pool waits for bitcoind. With one, the old instance keeps them until
@@ -104,7 +104,10 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     if (!handover) await life.startControl();
     pool = await Pool.start(config, {
       logger, solo: options.mode === 'solo', logShares: options.flags.logShares, name: options.name,
-      listenFds: handover?.fds,
+      // serverurl and nodeserver sockets first, then the sv2url ones (getxfd's order)
+      listenFds: handover?.fds.slice(0, config.serverurl.length + config.nodeserver.length),
+      sv2ListenFds: handover?.fds.slice(config.serverurl.length + config.nodeserver.length),
+      sockdir: options.sockdir,
       deferReadBack: handover !== null && handover !== undefined,
       // --workers, else the config's `workers`, else one thread per CPU (ckpool sizes its
       // thread pools by the CPU count); the library's own default is 0
@@ -137,6 +140,7 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     say(`  mine with:  minerd -a sha256d -o ${urls[0]} -u ${user} -p x`);
   }
   if (pool.api) say(`  dashboard and HTTP API: ${pool.api.url}`);
+  if (pool.sv2) say(`  Stratum V2: ${pool.sv2.minerUrls.join(', ')} (authority key ${pool.sv2.authorityPublic})`);
   say(`  stats: ${config.logdir}/pool/pool.status, ${config.logdir}/users/; log ${config.logdir}/${options.name}.log`);
   say(`  ${life.controlHint()}`);
   return pool;
