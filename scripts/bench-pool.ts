@@ -24,6 +24,9 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     workers: { type: 'string', default: '0' },
     address: { type: 'string', default: 'bcrt1qlk935ze2fsu86zjp395uvtegztrkaezawxx0wf' },
+    // also listen on stratum+ssl://127.0.0.1:0 with this certificate and key (scripts/bench-tls.ts)
+    tlscert: { type: 'string' },
+    tlskey: { type: 'string' },
   },
 });
 if (!values.rpc) throw new Error('--rpc host:port of the template source is required');
@@ -32,7 +35,8 @@ const pool = await Pool.start({
   btcd: [{ url: values.rpc, auth: 'bench', pass: 'bench', notify: !!values.zmq, line: 0 }],
   zmqblock: values.zmq,
   btcaddress: values.address,
-  serverurl: [`127.0.0.1:${values.port}`],
+  serverurl: [`127.0.0.1:${values.port}`, ...(values.tlscert ? ['stratum+ssl://127.0.0.1:0'] : [])],
+  ...(values.tlscert ? { tlscert: values.tlscert, tlskey: values.tlskey } : {}),
   startdiff: 1,
   mindiff: 1,
   logdir,
@@ -44,7 +48,7 @@ const pool = await Pool.start({
   statsIntervalMs: 3_600_000,
   workers: Number(values.workers),
 });
-process.stdout.write(JSON.stringify({ port: pool.addresses[0]!.port, pid: process.pid }) + '\n');
+process.stdout.write(JSON.stringify({ port: pool.addresses[0]!.port, ...(values.tlscert ? { tlsPort: pool.addresses[1]!.port } : {}), pid: process.pid }) + '\n');
 const stop = () => void pool.stop().finally(() => { rmSync(logdir, { recursive: true, force: true }); process.exit(0); });
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

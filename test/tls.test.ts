@@ -8,7 +8,7 @@
  * the signal itself is sent in test/tls-process.test.ts), and start-up errors.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,7 @@ import { hardBitsProxy, type HardBits } from './helpers/hardbits.js';
 import { mineOne } from './helpers/modes.js';
 
 const DIFF = 0.0001;
+const BENCH = new URL('../bin/ckpool-bench.js', import.meta.url).pathname;
 const dir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-tls-'));
 /** where the pool's config points, like certbot's live/ directory: fullchain.pem + privkey.pem */
 const live = path.join(dir, 'live');
@@ -326,4 +327,22 @@ test.serial('proxy mode: a self-signed TLS upstream is refused by default (logge
   t.is((await mineOne(m, 'erin.viaproxy')).reply.result, true, 'a share through a TLS proxy to a TLS upstream');
   install(first);
   pool.reloadTls();
+});
+
+test.serial('ckpool-bench --tls: its miners connect, authorize and submit over TLS', async (t) => {
+  const run = (args: string[]) => new Promise<Record<string, unknown>>((resolve, reject) => {
+    execFile(process.execPath, [BENCH, ...args, '--json', '-q'], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${err.message}: ${stderr}`));
+      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
+    });
+  });
+  const conn = await run(['connect', '-p', String(tlsPort), '-c', '5', '--tls', '--settle', '0']);
+  t.is(conn.authorized, 5);
+  t.is(conn.failures, 0);
+  // random shares: validated and rejected (fewer than the pool's invalid-share burst limit)
+  const tp = await run(['throughput', '-p', String(tlsPort), '-c', '2', '-P', '4', '-w', '0', '-d', '20', '--shares', '100', '--tls']);
+  t.true((tp.replies as number) >= 100, JSON.stringify(tp));
+  // the same options on the plain port fail at once: no TLS server there
+  const wrong = await run(['connect', '-p', String(plainPort), '-c', '2', '--tls', '--settle', '0', '--timeout', '5']);
+  t.is(wrong.authorized, 0);
 });

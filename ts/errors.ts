@@ -137,16 +137,6 @@ export const catalogue = {
   CKP_ERR_TLS_KEY_MISMATCH: { message: 'TLS key %s does not belong to the certificate in %s (%s)' },
   CKP_ERR_TLS_CONTEXT: { message: 'cannot use TLS certificate %s with key %s: %s' },
   CKP_ERR_TLS_NOT_CONFIGURED: { message: 'stratum url %s is TLS but no certificate and key were given (config keys "tlscert" and "tlskey")' },
-  CKP_ERR_PROXY_TLS: { message: 'upstream pool %s: TLS certificate not accepted (%s: %s); for a pool you trust with a self-signed certificate set "insecure": true in its proxy entry' },
-
-  // --- stratum over TLS (ts/tls) -----------------------------------------------
-  // The tlscert / tlskey files of stratum+ssl:// listeners: checked at start-up (fatal)
-  // and on SIGHUP (logged, the old certificate stays in use).
-  CKP_ERR_TLS_FILE: { message: 'cannot read TLS %s file %s: %s' },
-  CKP_ERR_TLS_PEM: { message: 'TLS %s file %s holds no usable %s: %s' },
-  CKP_ERR_TLS_KEY_MISMATCH: { message: 'TLS key %s does not belong to the certificate in %s (%s)' },
-  CKP_ERR_TLS_CONTEXT: { message: 'cannot use TLS certificate %s with key %s: %s' },
-  CKP_ERR_TLS_NOT_CONFIGURED: { message: 'stratum url %s is TLS but no certificate and key were given (config keys "tlscert" and "tlskey")' },
 
   // --- Stratum V2 (ts/sv2, crates/ckpool-sv2) ----------------------------------
   // The native codes (HANDSHAKE … STATE) are thrown by the binding with the Rust

@@ -15,6 +15,7 @@
  * Works with any stratum v1 pool: key order and a space after ':' do not matter.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { Histogram } from './histogram.js';
 
@@ -158,6 +159,8 @@ export interface ConnOptions {
   worker: string;
   password: string;
   agent: string;
+  /** stratum over TLS (a stratum+ssl:// port); the certificate is not verified: a load generator, not a miner */
+  tls?: boolean;
 }
 
 export interface ConnHooks {
@@ -232,14 +235,26 @@ export class BenchConn {
       this.#slotMask = slots - 1;
     }
     this.startedAt = performance.now();
-    this.socket = net.connect({
-      host: opts.host,
-      port: opts.port,
-      localAddress: opts.localAddress,
-      noDelay: true,
-      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => { this.#onRead(n, buf as Buffer); return true; } },
-    });
-    this.socket.on('connect', () => {
+    if (opts.tls) {
+      // TLS sockets cannot read through `onread`: their decrypted bytes come as 'data'
+      const tcp = net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress });
+      tcp.on('error', (e: NodeJS.ErrnoException) => {
+        if (!this.#errorCode) this.#errorCode = e.code ?? e.message;
+      });
+      this.socket = tls.connect({ socket: tcp, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
+      this.socket.setNoDelay(true);
+      this.socket.on('data', (buf: Buffer) => this.#onRead(buf.length, buf));
+    } else {
+      this.socket = net.connect({
+        host: opts.host,
+        port: opts.port,
+        localAddress: opts.localAddress,
+        noDelay: true,
+        onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => { this.#onRead(n, buf as Buffer); return true; } },
+      });
+    }
+    // connected = the TLS handshake done, for a TLS port
+    this.socket.on(opts.tls ? 'secureConnect' : 'connect', () => {
       this.connectedAt = performance.now();
       const w = JSON.stringify(opts.worker);
       const p = JSON.stringify(opts.password);

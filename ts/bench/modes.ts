@@ -36,6 +36,8 @@ export interface CommonOptions {
   timeoutS?: number;
   /** progress lines (stderr) */
   progress?: (line: string) => void;
+  /** connect over TLS (stratum+ssl://), certificate not verified */
+  tls?: boolean;
 }
 
 export interface ThroughputOptions extends CommonOptions {
@@ -131,7 +133,7 @@ async function openConnections(
   const make = (i: number) => {
     const worker = o.user.replaceAll('{i}', String(i));
     conns.push(new BenchConn(i, {
-      host: o.host, port: o.port, localAddress: bind?.[i % bind.length], worker, password: o.password, agent: AGENT,
+      host: o.host, port: o.port, localAddress: bind?.[i % bind.length], worker, password: o.password, agent: AGENT, tls: o.tls,
     }, h, load));
   };
   const timeoutMs = (o.timeoutS ?? 60) * 1000;

@@ -73,6 +73,7 @@ interface RawCommon {
   timeout: number;
   quiet?: boolean;
   json?: boolean;
+  tls?: boolean;
 }
 
 /** Options every load mode has. */
@@ -87,7 +88,8 @@ function withCommon(cmd: Command, connections: number): Command {
     .option('--pid <pids>', 'the pool\'s process id(s); with descendants: RSS and CPU of the pool', pidList)
     .option('--timeout <s>', 'seconds to wait for all handshakes (and each broadcast round)', num('--timeout', 0.1), 60)
     .option('-q, --quiet', 'no progress lines on stderr')
-    .option('--json', 'print only the JSON summary line (no table)');
+    .option('--json', 'print only the JSON summary line (no table)')
+    .option('--tls', 'connect over TLS (a stratum+ssl:// port; the certificate is not verified)');
 }
 
 interface RawMulti {
@@ -110,7 +112,7 @@ function multi(o: RawCommon & RawMulti): { procs: number; sources: string[] } | 
 function common(o: RawCommon): CommonOptions {
   return {
     host: o.host, port: o.port, user: o.user, password: o.password, connections: o.connections,
-    bind: o.bind, pids: o.pid, timeoutS: o.timeout, progress: o.quiet ? undefined : progressWriter(),
+    bind: o.bind, pids: o.pid, timeoutS: o.timeout, progress: o.quiet ? undefined : progressWriter(), tls: o.tls,
   };
 }
 
