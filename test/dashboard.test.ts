@@ -151,10 +151,20 @@ test.serial('overview: the chart shows a non-zero hashrate, the miners are liste
 
 test.serial('user page: the workers table lists the miners with hashrate, best share, last share, accepted/rejected; its own chart', async (t) => {
   const { page, errors } = await openPage();
-  await page.goto(`${base}#/user/alice`);
+  await page.goto(base);
+  // the header's search box leads to a user's page
+  await page.getByRole('searchbox', { name: 'user or address' }).fill('alice');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => location.hash === '#/user/alice');
   await page.waitForFunction(() => document.querySelectorAll('table[aria-label="workers"] tbody tr td[data-label="Worker"]').length >= 3,
     undefined, { timeout: 30_000 });
   await page.waitForFunction(nonZeroChart, '.chart .chart-summary', { timeout: 60_000 });
+  // the other ranges come from the history store too
+  for (const range of ['24h', '7d', '1h']) {
+    await page.getByRole('button', { name: range, exact: true }).click();
+    await page.waitForFunction((r) => new RegExp(`\\(last ${r}, \\d+ points\\)$`).test(document.querySelector('.chart .chart-summary')?.textContent ?? ''), range, { timeout: 15_000 });
+    t.is(await page.getByRole('button', { name: range, exact: true }).getAttribute('aria-pressed'), 'true');
+  }
   // every worker has shares in by now: a hashrate, a best share, a last share time
   await page.waitForFunction(() => [...document.querySelectorAll('table[aria-label="workers"] tbody tr')]
     .every((tr) => tr.querySelector('td[data-label="Hashrate"]')?.textContent !== '0 H/s'), undefined, { timeout: 30_000 });
