@@ -170,6 +170,7 @@ const problems = [];
 const must = ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/ckpool.js',
   'binding/index.js', 'binding/index.d.ts', 'binding/package.json', 'scripts/install.cjs',
   'Cargo.toml', 'Cargo.lock', 'build.rs', 'src/lib.rs', 'crates/ckpool-core/Cargo.toml', 'crates/ckpool-core/src/lib.rs',
+  'web/index.html', 'web/app.js', 'web/style.css', // the dashboard, served as is (no build step)
   ...Object.values(manifest.bin).map((f) => f.replace(/^\.\//, ''))];
 for (const f of must) if (!files.includes(f)) problems.push(`missing ${f}`);
 if (!files.some((f) => f.startsWith('conf/'))) problems.push('missing conf/');
