@@ -237,7 +237,7 @@ export class Pool {
       }
       return pool;
     } catch (e) {
-      ledger.close();
+      void ledger.close();
       generator.close();
       await server?.close().catch(() => undefined);
       await workers?.close().catch(() => undefined);
@@ -285,7 +285,7 @@ export class Pool {
     await this.server.close();
     await this.workers?.close();
     this.generator.close();
-    this.ledger.close();
+    await this.ledger.close();
     // after everything that emits events; queued deliveries are on disk for the next process
     await this.notifications?.stop();
     await this.shareLog?.close();

@@ -84,6 +84,8 @@ interface Entry {
   file: string | null;
   /** a submission of this block is under way in this process */
   submitting: boolean;
+  /** the last write of a chain-check verdict (writes of one entry go one after another) */
+  persisted?: Promise<void>;
 }
 
 export interface LedgerOptions {
@@ -129,6 +131,8 @@ export class BlockLedger {
   #checking: Promise<void> | null = null;
   #recheck = false;
   #detach: (() => void) | null = null;
+  /** verdict writes under way (close waits for them, so a restart reads them) */
+  readonly #writes = new Set<Promise<void>>();
 
   constructor(opts: LedgerOptions) {
     this.#o = opts;
@@ -151,11 +155,14 @@ export class BlockLedger {
     }
     let n = 0;
     for (const name of names) {
-      if (!/^\d+-[0-9a-f]{64}\.json$/.test(name)) continue;
+      const named = /^(\d+)-([0-9a-f]{64})\.json$/.exec(name);
+      if (!named) continue;
       const file = path.join(this.dir, name);
       try {
         const rec = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-        const hash = String(rec.hash);
+        // the name says which block it is; the content adds the rest (fields may be missing in old files)
+        const hash = typeof rec.hash === 'string' && /^[0-9a-f]{64}$/.test(rec.hash) ? rec.hash : named[2]!;
+        const height = Number.isSafeInteger(rec.height) ? Number(rec.height) : Number(named[1]);
         if (this.#byHash.has(hash)) continue;
         const result = await readFile(`${file.slice(0, -5)}.result.json`, 'utf8')
           .then((t) => JSON.parse(t) as { accepted: boolean; inconclusive?: boolean; verdicts?: NodeVerdict[]; orphaned?: boolean; reason?: string })
@@ -171,7 +178,7 @@ export class BlockLedger {
           if (!result.orphaned && result.reason && v.verdict !== 'rejected') v = { ...v, reason: result.reason };
         }
         this.#put({
-          record: { height: Number(rec.height), hash, ...who(rec as BlockMeta), reward: Number.isFinite(reward) ? reward : 0,
+          record: { height, hash, ...who(rec as BlockMeta), reward: Number.isFinite(reward) ? reward : 0,
             time: Math.floor(foundAt / 1000), diff: hashDifficulty(hash), ...v },
           foundAt, file, submitting: false,
         });
@@ -203,6 +210,13 @@ export class BlockLedger {
 
   /** A solve written to disk and being submitted. */
   found(f: BlockFound): void {
+    const known = this.#byHash.get(f.hash);
+    if (known) {
+      // the same block submitted again (a miner resent the share): one block, one record;
+      // the new submission's verdict replaces the old one when it comes
+      known.submitting = true;
+      return;
+    }
     const e: Entry = {
       record: { height: f.height, hash: f.hash, ...who(f.meta), reward: f.reward, time: Math.floor(f.time / 1000), diff: hashDifficulty(f.hash), verdict: 'pending' },
       foundAt: f.time, file: f.file, submitting: true,
@@ -282,10 +296,12 @@ export class BlockLedger {
     }
   }
 
-  close(): void {
+  /** Stop following the generator; resolves once the verdict writes under way are on disk. */
+  async close(): Promise<void> {
     this.#detach?.();
     this.#detach = null;
     this.#chain = null;
+    await Promise.all([...this.#writes]);
   }
 
   #put(e: Entry): void {
@@ -297,22 +313,29 @@ export class BlockLedger {
     const { reason: _old, ...rest } = e.record;
     e.record = { ...rest, verdict: v.verdict, ...(v.reason !== undefined ? { reason: v.reason } : {}) };
     this.#sorted = null;
-    if (persist && e.file) void this.#persist(e);
+    // one write after the other: a verdict that flips back quickly must not be overtaken
+    if (persist && e.file) {
+      const rec = e.record;
+      const p = (e.persisted ?? Promise.resolve()).then(() => this.#persist(e, rec));
+      e.persisted = p;
+      this.#writes.add(p);
+      void p.finally(() => this.#writes.delete(p));
+    }
     this.#o.events.emitSafe('block_verdict', e.record);
   }
 
   /** Merge the chain check's verdict into the result file (atomically). */
-  async #persist(e: Entry): Promise<void> {
+  async #persist(e: Entry, rec: BlockRecord): Promise<void> {
     const file = `${e.file!.slice(0, -5)}.result.json`;
     try {
-      const old = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => ({ hash: e.record.hash, height: e.record.height, verdicts: [] }));
-      const next = { ...old, accepted: e.record.verdict === 'accepted', orphaned: e.record.verdict === 'orphaned',
-        inconclusive: e.record.verdict === 'inconclusive', reason: e.record.reason, checkedAt: new Date().toISOString() };
+      const old = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => ({ hash: rec.hash, height: rec.height, verdicts: [] }));
+      const next = { ...old, accepted: rec.verdict === 'accepted', orphaned: rec.verdict === 'orphaned',
+        inconclusive: rec.verdict === 'inconclusive', reason: rec.reason, checkedAt: new Date().toISOString() };
       const tmp = `${file}.${process.pid}.tmp`;
       await writeFile(tmp, JSON.stringify(next) + '\n', { mode: 0o640 });
       await rename(tmp, file);
     } catch (err) {
-      this.#log.err(`Block ledger: cannot record the verdict of ${e.record.hash} in ${file}: ${(err as Error).message}`);
+      this.#log.err(`Block ledger: cannot record the verdict of ${rec.hash} in ${file}: ${(err as Error).message}`);
     }
   }
 }
