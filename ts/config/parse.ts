@@ -132,6 +132,13 @@ interface Draft {
   logdir?: string;
   maxclients?: number;
   dropidle?: number;
+  floodrate?: number;
+  floodburst?: number;
+  invalidburst?: number;
+  maxpending?: number;
+  linkmaxpending?: number;
+  linkminers?: number;
+  notifyfanout?: boolean;
   workers?: number;
   proxy?: ProxyEntry[];
   redirecturl?: string[];
@@ -417,6 +424,14 @@ const HANDLERS: Record<ConfigKey, Handler> = {
   dropidle: (ctx, node, d) => {
     d.dropidle = readInt(ctx, 'dropidle', node, 0, INT_MAX, 'a number of seconds from 0 (never drop idle clients)');
   },
+  // ckpool-ts: per-connection limits (issue 18)
+  floodrate: (ctx, node, d) => { d.floodrate = readInt(ctx, 'floodrate', node, 1, INT_MAX, 'messages per second from 1'); },
+  floodburst: (ctx, node, d) => { d.floodburst = readInt(ctx, 'floodburst', node, 1, INT_MAX, 'a number of messages from 1'); },
+  invalidburst: (ctx, node, d) => { d.invalidburst = readInt(ctx, 'invalidburst', node, 0, INT_MAX, 'a number of submits from 0 (never drop for a run of invalid shares)'); },
+  maxpending: (ctx, node, d) => { d.maxpending = readInt(ctx, 'maxpending', node, 1024, INT_MAX, 'a number of bytes from 1024'); },
+  linkmaxpending: (ctx, node, d) => { d.linkmaxpending = readInt(ctx, 'linkmaxpending', node, 65_536, INT_MAX, 'a number of bytes from 65536'); },
+  linkminers: (ctx, node, d) => { d.linkminers = readInt(ctx, 'linkminers', node, 0, INT_MAX, 'a number of miners from 0 (count them against maxclients)'); },
+  notifyfanout: (ctx, node, d) => { d.notifyfanout = readBool(ctx, 'notifyfanout', node); },
   workers: (ctx, node, d) => {
     d.workers = node.kind === 'string' && node.value === 'auto'
       ? autoWorkers()
@@ -549,6 +564,13 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     ...(draft.apitoken !== undefined ? { apitoken: draft.apitoken } : {}),
     ...(draft.notifications !== undefined ? { notifications: draft.notifications } : {}),
     ...(draft.notifyqueue !== undefined ? { notifyqueue: draft.notifyqueue } : {}),
+    ...(draft.floodrate !== undefined ? { floodrate: draft.floodrate } : {}),
+    ...(draft.floodburst !== undefined ? { floodburst: draft.floodburst } : {}),
+    ...(draft.invalidburst !== undefined ? { invalidburst: draft.invalidburst } : {}),
+    ...(draft.maxpending !== undefined ? { maxpending: draft.maxpending } : {}),
+    ...(draft.linkmaxpending !== undefined ? { linkmaxpending: draft.linkmaxpending } : {}),
+    ...(draft.linkminers !== undefined ? { linkminers: draft.linkminers } : {}),
+    ...(draft.notifyfanout !== undefined ? { notifyfanout: draft.notifyfanout } : {}),
     sv2url: draft.sv2url ?? [],
     ...(draft.sv2AuthorityKey !== undefined ? { sv2AuthorityKey: draft.sv2AuthorityKey } : {}),
     ...(draft.sv2StaticKey !== undefined ? { sv2StaticKey: draft.sv2StaticKey } : {}),

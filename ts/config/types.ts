@@ -132,6 +132,22 @@ export interface CkpoolConfig {
   /** ckpool-ts extension: most deliveries waiting in the notification outbox (default 1000). */
   readonly notifyqueue?: number;
   /**
+   * ckpool-ts extensions, per-connection limits (issue 18; absent = the defaults in
+   * ts/stratum/server-types.ts DEFAULTS and ts/pool/stratifier.ts): flood control per
+   * direct miner connection (messages/s and burst), invalid submits in a row before a
+   * miner is dropped (0 = never), a miner connection's output bound in bytes, a
+   * passthrough/node/proxy link's output bound, how many miners all links together may
+   * carry (0 = they count against maxclients with the direct ones), and whether a
+   * passthrough asks its pool for notify fan-out.
+   */
+  readonly floodrate?: number;
+  readonly floodburst?: number;
+  readonly invalidburst?: number;
+  readonly maxpending?: number;
+  readonly linkmaxpending?: number;
+  readonly linkminers?: number;
+  readonly notifyfanout?: boolean;
+  /**
    * ckpool 1.2: Stratum V2 listen urls (`host[:port]`, port 3336 when absent, or
    * `stratum2+tcp://host:port`); empty = no SV2 listener (ts/sv2).
    */
@@ -179,6 +195,13 @@ export const CONFIG_KEY = {
   apitoken: 'apitoken',
   notifications: 'notifications',
   notifyqueue: 'notifyqueue',
+  floodrate: 'floodrate',
+  floodburst: 'floodburst',
+  invalidburst: 'invalidburst',
+  maxpending: 'maxpending',
+  linkmaxpending: 'linkmaxpending',
+  linkminers: 'linkminers',
+  notifyfanout: 'notifyfanout',
   sv2url: 'sv2url',
   sv2AuthorityKey: 'sv2_authority_key',
   sv2StaticKey: 'sv2_static_key',

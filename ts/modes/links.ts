@@ -18,6 +18,12 @@
  * ckpool's node and redirector read them. Replies are tagged from the method of the
  * request they answer, remembered per miner by id.
  *
+ * Notify fan-out (ckpool-ts extension): a passthrough whose handshake params include
+ * "notify-fanout" gets each new job once, as `{"client_id":"*","node.method":"update",…}`,
+ * instead of one tagged copy per miner (the stratifier's sendShared; not in -B solo mode,
+ * where every user's coinbase differs). At 10,000 miners a block change is then one
+ * 1–2 KB line on the link, not 10,000 of them built, written and parsed.
+ *
  * Node links also get ckpool's `{"node.method":"workinfo",...}` for every new workbase,
  * preceded by a `transactions` message with the raw transactions that link has not been
  * sent yet, so a node (ckpool's or ours) can check its miners' shares itself and build
@@ -63,14 +69,29 @@ export interface LinkHubOptions {
   logger?: Logger;
 }
 
-/** Limits of a link connection: downstream miner lines plus tags, and a notify per miner per job. */
-const LINK_LIMITS = { maxLineBytes: 64 * 1024, maxPendingBytes: 1024 * 1024 * 1024, flood: false };
+/** Longest line on a link: a downstream miner's line plus its tags. */
+const LINK_LINE_BYTES = 64 * 1024;
+/**
+ * A subscribe from a ckpool proxy (-p): ckpool's proxy says "ckpool/0.9.9", ours
+ * "ckpool-ts/…". One such connection carries a whole farm's shares, so it gets a link's
+ * limits (no flood bucket, the link output bound; the stratifier skips the invalid-share
+ * burst for it). A claim anyone can make, like mining.passthrough itself (see above).
+ */
+const PROXY_AGENT = /^ckpool(-ts)?\//;
 /** first sub-client id (direct connections count up from the number of serverurls) */
 const FIRST_SUB_ID = 2 ** 32;
 /** requests remembered per miner for tagging their replies (ones never answered age out) */
 const MAX_PENDING = 64;
 /** a transaction not in this many workbases in a row is sent to a node link again if it comes back */
 const TX_MEMORY = 32;
+/**
+ * A line for every subscribed miner behind the link (ckpool-ts extension, only to links
+ * whose handshake asked for it with a "notify-fanout" param: ckpool's own passthroughs
+ * never see it).
+ */
+export const FANOUT_PREFIX = '{"client_id":"*",';
+/** The handshake param by which a passthrough asks for FANOUT_PREFIX lines. */
+export const FANOUT_PARAM = 'notify-fanout';
 /** `{"id":null,"method":"` — how every message the pool starts itself begins (protocol.ts) */
 const SERVER_MSG = '{"id":null,"method":"';
 
@@ -143,6 +164,16 @@ class SubConnection implements StratumConnection {
     return this.send(JSON.stringify(msg));
   }
 
+  /**
+   * A message every subscribed miner gets (a new job): on a link that asked for
+   * notify-fanout it crosses the link once, whatever the number of miners behind it.
+   */
+  sendShared(line: string): boolean {
+    if (this.closed || !this.link.fanout) return false;
+    this.link.fan(line);
+    return true;
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.link.conn.send(`dropclient=${this.clientId}`);
@@ -158,7 +189,37 @@ export class Link {
   messages = 0;
   /** node links: txid → the last workbase (hub count) it was in, for the transactions this link already has */
   readonly txSent = new Map<string, number>();
-  constructor(readonly hub: LinkHub, readonly conn: StratumConnection, readonly kind: LinkKind, readonly agent: string) {}
+  /** shared lines sent this tick (one copy per link: sendShared) */
+  #fanned: string | null = null;
+  /** shared messages sent, and the per-miner copies they replaced */
+  fanouts = 0;
+  fanoutCopiesSaved = 0;
+  constructor(readonly hub: LinkHub, readonly conn: StratumConnection, readonly kind: LinkKind, readonly agent: string, readonly fanout: boolean) {}
+
+  /** @internal One copy of `line` for every subscribed miner behind this link, sent once per tick. */
+  fan(line: string): void {
+    if (this.#fanned === line) {
+      this.fanoutCopiesSaved++;
+      return;
+    }
+    if (this.#fanned === null) process.nextTick(clearFan, this);
+    this.#fanned = line;
+    this.fanouts++;
+    this.conn.send(`${FANOUT_PREFIX}"node.method":"${this.#tagOf(line)}",${line.slice(1)}`);
+  }
+
+  #tagOf(line: string): NodeMethod {
+    return line.startsWith(SERVER_MSG) ? serverMethod(line.slice(SERVER_MSG.length, line.indexOf('"', SERVER_MSG.length))) : 'message';
+  }
+
+  /** @internal */
+  _clearFan(): void {
+    this.#fanned = null;
+  }
+}
+
+function clearFan(l: Link): void {
+  l._clearFan();
 }
 
 export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [link: Link, reason: string] }> {
@@ -200,9 +261,13 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
         if (link !== undefined) return this.#fromLink(link, msg);
       }
       const m = msg.method;
-      if (typeof m === 'string' && m.length >= 11 && (m.charCodeAt(7) | 0x20) !== 0x73 /* s: subscribe, submit */) {
-        const l = m.toLowerCase();
-        if (l === 'mining.passthrough' || l === 'mining.node') return this.#handshake(c, msg, l === 'mining.node' ? 'node' : 'passthrough');
+      if (typeof m === 'string' && m.length >= 11) {
+        if ((m.charCodeAt(7) | 0x20) !== 0x73 /* s: subscribe, submit */) {
+          const l = m.toLowerCase();
+          if (l === 'mining.passthrough' || l === 'mining.node') return this.#handshake(c, msg, l === 'mining.node' ? 'node' : 'passthrough');
+        } else if (m === 'mining.subscribe' && Array.isArray(msg.params) && typeof msg.params[0] === 'string' && PROXY_AGENT.test(msg.params[0])) {
+          server.setConnectionLimits(c, { maxPendingBytes: server.linkMaxPendingBytes, flood: false });
+        }
       }
       stratifier.message(c, msg);
     });
@@ -228,11 +293,13 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
     }
     const agent = Array.isArray(msg.params) && typeof msg.params[0] === 'string' ? msg.params[0].slice(0, 64) : '';
     stratifier.disconnect(c, `became a ${kind} link`);
-    const link = new Link(this, c, kind, agent);
+    // one copy of each new job for all of its miners, if the downstream asked (ckpool-ts passthroughs do)
+    const fanout = kind === 'passthrough' && Array.isArray(msg.params) && msg.params.slice(1).includes(FANOUT_PARAM);
+    const link = new Link(this, c, kind, agent, fanout);
     this.links.set(c.id, link);
-    server.setConnectionLimits(c, LINK_LIMITS);
+    server.setConnectionLimits(c, { maxLineBytes: LINK_LINE_BYTES, maxPendingBytes: server.linkMaxPendingBytes, flood: false });
     c.send(reply(msg.id, true));
-    this.#log.notice(`Client ${c.id} ${c.address} is a ${kind} link${agent ? ` (${agent})` : ''}`);
+    this.#log.notice(`Client ${c.id} ${c.address} is a ${kind} link${agent ? ` (${agent})` : ''}${fanout ? ', notify fan-out' : ''}`);
     if (kind === 'node') {
       const wb = this.#o.generator.current;
       if (wb) this.#sendWork(link, wb);
@@ -253,8 +320,10 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
       return;
     }
     if (sub === undefined) {
-      // miners behind links count against maxclients like direct ones
-      if (this.subClients + this.#o.server.connections.size >= this.#o.server.maxClients) {
+      // miners behind links count against maxclients like direct ones, unless the links
+      // have their own limit (linkminers: they hold no descriptor here)
+      const srv = this.#o.server;
+      if (srv.linkMiners > 0 ? this.subClients >= srv.linkMiners : this.subClients + srv.connections.size >= srv.maxClients) {
         link.conn.send(`dropclient=${cid}`);
         return;
       }

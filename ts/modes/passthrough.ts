@@ -13,6 +13,12 @@
  *   `{"client_id":N,"node.method":"…",` at the start (how ckpool-ts's pool writes it) is
  *   cut off as text; anywhere else the line is parsed and re-serialised.
  *   `dropclient=N` drops miner N.
+ * - Notify fan-out (ckpool-ts extension, -P only): the handshake carries a second param
+ *   "notify-fanout"; a ckpool-ts pool then sends each new job once per link as
+ *   `{"client_id":"*","node.method":"update",…}`, and it goes to every miner whose
+ *   subscribe the pool answered over this link — the same set the pool would have sent
+ *   a copy each (./links.ts). A C ckpool pool ignores the param and sends one copy per
+ *   miner, which works as before.
  * - A miner that leaves is reported with `{"id":42,"client_id":N,...,"method":"mining.term","params":[]}`.
  * - The `proxy` array is a failover set (./upstream.ts). A new link knows none of the
  *   miners, so when one comes up after a loss (or a fail-back) every miner is sent
@@ -32,10 +38,9 @@ import { NullLogger, type Logger } from '../log/logger.js';
 import { StratumError, err, reconnect, reply } from '../pool/protocol.js';
 import { StratumServer, type StratumConnection, type StratumServerOptions } from '../stratum/server.js';
 import { tlsCredentialsFor } from '../tls/credentials.js';
+import { serverLimitsFromConfig } from '../stratum/server-types.js';
 import { AGENT } from './common.js';
-import { PoolEvents } from '../events.js';
-import { Notifications, type NotifyTuning } from '../notify/service.js';
-import { watchUpstream } from '../notify/sources.js';
+import { FANOUT_PARAM, FANOUT_PREFIX } from './links.js';
 import { Upstream, type Active, type Json, type UpstreamLink } from './upstream.js';
 
 export type PassthroughKind = 'passthrough' | 'node' | 'redirector';
@@ -48,6 +53,8 @@ export interface Miner {
   readonly suffix: string;
   /** it has sent something over the current link */
   sent: boolean;
+  /** the pool answered its subscribe over the current link (it gets fan-out lines) */
+  subscribed: boolean;
   /** the tap's per-miner state */
   tap: unknown;
 }
@@ -78,22 +85,17 @@ export interface PassthroughOptions {
   handshakeTimeoutMs?: number;
   /** period of the `Passthrough:` log line, ms (default 60 000) */
   logIntervalMs?: number;
-  /** Notification delivery pacing (the webhooks are the config's `notifications`). */
-  notify?: NotifyTuning;
 }
 
 const CLIENT_ID_PREFIX = '{"client_id":';
 const NODE_METHOD = '"node.method":"';
+const SUBSCRIBE_RESULT = 'subscribe.result"';
 
 export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; down: [reason: string] }> {
   readonly miners = new Map<number, Miner>();
   readonly upstream: Upstream<true>;
   readonly logger: Logger;
-  readonly counters = { up: 0, down: 0, dropped: 0, reconnected: 0 };
-  /** Operator events (ts/events.ts): upstream_down / upstream_up. */
-  readonly events = new PoolEvents();
-  /** Webhook notifications (config `notifications`), null when none are configured. */
-  notifications: Notifications | null = null;
+  readonly counters = { up: 0, down: 0, dropped: 0, reconnected: 0, fanouts: 0 };
   readonly #tap: PassthroughTap | null;
   #timer: NodeJS.Timeout | null = null;
 
@@ -117,7 +119,9 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
         // and must be read from its text (./node.ts)
         link.rawHook = (line) => this.#rawLine(line);
         const answer = link.waitFor((m) => m.client_id === undefined && 'result' in m, `the ${method} handshake`, opts.handshakeTimeoutMs ?? 15_000);
-        link.sendJson({ id: 0, method, params: [AGENT] });
+        // a plain passthrough asks for one copy of each new job for all its miners
+        // (FANOUT_PARAM): a ckpool-ts pool sends it, ckpool ignores the extra param
+        link.sendJson({ id: 0, method, params: kind === 'passthrough' && config.notifyfanout !== false ? [AGENT, FANOUT_PARAM] : [AGENT] });
         const r = await answer;
         if (r.result !== true) throw ckError('CKP_ERR_PROXY_REFUSED', link.url, method, JSON.stringify(r.error ?? r.result));
         return true as const;
@@ -137,14 +141,11 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     const kind: PassthroughKind = config.mode === 'node' ? 'node' : config.mode === 'redirector' ? 'redirector' : 'passthrough';
     if (config.mode !== kind) throw ckError('CKP_ERR_PROXY_OPTION', 'mode', 'passthrough, node or redirector', config.mode);
     const logger = opts.logger ?? new NullLogger();
-    const server = new StratumServer({ maxClients: config.maxclients, tls: tlsCredentialsFor(config), ...opts.server, urls: [...config.serverurl], logger });
+    const server = new StratumServer({ maxClients: config.maxclients, tls: tlsCredentialsFor(config), ...serverLimitsFromConfig(config), ...opts.server, urls: [...config.serverurl], logger });
     server.accepting = false;
     const mode = new PassthroughMode(config, kind, server, { ...opts, logger }, tap);
     mode.#wire();
     try {
-      mode.events.onListenerError = (name, e) => logger.err(`A ${name} event listener failed: ${(e as Error).message}`);
-      watchUpstream(mode.upstream, mode.events);
-      mode.notifications = await Notifications.start({ config, events: mode.events, logger, name: opts.name ?? config.mode, tuning: opts.notify });
       await server.listen();
     } catch (e) {
       await mode.stop();
@@ -169,7 +170,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     const server = this.server;
     server.on('connection', (conn) => {
       const suffix = `,"client_id":${conn.id},"address":${JSON.stringify(conn.address)},"server":${conn.serverIndex}}`;
-      this.miners.set(conn.id, { conn, id: conn.id, suffix, sent: false, tap: undefined });
+      this.miners.set(conn.id, { conn, id: conn.id, suffix, sent: false, subscribed: false, tap: undefined });
     });
     server.on('message', (conn, msg, raw) => {
       const m = this.miners.get(conn.id);
@@ -199,7 +200,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     this.upstream.on('up', (a) => this.#onUp(a));
     this.upstream.on('down', (reason) => {
       this.server.accepting = false;
-      for (const m of this.miners.values()) m.sent = false;
+      for (const m of this.miners.values()) m.sent = m.subscribed = false;
       this.logger.warning(`${this.kind}: no upstream pool (${reason}); ${this.miners.size} miner(s) wait, new ones are refused`);
       this.emit('down', reason);
     });
@@ -211,7 +212,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     if (this.miners.size) {
       this.logger.notice(`${this.kind}: new upstream link: sending ${this.miners.size} miner(s) client.reconnect`);
       for (const m of [...this.miners.values()]) {
-        m.sent = false; // the new link never heard of it: no mining.term for it there
+        m.sent = m.subscribed = false; // the new link never heard of it: no mining.term for it there
         this.counters.reconnected++;
         m.conn.send(reconnect());
         m.conn.close('upstream link changed');
@@ -223,6 +224,10 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
 
   /** The fast path for lines from upstream: true when handled without parsing. */
   #rawLine(line: string): boolean {
+    if (line.startsWith(FANOUT_PREFIX)) {
+      this.#fanout(line);
+      return true;
+    }
     if (line.startsWith(CLIENT_ID_PREFIX)) {
       if (this.#tap?.parseDownstream) return false;
       let i = CLIENT_ID_PREFIX.length;
@@ -235,13 +240,16 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
       }
       if (c !== 0x2c /* , */) return false;
       // the pool's "node.method" tag is for passthroughs and nodes, not for the miner
+      let subscribeResult = false;
       if (line.startsWith(NODE_METHOD, i + 1)) {
         const end = line.indexOf('"', i + 1 + NODE_METHOD.length);
         if (end < 0 || line.charCodeAt(end + 1) !== 0x2c) return false;
+        subscribeResult = line.startsWith(SUBSCRIBE_RESULT, i + 1 + NODE_METHOD.length);
         i = end + 1;
       }
       const m = this.miners.get(id);
       if (m !== undefined) {
+        if (subscribeResult) m.subscribed = true;
         m.conn.send('{' + line.slice(i + 1));
         this.counters.down++;
       }
@@ -266,11 +274,30 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     }
     const m = typeof id === 'number' ? this.miners.get(id) : undefined;
     if (m === undefined) return;
+    if (msg['node.method'] === 'subscribe.result') m.subscribed = true;
     delete msg.client_id;
     delete msg['node.method'];
     this.#tap?.toMiner?.(m, msg);
     m.conn.send(JSON.stringify(msg));
     this.counters.down++;
+  }
+
+  /** A line for every miner the pool holds as subscribed (one copy crossed the link). */
+  #fanout(line: string): void {
+    let i = FANOUT_PREFIX.length;
+    if (line.startsWith(NODE_METHOD, i)) {
+      const end = line.indexOf('"', i + NODE_METHOD.length);
+      if (end < 0 || line.charCodeAt(end + 1) !== 0x2c) return;
+      i = end + 2;
+    }
+    // encoded once, the same bytes to every socket
+    const buf = Buffer.from('{' + line.slice(i) + (line.endsWith('\n') ? '' : '\n'));
+    let n = 0;
+    for (const m of this.miners.values()) {
+      if (m.subscribed && m.conn.send(buf)) n++;
+    }
+    this.counters.down += n;
+    this.counters.fanouts++;
   }
 
   #logStats(): void {
@@ -291,6 +318,5 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     this.upstream.close();
     await this.server.close();
     await this.#tap?.close?.();
-    await this.notifications?.stop();
   }
 }

@@ -19,6 +19,7 @@ import type { CkpoolConfig } from '../config/types.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import { ServerSet } from '../node/servers.js';
 import { StratumServer, type StratumServerOptions } from '../stratum/server.js';
+import { serverLimitsFromConfig } from '../stratum/server-types.js';
 import { PoolStats } from '../stats/stats.js';
 import { ShareLog } from '../stats/sharelog.js';
 import { Generator } from '../work/generator.js';
@@ -180,14 +181,14 @@ export class Pool {
         mindiff: config.mindiff, startdiff: config.startdiff, highdiff: config.highdiff, maxdiff: config.maxdiff,
         nonce1length: config.nonce1length, nonce2length: config.nonce2length, versionMask: config.versionMask,
         updateInterval: config.updateInterval, poolName, serverUrls: urls,
-        authTimeoutMs: opts.authTimeoutMs, invalidBurst: opts.invalidBurst,
+        authTimeoutMs: opts.authTimeoutMs, invalidBurst: opts.invalidBurst ?? (config.invalidburst === 0 ? Number.POSITIVE_INFINITY : config.invalidburst),
         dropIdleMs: opts.dropIdleMs ?? (config.dropidle ?? 0) * 1000,
       };
       const nodeServers = new Set(config.nodeserver.map((_, i) => config.serverurl.length + i));
       if (nthreads > 0) {
         workers = await PoolWorkers.start({
           count: nthreads, generator, stats, stratifier: stratifierOptions,
-          server: { ...opts.server, urls, tls }, maxClients: opts.server?.maxClients ?? config.maxclients,
+          server: { ...serverLimitsFromConfig(config), ...opts.server, urls, tls }, maxClients: opts.server?.maxClients ?? config.maxclients,
           shareLogDir: opts.logShares ? config.logdir : null, logger,
           blockMessage: (wb, who) => blockSolvedText(wb.height, who, poolName),
         });
@@ -195,7 +196,7 @@ export class Pool {
       }
       const w = workers;
       server = new StratumServer({
-        maxClients: config.maxclients, ...opts.server, urls, tls, logger, idStart: urls.length, idStep: slot.count,
+        maxClients: config.maxclients, ...serverLimitsFromConfig(config), ...opts.server, urls, tls, logger, idStart: urls.length, idStep: slot.count,
         // miners go to the worker threads; node links stay here, with the full templates
         handoff: w ? (socket, index, highdiff) => (nodeServers.has(index) ? 'local' : w.handoff(socket, index, highdiff)) : undefined,
       });

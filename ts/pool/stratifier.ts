@@ -160,6 +160,8 @@ const SESSION_KEEP_MS = 600_000;
 const BATCH = 32;
 const MAX_TXN_REPLY_BYTES = 512 * 1024;
 const INVALID_BURST = 500;
+/** the user agent of a ckpool proxy (-p): ckpool's "ckpool/0.9.9" or ours "ckpool-ts/…" */
+const PROXY_AGENT = /^ckpool(-ts)?\//;
 
 export class Stratifier extends EventEmitter<StratifierEvents> {
   readonly clients = new Map<number, Client>();
@@ -593,9 +595,14 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     // forget jobs the generator no longer keeps (their duplicate sets go with them)
     for (const id of this.#jobs.keys()) if (!this.#gen.workbase(id) && id !== wb.jobId) this.#jobs.delete(id);
     this.#o.stats?.setNetworkDiff(wb.networkDiff);
+    // one text for every miner (solo: one per user); a passthrough link with notify
+    // fan-out takes it once for all of its miners (ts/modes/links.ts)
+    const e = this.#o.solo ? null : this.#checkerFor(this.#jobFor(wb), null);
+    const shared = e === null ? null : clean ? e.clean : e.dirty;
     for (const c of this.clients.values()) {
       if (!c.subscribed || (this.#o.solo && !c.authorised)) continue;
-      this.#sendJob(c, wb, clean);
+      if (shared !== null && c.conn.sendShared?.(shared) === true) c.lastSentSeq = wb.seq;
+      else this.#sendJob(c, wb, clean);
     }
   }
 
@@ -769,7 +776,9 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     // the one that dropped it: nothing more to decide or log for those
     if (c.conn.closed) return;
     const now = Date.now();
-    if (++c.invalidRun >= (this.#o.invalidBurst ?? INVALID_BURST)) {
+    // a ckpool proxy's one connection carries a whole farm (ts/modes/links.ts): its
+    // stale shares after a block change are many miners', so only the timed rules below apply
+    if (++c.invalidRun >= (this.#o.invalidBurst ?? INVALID_BURST) && !PROXY_AGENT.test(c.agent)) {
       this.#log.notice(`Client ${c.id} ${c.conn.address} sent ${c.invalidRun} invalid submits in a row, dropping`);
       c.conn.close('invalid share flood', true);
       return;

@@ -45,6 +45,15 @@ export interface StratumServerOptions {
   floodBurst?: number;
   floodRate?: number;
   /**
+   * Limits of a passthrough or node link, and of a connection that subscribed as a
+   * ckpool proxy (ts/modes/links.ts): its output bound (default 1 GiB: a notify per
+   * miner per job when the downstream cannot take fan-out), and how many miners all
+   * links together may carry (default 0: they count against maxClients with the direct
+   * connections). Flood control never applies to them.
+   */
+  linkMaxPendingBytes?: number;
+  linkMiners?: number;
+  /**
    * Fair service (ts/stratum/fairness.ts): lines handled per connection per event-loop
    * turn (default 16; the rest of a burst waits, unread, for later turns in round-robin
    * order), and the work per turn before sockets are polled again (default 4 ms).
@@ -102,6 +111,12 @@ export interface StratumConnection {
   send(line: string | Uint8Array): boolean;
   /** JSON.stringify(msg) + '\n', then as send(). */
   sendJson(msg: unknown): boolean;
+  /**
+   * Optional: a line every subscribed miner gets (a new job). A miner behind a
+   * passthrough link with notify fan-out (ts/modes/links.ts) returns true: the link
+   * carries one copy for all its miners. Undefined or false: send() it as usual.
+   */
+  sendShared?(line: string): boolean;
   /** Close after flushing what is queued (graceful), or at once with destroy=true. */
   close(reason: string, destroy?: boolean): void;
   /** Arbitrary per-connection state slot for the stratifier. */
@@ -170,10 +185,23 @@ export const DEFAULTS = {
   backlog: 8192,
   floodBurst: 4096,
   floodRate: 10_000,
+  linkMaxPendingBytes: 1024 * 1024 * 1024,
+  linkMiners: 0,
   linesPerTurn: 16,
   sliceMs: 4,
   pauseOutputBytes: 64 * 1024,
 };
+
+/** The ckpool.conf keys of the per-connection limits (issue 18), as server options; absent keys stay absent (defaults above). */
+export function serverLimitsFromConfig(c: { floodrate?: number; floodburst?: number; maxpending?: number; linkmaxpending?: number; linkminers?: number }): Partial<StratumServerOptions> {
+  const o: Partial<StratumServerOptions> = {};
+  if (c.floodrate !== undefined) o.floodRate = c.floodrate;
+  if (c.floodburst !== undefined) o.floodBurst = c.floodburst;
+  if (c.maxpending !== undefined) o.maxPendingBytes = c.maxpending;
+  if (c.linkmaxpending !== undefined) o.linkMaxPendingBytes = c.linkmaxpending;
+  if (c.linkminers !== undefined) o.linkMiners = c.linkminers;
+  return o;
+}
 
 // --- option checks and address text, used by the server
 

@@ -259,6 +259,9 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   readonly closeLingerMs: number;
   readonly floodBurst: number;
   readonly floodRate: number;
+  /** passthrough/node/proxy links (ts/modes/links.ts): output bound; miners all links may carry (0: within maxClients) */
+  readonly linkMaxPendingBytes: number;
+  readonly linkMiners: number;
 
   /** @internal hot-path copy */
   _maxPendingBytes: number;
@@ -319,6 +322,8 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     this.backlog = positive('backlog', opts.backlog, DEFAULTS.backlog);
     this.floodBurst = positive('floodBurst', opts.floodBurst, DEFAULTS.floodBurst);
     this.floodRate = positive('floodRate', opts.floodRate, DEFAULTS.floodRate);
+    this.linkMaxPendingBytes = positive('linkMaxPendingBytes', opts.linkMaxPendingBytes, DEFAULTS.linkMaxPendingBytes);
+    this.linkMiners = positive('linkMiners', opts.linkMiners, DEFAULTS.linkMiners, true);
     this.replyInvalidJson = opts.replyInvalidJson ?? true;
     this.pauseOutputBytes = positive('pauseOutputBytes', opts.pauseOutputBytes, DEFAULTS.pauseOutputBytes);
     this._fair = new FairScheduler<Client>((client, max) => this.frameClient(client, max), onSocketDrain, {
