@@ -21,6 +21,7 @@ import type { StratumClient } from '../ts/miner/client.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
 import { FakeUpstream, miner, mineOne, modeConfig, removeTempDirs, submitUntilBlock } from './helpers/modes.js';
 import { ProxyMode } from '../ts/modes/proxy.js';
+import { PassthroughMode } from '../ts/modes/passthrough.js';
 import { NotifyReceiver } from './helpers/notify-receiver.js';
 
 let node: BcoinNode;
@@ -338,6 +339,30 @@ test.serial('proxy mode: upstream_down when the upstream pool goes away, upstrea
   } finally {
     await proxy.stop();
     await up.close().catch(() => undefined);
+    removeTempDirs();
+  }
+});
+
+test.serial('passthrough mode: upstream_down when its pool goes away, upstream_up when the pool is back on the same port', async (t) => {
+  const upLogdir = tmp('pt-upstream');
+  let upstream = await startPool(upLogdir, []);
+  const port = upstream.addresses[0]!.port;
+  const config = modeConfig('passthrough', [{ port }], {
+    notifications: [{ url: receiver.url('/passthrough'), format: 'slack', events: ['upstream_down', 'upstream_up'], ca: receiver.caPath }],
+  });
+  const pt = await PassthroughMode.start(config, { logger: new MemoryLogger(), retryMs: 100, notify: { retryMs: 200, retryMaxMs: 1000 } });
+  try {
+    await pt.waitReady(10_000);
+    await upstream.stop();
+    await receiver.waitFor(() => receiver.at('/passthrough', 'upstream_down').length > 0, 15_000, 'upstream_down');
+    t.regex(receiver.at('/passthrough', 'upstream_down')[0]!.body.text as string, new RegExp(`Upstream pool 127\\.0\\.0\\.1:${port} lost`));
+    upstream = await startPool(upLogdir, [], new MemoryLogger(), { serverurl: [`127.0.0.1:${port}`] });
+    await receiver.waitFor(() => receiver.at('/passthrough', 'upstream_up').length > 0, 20_000, 'upstream_up');
+    t.regex(receiver.at('/passthrough', 'upstream_up')[0]!.body.text as string, new RegExp(`Upstream pool 127\\.0\\.0\\.1:${port} connected again`));
+    t.is(receiver.at('/passthrough', 'upstream_down').length, 1);
+  } finally {
+    await pt.stop();
+    await upstream.stop();
     removeTempDirs();
   }
 });

@@ -40,6 +40,9 @@ import { StratumServer, type StratumConnection, type StratumServerOptions } from
 import { tlsCredentialsFor } from '../tls/credentials.js';
 import { serverLimitsFromConfig } from '../stratum/server-types.js';
 import { AGENT } from './common.js';
+import { PoolEvents } from '../events.js';
+import { Notifications, type NotifyTuning } from '../notify/service.js';
+import { watchUpstream } from '../notify/sources.js';
 import { FANOUT_PARAM, FANOUT_PREFIX } from './links.js';
 import { Upstream, type Active, type Json, type UpstreamLink } from './upstream.js';
 
@@ -85,6 +88,8 @@ export interface PassthroughOptions {
   handshakeTimeoutMs?: number;
   /** period of the `Passthrough:` log line, ms (default 60 000) */
   logIntervalMs?: number;
+  /** Notification delivery pacing (the webhooks are the config's `notifications`). */
+  notify?: NotifyTuning;
 }
 
 const CLIENT_ID_PREFIX = '{"client_id":';
@@ -96,6 +101,10 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
   readonly upstream: Upstream<true>;
   readonly logger: Logger;
   readonly counters = { up: 0, down: 0, dropped: 0, reconnected: 0, fanouts: 0 };
+  /** Operator events (ts/events.ts): upstream_down / upstream_up. */
+  readonly events = new PoolEvents();
+  /** Webhook notifications (config `notifications`), null when none are configured. */
+  notifications: Notifications | null = null;
   readonly #tap: PassthroughTap | null;
   #timer: NodeJS.Timeout | null = null;
 
@@ -146,6 +155,9 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     const mode = new PassthroughMode(config, kind, server, { ...opts, logger }, tap);
     mode.#wire();
     try {
+      mode.events.onListenerError = (name, e) => logger.err(`A ${name} event listener failed: ${(e as Error).message}`);
+      watchUpstream(mode.upstream, mode.events);
+      mode.notifications = await Notifications.start({ config, events: mode.events, logger, name: opts.name ?? config.mode, tuning: opts.notify });
       await server.listen();
     } catch (e) {
       await mode.stop();
@@ -318,5 +330,6 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     this.upstream.close();
     await this.server.close();
     await this.#tap?.close?.();
+    await this.notifications?.stop();
   }
 }

@@ -305,9 +305,8 @@ export class Notifier {
     const pendingBefore = this.size;
     const [p] = v.t.queue.splice(v.i, 1) as [Pending];
     this.dropped++;
-    this.#known.delete(p.file);
     this.#log.warning(ckError('CKP_ERR_NOTIFY_DROPPED', pendingBefore, p.rec.type, p.rec.id, v.t.label).message);
-    void this.#outbox.remove(p.file).catch(() => undefined);
+    void this.#outbox.remove(p.file).catch(() => undefined).finally(() => this.#known.delete(p.file));
     return true;
   }
 
@@ -384,16 +383,23 @@ export class Notifier {
     });
   }
 
-  #finish(t: Target, p: Pending): void {
+  /** Out of the queue; the name is forgotten only after the file is gone, so a rescan cannot queue it again. */
+  async #finish(t: Target, p: Pending, unlink: boolean): Promise<void> {
     const i = t.queue.indexOf(p);
     if (i >= 0) t.queue.splice(i, 1);
-    this.#known.delete(p.file);
+    try {
+      if (unlink) await this.#outbox.remove(p.file);
+    } catch (e) {
+      this.#log.err(ckError('CKP_ERR_NOTIFY_OUTBOX', this.#outbox.dir, `cannot remove ${p.file}: ${(e as Error).message}`).message);
+    } finally {
+      this.#known.delete(p.file);
+    }
   }
 
   async #attempt(t: Target, p: Pending): Promise<void> {
     // delivered by another process meanwhile (a handover's other half): nothing to send
     if (p.persisted && !(await stat(join(this.#outbox.dir, p.file)).then(() => true, () => false))) {
-      this.#finish(t, p);
+      await this.#finish(t, p, false);
       return;
     }
     p.attempts++;
@@ -405,9 +411,7 @@ export class Notifier {
     });
     if (this.#stopped && !r.ok) return; // aborted: stays on disk for the next process
     if (r.ok || r.permanent) {
-      this.#finish(t, p);
-      await this.#outbox.remove(p.file).catch((e: Error) =>
-        this.#log.err(ckError('CKP_ERR_NOTIFY_OUTBOX', this.#outbox.dir, `cannot remove delivered ${p.file}: ${e.message}`).message));
+      await this.#finish(t, p, true);
       if (r.ok) {
         this.delivered++;
         if (t.failures > 0) this.#log.notice(`Notifications: ${t.label} reachable again after ${t.failures} failed attempt(s)`);

@@ -1,7 +1,7 @@
 // Hashrate chart (uPlot, served locally at assets/uplot/) over api/v1/history/….
 // History is fetched when shown, when the range changes and at most once a minute
-// after that (tick()); between fetches the live rate from the event stream is drawn
-// as the chart's last point, so the line moves every few seconds without requests.
+// after that (tick()); between fetches the live rates from the event stream are drawn
+// after the history's last point, so the line moves every few seconds without requests.
 import { h, fill } from './dom.js';
 import { getJson } from './api.js';
 import { formatHashrate } from './format.js';
@@ -29,7 +29,7 @@ export function hashrateChart({ historyPath, title = 'Hashrate' }) {
     on: { click: () => { if (r !== range) { range = r; buttons.forEach((b) => b.setAttribute('aria-pressed', String(b.textContent === r))); load(); } } },
   }, r));
   const plotEl = h('div', { class: 'plot' });
-  const summary = h('p', { class: 'chart-summary', 'aria-live': 'polite' }, 'loading…');
+  const summary = h('p', { class: 'chart-summary' }, 'loading…');
   const el = h('section', { class: 'card chart', 'aria-label': `${title} chart` },
     h('div', { class: 'chart-head' }, h('h2', null, title), h('div', { class: 'ranges', role: 'group', 'aria-label': 'range' }, buttons)),
     plotEl, summary);
