@@ -462,14 +462,6 @@ export class BenchConn {
       this.workAt = now;
       this.hooks.work?.(this);
     }
-    if (this.#load) {
-      const job = parseNotifyLine(s.slice(a, b));
-      if (!job) return;
-      this.job = job;
-      if (this.en2size >= 0) this.#table = SubmitTable.for(this.opts.worker, job, this.en2size, this.#load.tableSize);
-      this.#maybeStartLoad(now);
-      return;
-    }
     if (this.watchClean && this.cleanAt === 0) {
       // the clean flag is the only JSON boolean in a notify: params end with true] or false]
       const t = s.lastIndexOf('true', b);
@@ -477,6 +469,13 @@ export class BenchConn {
         this.cleanAt = now;
         this.hooks.clean?.(this);
       }
+    }
+    if (this.#load) {
+      const job = parseNotifyLine(s.slice(a, b));
+      if (!job) return;
+      this.job = job;
+      if (this.en2size >= 0) this.#table = SubmitTable.for(this.opts.worker, job, this.en2size, this.#load.tableSize);
+      this.#maybeStartLoad(now);
     }
   }
 
