@@ -186,6 +186,12 @@ test.serial('user page: the workers table lists the miners with hashrate, best s
   const byName = (await tableRows(page, 'workers')).map((r) => r[0]);
   const full = byName.map((n) => `alice.${n}`);
   t.deepEqual(full, [...full].sort(), 'ascending by full name (code units)');
+  // a worker's own chart (history/workers/alice.rig1), opened from its row
+  await page.getByRole('link', { name: 'rig1', exact: true }).click();
+  await page.waitForFunction(() => location.hash === '#/user/alice/alice.rig1');
+  await page.waitForFunction(nonZeroChart, '.chart[aria-label="Worker rig1 chart"] .chart-summary', { timeout: 60_000 });
+  t.is(await page.locator('.chart').count(), 2, 'the user\'s chart and the worker\'s');
+  t.is(await page.locator('a[aria-current]').textContent(), 'rig1');
   await page.screenshot({ path: path.join(artifacts, 'dashboard-user.png'), fullPage: true });
   t.deepEqual(errors, []);
   await page.close();

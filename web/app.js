@@ -1,6 +1,7 @@
 // ckpool-ts dashboard: hash routes → page modules; one live event stream for all.
 //   #/             pool overview
 //   #/user/<user>  a user's (solo: an address's) workers
+//   #/user/<user>/<worker>  the same, with that worker's chart
 //   #/blocks       found blocks
 import { h, userHref } from './lib/dom.js';
 import { LiveEvents } from './lib/events.js';
@@ -16,9 +17,11 @@ function resolve(hash) {
   const path = hash.replace(/^#/, '') || '/';
   if (path === '/') return { page: overview, params: {}, nav: '/' };
   if (path === '/blocks') return { page: blocks, params: {}, nav: '/blocks' };
-  const m = path.match(/^\/user\/(.+)$/);
+  const m = path.match(/^\/user\/([^/]+)(?:\/([^/]+))?$/);
   if (m) {
-    try { return { page: user, params: { user: decodeURIComponent(m[1]) }, nav: null }; } catch { /* bad escape: not found */ }
+    try {
+      return { page: user, params: { user: decodeURIComponent(m[1]), worker: m[2] ? decodeURIComponent(m[2]) : null }, nav: null };
+    } catch { /* bad escape: not found */ }
   }
   return null;
 }

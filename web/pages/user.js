@@ -1,5 +1,6 @@
-// One user's (or, in solo mode, one address's) page: figures, chart, workers (paged).
-import { h } from '../lib/dom.js';
+// One user's (or, in solo mode, one address's) page: figures, chart, workers (paged),
+// and the chart of one worker when the route names it (#/user/<user>/<worker>).
+import { h, userHref } from '../lib/dom.js';
 import { getJson, seg } from '../lib/api.js';
 import { statCards } from '../lib/cards.js';
 import { hashrateChart } from '../lib/chart.js';
@@ -14,6 +15,7 @@ export const title = 'User';
 
 export function mount(root, { events, params }) {
   const user = params.user;
+  const selected = params.worker; // full worker name or null
   events.setUser(user);
   document.title = `${user} · ckpool-ts`;
   const cards = statCards([
@@ -26,13 +28,19 @@ export function mount(root, { events, params }) {
   const chart = hashrateChart({ historyPath: `history/users/${seg(user)}`, title: 'Hashrate' });
   // the part after "user." (or "user_"): the user is already the page's title
   const short = (w) => (w.startsWith(user) && w.length > user.length && '._'.includes(w[user.length]) ? w.slice(user.length + 1) : w);
+  const workerChart = selected == null ? null
+    : hashrateChart({ historyPath: `history/workers/${seg(selected)}`, title: `Worker ${short(selected)}` });
+  const workerLink = (w) => h('a', {
+    href: `${userHref(user)}/${encodeURIComponent(w.worker)}`,
+    'aria-current': w.worker === selected ? 'true' : null,
+  }, short(w.worker));
   const workers = pagedTable({
     label: 'workers',
     limit: PAGE,
     sort: STREAM_SORT,
     empty: 'No workers.',
     columns: [
-      { title: 'Worker', sort: 'name', sortDir: 'ascending', className: 'wrap', cell: (w) => h('span', { class: w.online ? 'on' : 'off', title: w.online ? 'online' : 'offline' }, short(w.worker)) },
+      { title: 'Worker', sort: 'name', sortDir: 'ascending', className: 'wrap', cell: (w) => h('span', { class: w.online ? 'on' : 'off', title: w.online ? 'online' : 'offline' }, workerLink(w)) },
       { title: 'Hashrate', sort: 'hashrate', className: 'num', cell: (w) => formatHashrate(w.hashrate['5m']) },
       { title: '1h', className: 'num opt', cell: (w) => formatHashrate(w.hashrate['1h']) },
       { title: 'Best share', className: 'num', cell: (w) => formatDifficulty(w.bestShare) },
@@ -46,9 +54,11 @@ export function mount(root, { events, params }) {
   const workersCard = h('section', { class: 'card' }, h('h2', null, 'Workers'), workers.el);
   root.append(
     h('h1', { class: 'page-title' }, h('span', { class: 'muted' }, 'User '), user),
-    error.el, cards.el, chart.el, workersCard);
+    error.el, cards.el, chart.el, workerChart?.el, workersCard);
   // an unknown user: only the message, until its first event (it connected) brings the rest
-  const known = (yes) => { chart.el.hidden = workersCard.hidden = cards.el.hidden = !yes; };
+  const known = (yes) => {
+    for (const el of [chart.el, workerChart?.el, workersCard, cards.el]) if (el) el.hidden = !yes;
+  };
 
   function render(u) {
     error.clear();
@@ -73,6 +83,8 @@ export function mount(root, { events, params }) {
     if (workersCard.hidden) { known(true); workers.refresh(); }
     render(ev.user);
     chart.tick(Date.now() / 1000, ev.user.hashrate['1m']);
+    // the event carries the first 50 workers: a live point when the selected one is among them
+    workerChart?.tick(Date.now() / 1000, ev.workers.find((w) => w.worker === selected)?.hashrate['1m']);
     const s = workers.state;
     if (s.offset === 0 && s.sort === STREAM_SORT && s.limit === PAGE && !s.loading) {
       workers.show({ total: ev.user.workers, offset: 0, limit: PAGE, items: ev.workers });
@@ -80,5 +92,5 @@ export function mount(root, { events, params }) {
       workers.refreshIfOlder(30_000);
     }
   });
-  return () => { off(); ctl.abort(); chart.destroy(); workers.destroy(); };
+  return () => { off(); ctl.abort(); chart.destroy(); workerChart?.destroy(); workers.destroy(); };
 }
