@@ -200,6 +200,11 @@ export class RpcClient {
   readonly agent: http.Agent;
   readonly timeoutMs: number;
   readonly stats: RpcStats = { calls: 0, errors: 0, connections: 0, bulkReplies: 0, methods: {} };
+  /**
+   * Told of every finished call: its method, how long it took (seconds) and its error
+   * (null when it succeeded). The metrics module's hook; must not throw.
+   */
+  onCall: ((method: string, seconds: number, error: unknown) => void) | null = null;
 
   readonly #target: Target;
   readonly #creds: CredentialSource;
@@ -244,6 +249,7 @@ export class RpcClient {
     this.stats.methods[method] = (this.stats.methods[method] ?? 0) + 1;
     const started = performance.now();
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    let failed: unknown = null;
     try {
       let header: string;
       try {
@@ -273,12 +279,14 @@ export class RpcClient {
       }
     } catch (err) {
       this.stats.errors++;
+      failed = err;
       throw err;
     } finally {
       const took = performance.now() - started;
       if (took > this.#slowCallMs) {
         this.#logger.warning(`Call to ${this.name} ${method} took ${(took / 1000).toFixed(1)} s`);
       }
+      this.onCall?.(method, took / 1000, failed);
     }
   }
 

@@ -102,6 +102,18 @@ export interface StratifierEvents {
   /** a share was judged (tests and the control API listen) */
   share: [client: Client, result: ShareVerdict];
   block: [client: Client, result: BlockSubmission];
+  /** clean work (a new tip) was queued to every miner of this stratifier (metrics) */
+  fanout: [info: FanoutInfo];
+}
+
+/** A block change's notify fan-out on one stratifier (the 'fanout' event). */
+export interface FanoutInfo {
+  /** the workbase's seq */
+  seq: number;
+  /** miners sent the clean job */
+  miners: number;
+  /** ms from the workbase's creation (template in hand) to the last miner's notify queued */
+  ms: number;
 }
 
 /** What the stratifier decided about one submit (the 'share' event). */
@@ -595,6 +607,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     // forget jobs the generator no longer keeps (their duplicate sets go with them)
     for (const id of this.#jobs.keys()) if (!this.#gen.workbase(id) && id !== wb.jobId) this.#jobs.delete(id);
     this.#o.stats?.setNetworkDiff(wb.networkDiff);
+    let miners = 0;
     // one text for every miner (solo: one per user); a passthrough link with notify
     // fan-out takes it once for all of its miners (ts/modes/links.ts)
     const e = this.#o.solo ? null : this.#checkerFor(this.#jobFor(wb), null);
@@ -603,7 +616,9 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
       if (!c.subscribed || (this.#o.solo && !c.authorised)) continue;
       if (shared !== null && c.conn.sendShared?.(shared) === true) c.lastSentSeq = wb.seq;
       else this.#sendJob(c, wb, clean);
+      miners++;
     }
+    if (clean) this.emit('fanout', { seq: wb.seq, miners, ms: Date.now() - wb.createdAt });
   }
 
   // ------------------------------------------------------------------ submit
@@ -725,7 +740,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     }
     if (sdiff > c.bestDiff) c.bestDiff = sdiff;
     const submitted = accepted || (kind === 'STALE' && meetsShare);
-    this.#o.stats?.addShare({ user: c.username, worker: c.workername, clientId: c.id, diff, sdiff, accepted, submitted, now });
+    this.#o.stats?.addShare({ user: c.username, worker: c.workername, clientId: c.id, diff, sdiff, accepted, submitted, now, reason: kind ?? undefined });
     if (submitted) {
       const change = vardiffShare(c.vd, diff, now, this.limits);
       if (change !== null) {

@@ -7,7 +7,7 @@ import type { NetworkName } from '../bitcoin/address.js';
 import type { StatsEvents } from '../stats/forward.js';
 import type { BlockMeta, BlockSubmission } from '../work/generator.js';
 import type { WorkbaseSnapshot } from '../work/workbase.js';
-import type { SessionEntry, StratifierOptions } from './stratifier.js';
+import type { FanoutInfo, SessionEntry, StratifierOptions } from './stratifier.js';
 import type { TlsCredentials } from '../tls/credentials.js';
 
 /** The stratifier settings a worker thread needs (the plain-data part of StratifierOptions). */
@@ -102,8 +102,17 @@ export type ToWorker =
   | { t: 'tls'; credentials: TlsCredentials }
   | { t: 'stop' };
 
+/** A thread's event-loop delay over its last report period, seconds (perf_hooks monitorEventLoopDelay). */
+export interface ThreadLag {
+  mean: number;
+  p99: number;
+  max: number;
+}
+
 export type FromWorker =
   | { t: 'ready' }
+  /** for the metrics: the event-loop delay (every few seconds) or a block change's fan-out (at once) */
+  | { t: 'perf'; lag?: ThreadLag; fanout?: FanoutInfo }
   /**
    * stats events, log lines ([level, text]…), the live client count and how many handed-over
    * descriptors the thread has taken so far (adopted or refused)

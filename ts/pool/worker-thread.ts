@@ -6,6 +6,7 @@
  * workbases arrive from its generator, stats events and log lines go back in batches,
  * solved blocks and get_transactions go back at once.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BaseLogger } from '../log/logger.js';
 import { LinkHub } from '../modes/links.js';
@@ -20,6 +21,8 @@ import type { ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCount
 
 /** How often stats events and log lines go to the main thread, ms. */
 const FLUSH_MS = 50;
+/** How often the thread's event-loop delay goes to the main thread (metrics), ms. */
+const PERF_MS = 2000;
 
 const port = parentPort;
 if (!port) throw new Error('ts/pool/worker-thread.ts runs only as a worker thread (ts/pool/workers.ts starts it)');
@@ -56,6 +59,16 @@ const links = new LinkHub({ server, stratifier, generator: source, nodeServers: 
 links.attach();
 let sharesJudged = 0;
 stratifier.on('share', () => { sharesJudged++; });
+// for the pool's metrics: the block-change fan-out at once, the event-loop delay every PERF_MS
+stratifier.on('fanout', (fanout) => post({ t: 'perf', fanout }));
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+const perfTimer = setInterval(() => {
+  const s = (ns: number) => (Number.isFinite(ns) ? ns * 1e-9 : 0); // NaN before the first sample
+  post({ t: 'perf', lag: { mean: s(loopDelay.mean), p99: s(loopDelay.percentile(99)), max: s(loopDelay.max) } });
+  loopDelay.reset();
+}, PERF_MS);
+perfTimer.unref();
 
 let lastCount = -1;
 /** handed-over descriptors taken so far (the main thread counts the rest as in flight) */
@@ -133,6 +146,8 @@ async function stop(): Promise<void> {
   source.failAll('worker thread stopping');
   await shareLog?.close();
   clearInterval(flushTimer);
+  clearInterval(perfTimer);
+  loopDelay.disable();
   lastCount = -1;
   flush();
   post({ t: 'stopped' });

@@ -40,8 +40,12 @@ import type { SessionEntry, Stratifier } from './stratifier.js';
 import type { TlsCredentials } from '../tls/credentials.js';
 import type {
   ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCounts, ThreadServerOptions, ThreadStratifierOptions,
-  ToWorker, WorkbaseNews, WorkerInit,
+  ToWorker, WorkbaseNews, WorkerInit, ThreadLag,
 } from './thread-protocol.js';
+import type { FanoutInfo } from './stratifier.js';
+
+/** What a thread reports for the metrics (ts/metrics): its loop delay, or a block change's fan-out. */
+export type ThreadPerfListener = (thread: number, report: { lag?: ThreadLag; fanout?: FanoutInfo }) => void;
 
 export interface PoolWorkersOptions {
   /** worker threads to start (≥ 1) */
@@ -121,6 +125,8 @@ export class PoolWorkers {
   #closing = false;
   #lastLevel: number;
   #main: Stratifier | null = null;
+  /** listeners for the threads' 'perf' reports (the metrics module adds one) */
+  readonly perfListeners = new Set<ThreadPerfListener>();
   readonly #onWorkbase: (wb: Workbase, clean: boolean) => void;
 
   private constructor(o: PoolWorkersOptions) {
@@ -290,6 +296,9 @@ export class PoolWorkers {
         done?.(m.result);
         return;
       }
+      case 'perf':
+        for (const l of this.perfListeners) l(t.index, m);
+        return;
       case 'stopped':
       case 'ready':
         return;

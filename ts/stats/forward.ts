@@ -40,7 +40,8 @@ export class StatsForwarder implements StatsSink {
   }
 
   addShare(e: ShareEvent): void {
-    this.#ev.push(Ev.SHARE, e.clientId, e.diff, e.sdiff, (e.accepted ? 1 : 0) | (e.submitted ? 2 : 0), e.now);
+    // the reject reason (a short constant string, or 0 when accepted) rides along for the totals
+    this.#ev.push(Ev.SHARE, e.clientId, e.diff, e.sdiff, (e.accepted ? 1 : 0) | (e.submitted ? 2 : 0), e.now, e.reason ?? 0);
     this.#push();
   }
 
@@ -85,14 +86,16 @@ export function replayStats(stats: PoolStats, ev: StatsEvents): ReplayEffects {
       case Ev.SHARE: {
         const clientId = ev[i + 1] as number;
         const flags = ev[i + 4] as number;
+        const reason = ev[i + 6];
         // shares of a client the stats never saw authorised cannot be attributed
         if (stats.hasClient(clientId)) {
           stats.addShare({
             user: '', worker: '', clientId, diff: ev[i + 2] as number, sdiff: ev[i + 3] as number,
             accepted: (flags & 1) !== 0, submitted: (flags & 2) !== 0, now: ev[i + 5] as number,
+            reason: typeof reason === 'string' ? reason : undefined,
           });
         }
-        i += 6;
+        i += 7;
         break;
       }
       case Ev.AUTH:

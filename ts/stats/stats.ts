@@ -44,6 +44,7 @@ import {
 } from './documents.js';
 import { J, dumpJson, formatFixed, suffixString, toPlain } from './format.js';
 import { readStatsFiles, safeFileName } from './readback.js';
+import { ShareTotals } from './totals.js';
 import type { ClientView, PoolSnapshot, ReadBackResult, UserView, WorkerView } from './views.js';
 
 export { WORKER_FILE_IDLE_SECONDS } from './documents.js';
@@ -69,6 +70,8 @@ export interface ShareEvent {
   readonly submitted: boolean;
   /** When the share arrived (ms since the epoch). */
   readonly now: number;
+  /** Why it was rejected: the stratifier's reject kind ('STALE', 'DUPLICATE', …); counted in `totals`. */
+  readonly reason?: string;
 }
 
 /** What a share improved, for the stratifier's "New best share" messages. */
@@ -141,6 +144,8 @@ export class PoolStats {
 
   private readonly users = new Map<string, UserState>();
   private readonly clients = new Map<number, ClientState>();
+  /** Share counters since start, never reset (Prometheus metrics). */
+  readonly totals = new ShareTotals();
 
   // Pool counters (ckpool's pool_stats_t)
   private unaccountedShares = 0;
@@ -236,6 +241,7 @@ export class PoolStats {
   addShare(e: ShareEvent): BestShareNews | undefined {
     const diff = finiteNonNeg(e.diff);
     const now = e.now;
+    this.totals.add(e.accepted, diff, e.reason);
     if (e.accepted) {
       this.unaccountedShares++;
       this.unaccountedDiff += diff;
