@@ -106,6 +106,8 @@ function withMulti(cmd: Command): Command {
 
 function multi(o: RawCommon & RawMulti): { procs: number; sources: string[] } | null {
   const sources = o.sources ? parseSources(o.sources) : [];
+  // the generator processes' connections are plain TCP (ts/bench/swarm.ts)
+  if (o.tls && (o.procs > 1 || sources.length)) throw ckError('CKP_ERR_BENCH_OPTION', '--tls', 'used without --procs / --sources (their connections are plain TCP)', 'both');
   return o.procs > 1 || sources.length ? { procs: o.procs, sources } : null;
 }
 
@@ -208,6 +210,8 @@ export function buildProgram(out: { stdout: string; stderr: string }, run: { tas
     .option('-d, --duration <s>', 'seconds to measure, from the first burst', num('--duration', 0.1), 20)
     .exitOverride()
     .action((o: RawCommon & { burst: number; interval: number; requests: number; method: string; read: boolean; minerInterval: number; duration: number }) => {
+      // flood's own clients (ts/bench/flood.ts) are plain TCP
+      if (o.tls) throw new InvalidArgumentError('--tls is not supported by flood');
       run.task = async () => {
         const r = await flood({
           ...common(o), burst: o.burst, intervalMs: o.interval, requests: o.requests, method: o.method, read: o.read,
