@@ -64,7 +64,7 @@ test.before(async () => {
   hard = await hardBitsProxy({ host: node.host, port: node.port });
   pool = await Pool.start({
     btcd: [{ url: hard.url, auth: node.user, pass: node.pass, notify: false, line: 0 }],
-    btcaddress: REGTEST_ADDRESS, serverurl: ['127.0.0.1:0', 'stratum+ssl://127.0.0.1:0'],
+    btcaddress: REGTEST_ADDRESS, serverurl: ['127.0.0.1:0', 'stratum+ssl://127.0.0.1:0'], nodeserver: ['stratum+tls://127.0.0.1:0'],
     tlscert: certPath, tlskey: keyPath,
     startdiff: DIFF, mindiff: 1e-9, logdir: path.join(dir, 'logs'), updateInterval: 600, blockpoll: 50,
   }, { logger, workers: 1, statsIntervalMs: 60_000, server: { highdiffPort: 65535 } });
@@ -204,6 +204,15 @@ test.serial('node:tls miners mine on the TLS port (served on a worker thread); t
   const counts = await pool.workers!.counts();
   t.true(counts.clients >= 2, 'both miners are the worker thread\'s');
   t.regex(logger.lines.map((l) => l.msg).join('\n'), /Stratum TLS certificate: .*fullchain\.pem \(CN=pool\.test/);
+});
+
+test.serial('the TLS nodeserver port is served on the main thread (node links stay there): a TLS miner mines on it', async (t) => {
+  const before = (await pool.workers!.counts()).clients;
+  const c = await StratumClient.connectTls(pool.addresses[2]!.port, '127.0.0.1', { ca: caPem }).then((x) => ready(x, 'nina.node'));
+  t.true((c.socket as tls.TLSSocket).authorized);
+  t.is((await mineOne(c, 'nina.node')).reply.result, true);
+  t.is((await pool.workers!.counts()).clients, before, 'not handed to a worker thread');
+  t.true([...pool.stratifier.clients.values()].some((x) => x.workername === 'nina.node'));
 });
 
 test.serial('openssl s_client mines a share on the TLS port', async (t) => {
