@@ -217,8 +217,10 @@ test.serial('a block found on pool B counts there (found, accepted); the tip cha
     btcaddress: REGTEST_ADDRESS, serverurl: ['127.0.0.1:0'], startdiff: 1e-6, mindiff: 1e-9, logdir: tempDir('metrics-b'), blockpoll: 50,
   }, { logger: new MemoryLogger(), statsIntervalMs: 60_000, server: { highdiffPort: 65535 } });
   closers.push(() => poolB.stop());
-  const metricsB = new PoolMetrics(poolB, { defaultMetrics: false });
-  closers.push(() => metricsB.close());
+  // Pool.startApi (what config "apiurl" runs) serves the pool's own metrics as GET /metrics
+  const apiB = await poolB.startApi('127.0.0.1:0');
+  const metricsB = { text: async () => (await fetch(`${apiB.url}metrics`)).text() };
+  t.truthy(poolB.metrics);
   const before = new Map(parse(await metricsB.text()).map((f) => [f.name, f]));
   t.is(value(before, 'ckpool_blocks_found_total'), 0);
   t.is(value(before, 'ckpool_blocks_total', { verdict: 'accepted' }), 0);

@@ -46,6 +46,7 @@ const ON_TYPE: Record<string, string> = {
   maxclients: usesDefault('90% of the open-file limit'),
   dropidle: usesDefault('0 (never drop idle clients; the key is ckpool 1.2\'s, 0.9.9 ignores it anyway)'),
   workers: 'ignore it (a ckpool-ts key)',
+  metricsmaxworkers: 'ignore it (a ckpool-ts key)',
   tlscert: 'ignore it (a ckpool-ts key)',
   tlskey: 'ignore it (a ckpool-ts key)',
   apiurl: 'ignore it (a ckpool-ts key)',
@@ -70,6 +71,7 @@ const ON_TYPE: Record<string, string> = {
 
 /** Per key: a value of the right type that ckpool-ts still refuses. */
 const ON_RANGE: Record<string, string> = {
+  metricsmaxworkers: 'ignore it (a ckpool-ts key)',
   apitoken: 'ignore it (ckpool has no HTTP API)',
   btcd: usesDefault('one bitcoind at localhost:8332 with user "user" and pass "pass"'),
   btcaddress: 'pass it to bitcoind\'s validateaddress and stop with "Invalid btcaddress" (exit 1)',

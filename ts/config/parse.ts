@@ -147,6 +147,7 @@ interface Draft {
   apitoken?: string;
   notifications?: NotificationEntry[];
   notifyqueue?: number;
+  metricsmaxworkers?: number;
   sv2url?: string[];
   sv2AuthorityKey?: string;
   sv2StaticKey?: string;
@@ -454,6 +455,9 @@ const HANDLERS: Record<ConfigKey, Handler> = {
   },
   notifications: (ctx, node, d) => { d.notifications = readNotifications(ctx, node); },
   notifyqueue: (ctx, node, d) => { d.notifyqueue = readNotifyQueue(ctx, node); },
+  metricsmaxworkers: (ctx, node, d) => {
+    d.metricsmaxworkers = readInt(ctx, 'metricsmaxworkers', node, 0, 100_000, 'a number of series from 0 to 100000');
+  },
   // Stratum V2 (ckpool 1.2): a missing port is SV2's 3336
   sv2url: (ctx, node, d) => {
     const norm = (n: JsonNode): JsonNode => (n.kind === 'string' ? { ...n, value: normaliseSv2Url(n.value) } : n);
@@ -564,6 +568,7 @@ function build(entries: readonly JsonEntry[], mode: Mode, file: string, opts: Pa
     ...(draft.apitoken !== undefined ? { apitoken: draft.apitoken } : {}),
     ...(draft.notifications !== undefined ? { notifications: draft.notifications } : {}),
     ...(draft.notifyqueue !== undefined ? { notifyqueue: draft.notifyqueue } : {}),
+    ...(draft.metricsmaxworkers !== undefined ? { metricsmaxworkers: draft.metricsmaxworkers } : {}),
     ...(draft.floodrate !== undefined ? { floodrate: draft.floodrate } : {}),
     ...(draft.floodburst !== undefined ? { floodburst: draft.floodburst } : {}),
     ...(draft.invalidburst !== undefined ? { invalidburst: draft.invalidburst } : {}),

@@ -132,6 +132,11 @@ export interface CkpoolConfig {
   /** ckpool-ts extension: most deliveries waiting in the notification outbox (default 1000). */
   readonly notifyqueue?: number;
   /**
+   * ckpool-ts extension: how many users and how many workers get their own hashrate series
+   * in the Prometheus metrics (the rest are summed as "__other__"); default 100.
+   */
+  readonly metricsmaxworkers?: number;
+  /**
    * ckpool-ts extensions, per-connection limits (issue 18; absent = the defaults in
    * ts/stratum/server-types.ts DEFAULTS and ts/pool/stratifier.ts): flood control per
    * direct miner connection (messages/s and burst), invalid submits in a row before a
@@ -195,6 +200,7 @@ export const CONFIG_KEY = {
   apitoken: 'apitoken',
   notifications: 'notifications',
   notifyqueue: 'notifyqueue',
+  metricsmaxworkers: 'metricsmaxworkers',
   floodrate: 'floodrate',
   floodburst: 'floodburst',
   invalidburst: 'invalidburst',

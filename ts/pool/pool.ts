@@ -27,10 +27,6 @@ import { LinkHub } from '../modes/links.js';
 import { blockSolvedText } from './protocol.js';
 import { Stratifier } from './stratifier.js';
 import { PoolWorkers } from './workers.js';
-import { tlsCredentialsFor, type TlsCredentials } from '../tls/credentials.js';
-import { startSv2 } from '../sv2/start.js';
-import type { Sv2Listener } from '../sv2/listener.js';
-import { logCertificate } from '../tls/reload.js';
 import { PoolEvents } from '../events.js';
 import { BlockLedger } from '../work/ledger.js';
 import { Notifications, type NotifyTuning } from '../notify/service.js';
@@ -39,6 +35,11 @@ import { startApiServer, type ApiServer, type ApiServerOptions } from '../api/se
 import { poolApiSource } from '../api/source.js';
 import { HistoryStore } from '../history/store.js';
 import { HistorySampler } from '../history/sampler.js';
+import { PoolMetrics } from '../metrics/pool-metrics.js';
+import { tlsCredentialsFor, type TlsCredentials } from '../tls/credentials.js';
+import { startSv2 } from '../sv2/start.js';
+import type { Sv2Listener } from '../sv2/listener.js';
+import { logCertificate } from '../tls/reload.js';
 
 export type PoolConfig = Pick<CkpoolConfig, 'btcd'> & Partial<Omit<CkpoolConfig, 'btcd'>>;
 
@@ -91,11 +92,19 @@ export interface PoolOptions {
   api?: Omit<ApiServerOptions, 'url' | 'source' | 'token' | 'logger'>;
   /** How often the history (ts/history) takes its sample, ms (default 60 000: 1-minute points). */
   historyIntervalMs?: number;
+  /**
+   * Do not start the HTTP API (config `apiurl`) in start(): the caller does, with
+   * startApi. A -H handover's new process does so once the old one has exited and so
+   * closed the API's port (that listener is not handed over like the stratum ones).
+   */
+  deferApi?: boolean;
 }
 
 export class Pool {
   /** The HTTP API and dashboard (config `apiurl`), null when off. */
   api: ApiServer | null = null;
+  /** The Prometheus metrics the API serves as GET /metrics (ts/metrics), made with the API. */
+  metrics: PoolMetrics | null = null;
   /** The Stratum V2 listeners (config `sv2url`, ts/sv2), null when none are configured. */
   sv2: Sv2Listener | null = null;
   /** Webhook notifications (config `notifications`, ts/notify), null when none are configured. */
@@ -228,7 +237,7 @@ export class Pool {
         await pool.stop();
         throw e;
       }
-      if (config.apiurl) {
+      if (config.apiurl && !opts.deferApi) {
         try {
           await pool.startApi(config.apiurl, opts.api, opts.historyIntervalMs);
         } catch (e) {
@@ -253,7 +262,8 @@ export class Pool {
     this.history ??= HistoryStore.inLogdir(this.config.logdir, { logger: this.logger });
     this.#sampler ??= new HistorySampler(this.stats, this.history);
     this.#sampler.start(historyIntervalMs);
-    this.api = await startApiServer({ ...opts, url, source: poolApiSource(this, this.history), token: this.config.apitoken, logger: this.logger });
+    this.metrics ??= new PoolMetrics(this, { maxWorkers: this.config.metricsmaxworkers });
+    this.api = await startApiServer({ metrics: this.metrics, ...opts, url, source: poolApiSource(this, this.history), token: this.config.apitoken, logger: this.logger });
     this.logger.notice(`HTTP API and dashboard on ${this.api.url}`);
     return this.api;
   }
@@ -280,6 +290,7 @@ export class Pool {
   async stop(): Promise<void> {
     await this.api?.close();
     this.api = null;
+    this.metrics?.close();
     this.#sampler?.stop();
     await this.sv2?.close();
     this.stratifier.close();
