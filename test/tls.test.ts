@@ -19,6 +19,7 @@ import { parseConfig } from '../ts/config/parse.js';
 import { isCkpoolError } from '../ts/errors.js';
 import { MemoryLogger } from '../ts/log/logger.js';
 import { StratumClient } from '../ts/miner/client.js';
+import { PassthroughMode } from '../ts/modes/passthrough.js';
 import { ProxyMode } from '../ts/modes/proxy.js';
 import { UpstreamLink } from '../ts/modes/upstream.js';
 import { Pool } from '../ts/pool/pool.js';
@@ -354,4 +355,17 @@ test.serial('ckpool-bench --tls: its miners connect, authorize and submit over T
   // the same options on the plain port fail at once: no TLS server there
   const wrong = await run(['connect', '-p', String(plainPort), '-c', '2', '--tls', '--settle', '0', '--timeout', '5']);
   t.is(wrong.authorized, 0);
+});
+
+test.serial('passthrough mode: its one link to the pool runs over TLS; a miner behind it mines', async (t) => {
+  const conf = parseConfig(JSON.stringify({
+    proxy: [{ url: `stratum+ssl://127.0.0.1:${tlsPort}`, auth: 'pt', pass: 'x', insecure: true }],
+    logdir: path.join(dir, 'passthrough'),
+  }), 'passthrough', 'pt.conf');
+  const pt = await PassthroughMode.start({ ...conf, serverurl: ['127.0.0.1:0'] }, { logger: new MemoryLogger(), server: { highdiffPort: 65535 }, retryMs: 100 });
+  closers.push(() => pt.stop());
+  await pt.waitReady(15_000);
+  const m = await ready(await StratumClient.connect(pt.addresses[0]!.port), 'olga.pt');
+  t.is((await mineOne(m, 'olga.pt')).reply.result, true);
+  t.is((await mineOne(m, 'olga.pt')).reply.result, true);
 });
