@@ -44,6 +44,7 @@ export class NotifyReceiver {
 
   /** Listen (again, on the same port after down()). */
   async up(): Promise<void> {
+    if (this.#server) return;
     const server = https.createServer({ cert: this.cert.cert, key: this.cert.key }, (req, res) => {
       let raw = '';
       req.setEncoding('utf8');
