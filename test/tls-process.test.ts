@@ -2,7 +2,8 @@
  * Stratum over TLS with the real `ckpool` binary (bin/ckpool.js as a child process, its
  * miners on worker threads): a renewed certificate reaches new connections on SIGHUP
  * with the connected TLS miner mining on, and a `-H` handover's new process serves the
- * inherited TLS listening socket with the certificate files as they are when it starts.
+ * inherited TLS listening socket with the certificate files as they are when it starts;
+ * `ckpool -p` reloads on SIGHUP as well.
  * Real bcoin regtest node behind test/helpers/hardbits.ts, certificates from the openssl
  * CLI (test/helpers/certs.ts).
  */
@@ -11,7 +12,9 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { MemoryLogger } from '../ts/log/logger.js';
 import { StratumClient } from '../ts/miner/client.js';
+import { Pool } from '../ts/pool/pool.js';
 import { freePort } from '../ts/node/ports.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
 import { makeCert, type MadeCert } from './helpers/certs.js';
@@ -125,4 +128,39 @@ test.serial('ckpool binary: SIGHUP serves a renewed certificate to new miners wh
   const [code] = await a.exited;
   t.is(code, 0, 'the old process handed over and exited');
   t.is(b.child.exitCode, null);
+});
+
+test.serial('ckpool -p (proxy mode) with a stratum+ssl:// listener: SIGHUP serves the renewed certificate too', async (t) => {
+  // the upstream: a plain in-process pool on the same node
+  const upstream = await Pool.start({
+    btcd: [{ url: hard.url, auth: node.user, pass: node.pass, notify: false, line: 0 }], btcaddress: REGTEST_ADDRESS,
+    serverurl: ['127.0.0.1:0'], startdiff: 1e-8, mindiff: 1e-8, logdir: path.join(dir, 'upstream-logs'), updateInterval: 600,
+  }, { logger: new MemoryLogger(), statsIntervalMs: 60_000, server: { highdiffPort: 65535 } });
+  try {
+    const pdir = path.join(dir, 'proxy');
+    mkdirSync(pdir);
+    const one = makeCert(pdir, { cn: 'proxy.test' });
+    const two = makeCert(pdir, { cn: 'proxy.test' });
+    const cert = path.join(pdir, 'cert.pem');
+    const key = path.join(pdir, 'key.pem');
+    copyFileSync(one.certPath, cert);
+    copyFileSync(one.keyPath, key);
+    const port = await freePort();
+    const p = await startCkpool(['-p', '-q'], {
+      proxy: [{ url: `127.0.0.1:${upstream.addresses[0]!.port}`, auth: 'proxyuser', pass: 'x' }],
+      serverurl: [`stratum+ssl://127.0.0.1:${port}`], tlscert: cert, tlskey: key, startdiff: 1e-8, mindiff: 1e-8,
+    }, { name: 'tlsproxy', dir: pdir, port });
+    // miners are let in once the upstream has sent work
+    t.is(await servedSoon(port, one.cert, 20_000), fingerprint(one.cert));
+    const m = await tlsMiner(port, 'paul.proxy', one.cert);
+    t.is((await mineOne(m, 'paul.proxy')).reply.result, true);
+    copyFileSync(two.certPath, cert);
+    copyFileSync(two.keyPath, key);
+    p.child.kill('SIGHUP');
+    t.is(await servedSoon(port, two.cert), fingerprint(two.cert));
+    t.is((await mineOne(m, 'paul.proxy')).reply.result, true, 'the connected miner mines on');
+    t.is(p.child.exitCode, null);
+  } finally {
+    await upstream.stop();
+  }
 });
