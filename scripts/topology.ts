@@ -128,8 +128,10 @@ async function main(): Promise<Record<string, unknown>> {
   const poolConf = {
     btcd: [{ url: tsInfo.rpc, auth: 'bench', pass: 'bench', notify: true }], zmqblock: tsInfo.zmq,
     btcaddress: 'bcrt1qlk935ze2fsu86zjp395uvtegztrkaezawxx0wf', serverurl: [`127.0.0.1:${poolPort}`],
-    // random shares are accepted: the share path runs in full
-    mindiff: 1e-11, startdiff: 1e-11, highdiff: 1e-11, maxclients: 2_000_000, update_interval: 3600, workers: Number(a['pool-workers']),
+    // random shares are accepted: the share path runs in full. maxclients is capped by
+    // the open-file limit (it counts descriptors); the miners behind the links hold none
+    // here and get their own limit (linkminers)
+    mindiff: 1e-11, startdiff: 1e-11, highdiff: 1e-11, maxclients: 2_000_000, linkminers: 2_000_000, update_interval: 3600, workers: Number(a['pool-workers']),
   };
   let pool = ckpool([], 'pool', poolConf);
   await until('the pool', () => /stratum on/.test(text(pool)), 60_000);
@@ -275,6 +277,7 @@ function cleanup(): void {
   }, 3000).unref();
 }
 process.once('SIGINT', () => { cleanup(); process.exit(130); });
+process.once('SIGTERM', () => { cleanup(); process.exit(143); });
 
 try {
   const r = await main();

@@ -106,18 +106,22 @@ test.serial('passthrough: a block found through the passthrough is accepted by b
   t.is(await node.rpc.getBestBlockHash(), result.hash);
 });
 
-test.serial('passthrough: the upstream goes away — miners wait, then are sent to reconnect through the next one', async (t) => {
+test.serial('passthrough: the upstream goes away — miners wait, then are carried over to the next one (same extranonce1, no reconnect)', async (t) => {
   const first = await mainPool(node, hard.url, { startdiff: DIFF });
   const second = await mainPool(node, hard.url, { startdiff: DIFF });
   closers.push(() => second.stop());
   const pt = await passthrough([first.addresses[0]!.port, second.addresses[0]!.port], { failbackMs: 60_000 });
   const port = pt.addresses[0]!.port;
-  const c = track(await miner(port, 'kate.w1'));
-  const told = nextReconnect(c, 10_000);
-  await first.stop();
-  await told;
-  t.is(pt.upstream.active!.index, 1);
   const again = track(await miner(port, 'kate.w1'));
+  const en1 = again.extranonce1.toString('hex');
+  await first.stop();
+  // the passthrough subscribes and authorizes it again on the next pool, asking for its extranonce1 (issue 18)
+  await waitFor(() => pt.counters.resumed === 1, 10_000, 'the miner carried over');
+  t.is(pt.upstream.active!.index, 1);
+  t.false(again.closed);
+  t.is(pt.counters.reconnected, 0);
+  t.is([...second.stratifier.clients.values()].find((c) => c.workername === 'kate.w1')?.enonce1Hex, en1);
+  await waitFor(() => second.generator.workbase(again.job!.jobId) !== undefined, 10_000, 'the second pool\'s job at the miner');
   const at2 = once(second.stratifier, 'share') as Promise<[Client, ShareVerdict]>;
   t.is((await mineOne(again, 'kate.w1')).reply.result, true);
   const [client, v] = await at2;

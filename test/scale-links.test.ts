@@ -11,13 +11,14 @@
  */
 import test from 'ava';
 import net from 'node:net';
-import type { Pool } from '../ts/pool/pool.js';
+import { Pool } from '../ts/pool/pool.js';
 import { PassthroughMode } from '../ts/modes/passthrough.js';
 import { AGENT } from '../ts/modes/common.js';
 import { MemoryLogger } from '../ts/log/logger.js';
 import { REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
 import type { HardBits } from './helpers/hardbits.js';
-import { mainPool, miner, modeConfig, startMainPoolEnv, stopMainPoolEnv, waitFor } from './helpers/modes.js';
+import { freePort } from '../ts/node/ports.js';
+import { mainPool, mineOne, miner, modeConfig, startMainPoolEnv, stopMainPoolEnv, tempDir, waitFor } from './helpers/modes.js';
 
 const DIFF = 0.00001;
 let node: BcoinNode;
@@ -173,4 +174,55 @@ test.serial('the limit keys are read from ckpool.conf and reach the pool\'s serv
   t.is(pt.server.floodRate, 20_000);
   t.is(pt.server.floodBurst, 100);
   t.is(pt.server.maxPendingBytes, 65_536);
+});
+
+test.serial('the pool restarts under a passthrough: its miners stay connected, keep their extranonce1, and their shares count on the new pool', async (t) => {
+  const port = await freePort();
+  let a: Pool | null = await mainPool(node, hard.url, { startdiff: DIFF, port });
+  closers.push(() => a?.stop());
+  const pt = await PassthroughMode.start(modeConfig('passthrough', [{ port }]), { logger: new MemoryLogger(), server: { highdiffPort: 65535 }, retryMs: 100 });
+  closers.push(() => pt.stop());
+  await pt.waitReady(10_000);
+  const ms = await Promise.all([1, 2, 3].map((i) => miner(pt.addresses[0]!.port, `resume.m${i}`)));
+  closers.push(() => { for (const c of ms) c.close(); });
+  const before = ms.map((c) => c.extranonce1.toString('hex'));
+  // the pool goes away and a new one (another process in real life: -H) takes its port
+  await a.stop();
+  a = null;
+  await waitFor(() => pt.link === null, 10_000, 'the passthrough to see its link go');
+  const b = await mainPool(node, hard.url, { startdiff: DIFF, port });
+  closers.push(() => b.stop());
+  await waitFor(() => pt.counters.resumed >= 3, 15_000, 'the three miners carried over');
+  t.true(ms.every((c) => !c.closed));
+  t.is(pt.counters.reconnected, 0);
+  const subs = [...b.stratifier.clients.values()].filter((c) => c.workername.startsWith('resume.'));
+  t.deepEqual(subs.map((c) => c.enonce1Hex).sort(), [...before].sort());
+  // the new pool's job reached them; a share on it is accepted for the right worker
+  await waitFor(() => ms.every((c) => b.generator.workbase(c.job!.jobId) !== undefined), 10_000, 'the new pool\'s job at the miners');
+  const r = await mineOne(ms[0]!, 'resume.m1');
+  t.is(r.reply.result, true);
+  t.is(subs.find((c) => c.workername === 'resume.m1')!.accepted, 1);
+});
+
+test.serial('a miner whose extranonce1 the new pool cannot give back is sent client.reconnect (as before)', async (t) => {
+  const port = await freePort();
+  let a: Pool | null = await mainPool(node, hard.url, { startdiff: DIFF, port });
+  closers.push(() => a?.stop());
+  const pt = await PassthroughMode.start(modeConfig('passthrough', [{ port }]), { logger: new MemoryLogger(), server: { highdiffPort: 65535 }, retryMs: 100 });
+  closers.push(() => pt.stop());
+  await pt.waitReady(10_000);
+  const m = await miner(pt.addresses[0]!.port, 'clash.m1');
+  closers.push(() => m.close());
+  await a.stop();
+  a = null;
+  await waitFor(() => pt.link === null, 10_000, 'the passthrough to see its link go');
+  // the new pool hands out longer extranonce1s: the old one is not one of its own
+  const b = await Pool.start({
+    btcd: [{ url: hard.url, auth: node.user, pass: node.pass, notify: false, line: 0 }], btcaddress: REGTEST_ADDRESS,
+    serverurl: [`127.0.0.1:${port}`], startdiff: DIFF, mindiff: 1e-9, nonce1length: 6, logdir: tempDir('clash'), updateInterval: 600, blockpoll: 50,
+  }, { logger: new MemoryLogger(), server: { highdiffPort: 65535 }, statsIntervalMs: 60_000 });
+  closers.push(() => b.stop());
+  await waitFor(() => m.closed, 15_000, 'the miner sent away');
+  t.is(pt.counters.reconnected, 1);
+  t.is(pt.counters.resumed, 0);
 });

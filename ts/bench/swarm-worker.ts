@@ -125,8 +125,10 @@ class Worker {
       this.disconnects[port] = (this.disconnects[port] ?? 0) + 1;
       s.lostAt = now();
     } else if (!s.lostAt) return; // failed while opening: counted by open
-    // the next target, as a miner with a list of pool urls would; a short pause after a failed try
-    const next = (s.target + 1) % this.targets.length;
+    // another target, as a miner with a list of pool urls (or a DNS name with several
+    // addresses) would: the lost ones spread over the others by index; a short pause after a failed try
+    const k = this.targets.length;
+    const next = k === 1 ? 0 : (s.target + 1 + ((c.index + s.tries) % (k - 1))) % k;
     s.tries++;
     setTimeout(() => { if (!this.closing) this.#make(s, c.index, next, this.#reHooks); }, wasUp ? 0 : Math.min(1000, 50 * s.tries)).unref();
   }

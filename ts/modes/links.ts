@@ -92,6 +92,8 @@ const TX_MEMORY = 32;
 export const FANOUT_PREFIX = '{"client_id":"*",';
 /** The handshake param by which a passthrough asks for FANOUT_PREFIX lines. */
 export const FANOUT_PARAM = 'notify-fanout';
+/** A subscribe's tag with the extranonce1 a passthrough's miner had on its last link (./passthrough.ts resume). */
+export const RESUME_TAG = 'resume_enonce1';
 /** `{"id":null,"method":"` — how every message the pool starts itself begins (protocol.ts) */
 const SERVER_MSG = '{"id":null,"method":"';
 
@@ -103,6 +105,7 @@ class SubConnection implements StratumConnection {
   closed = false;
   closeReason: string | undefined = undefined;
   state: unknown = undefined;
+  resumeEnonce1: string | undefined = undefined;
   readonly #prefix: string;
   /** request id → the tags of its replies still to come, oldest first */
   readonly #pending = new Map<string, NodeMethod[]>();
@@ -334,6 +337,8 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
       this.#o.stratifier.connect(sub);
     }
     if (typeof msg.method === 'string' && msg.id !== undefined) sub.expectReply(msg.id, msg.method);
+    // a ckpool-ts passthrough carrying the miner over from another link: the extranonce1 it had
+    if (msg.method === 'mining.subscribe') sub.resumeEnonce1 = typeof msg[RESUME_TAG] === 'string' ? msg[RESUME_TAG] : undefined;
     try {
       this.#o.stratifier.message(sub, msg);
     } catch (e) {

@@ -21,8 +21,13 @@
  *   miner, which works as before.
  * - A miner that leaves is reported with `{"id":42,"client_id":N,...,"method":"mining.term","params":[]}`.
  * - The `proxy` array is a failover set (./upstream.ts). A new link knows none of the
- *   miners, so when one comes up after a loss (or a fail-back) every miner is sent
- *   client.reconnect. While no link is up, miners stay connected, requests are answered
+ *   miners: when one comes up after a loss (or a fail-back, or the pool's -H restart) a
+ *   plain passthrough carries each miner over — it replays the miner's configure,
+ *   subscribe (with its session id and a `"resume_enonce1"` tag asking for the same
+ *   extranonce1, which a ckpool-ts pool grants when it is free there) and authorize, and
+ *   keeps their replies to itself; a miner that gets a different extranonce1 (any C
+ *   ckpool pool, or a clash) is sent client.reconnect, as every miner is in node and
+ *   redirector modes. While no link is up, miners stay connected, requests are answered
  *   with an error saying the upstream is unavailable, and new connections are refused.
  *   (ckpool 0.9.9 drops every miner when its upstream goes.)
  * - Silence: a link-level `mining.ping` probe at half the silence timeout (ckpool-ts
@@ -43,7 +48,7 @@ import { AGENT } from './common.js';
 import { PoolEvents } from '../events.js';
 import { Notifications, type NotifyTuning } from '../notify/service.js';
 import { watchUpstream } from '../notify/sources.js';
-import { FANOUT_PARAM, FANOUT_PREFIX } from './links.js';
+import { FANOUT_PARAM, FANOUT_PREFIX, RESUME_TAG } from './links.js';
 import { Upstream, type Active, type Json, type UpstreamLink } from './upstream.js';
 
 export type PassthroughKind = 'passthrough' | 'node' | 'redirector';
@@ -58,6 +63,18 @@ export interface Miner {
   sent: boolean;
   /** the pool answered its subscribe over the current link (it gets fan-out lines) */
   subscribed: boolean;
+  /**
+   * What it takes to carry the miner over to a new link without a reconnect (plain
+   * passthroughs): its subscribe agent, the session and extranonce1 the pool gave it, its
+   * authorize and configure params. null until it subscribed.
+   */
+  resume: { session: string; enonce1: string } | null;
+  /** replies of a resume still awaited over the new link */
+  resuming: number;
+  /** its last subscribe agent, authorize and configure params (replayed by a resume) */
+  subscribeAgent?: unknown;
+  auth?: unknown[];
+  configure?: unknown[];
   /** the tap's per-miner state */
   tap: unknown;
 }
@@ -95,12 +112,15 @@ export interface PassthroughOptions {
 const CLIENT_ID_PREFIX = '{"client_id":';
 const NODE_METHOD = '"node.method":"';
 const SUBSCRIBE_RESULT = 'subscribe.result"';
+/** ids of the requests a resume replays (their replies stay here), and the tag asking for the old extranonce1 (./links.ts) */
+const RESUME_ID = 'ckpool-ts-resume-';
+
 
 export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; down: [reason: string] }> {
   readonly miners = new Map<number, Miner>();
   readonly upstream: Upstream<true>;
   readonly logger: Logger;
-  readonly counters = { up: 0, down: 0, dropped: 0, reconnected: 0, fanouts: 0 };
+  readonly counters = { up: 0, down: 0, dropped: 0, reconnected: 0, resumed: 0, fanouts: 0 };
   /** Operator events (ts/events.ts): upstream_down / upstream_up. */
   readonly events = new PoolEvents();
   /** Webhook notifications (config `notifications`), null when none are configured. */
@@ -182,7 +202,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     const server = this.server;
     server.on('connection', (conn) => {
       const suffix = `,"client_id":${conn.id},"address":${JSON.stringify(conn.address)},"server":${conn.serverIndex}}`;
-      this.miners.set(conn.id, { conn, id: conn.id, suffix, sent: false, subscribed: false, tap: undefined });
+      this.miners.set(conn.id, { conn, id: conn.id, suffix, sent: false, subscribed: false, resume: null, resuming: 0, tap: undefined });
     });
     server.on('message', (conn, msg, raw) => {
       const m = this.miners.get(conn.id);
@@ -195,6 +215,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
         return;
       }
       this.#tap?.fromMiner?.(m, msg);
+      if (this.#tap === null) this.#remember(m, msg);
       const t = raw.trimEnd();
       const body = t.slice(0, -1).trimEnd();
       a.link.send(body.charCodeAt(body.length - 1) === 0x7b ? body + m.suffix.slice(1) : body + m.suffix);
@@ -220,6 +241,30 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
   }
 
   #onUp(a: Active<true>): void {
+    // a plain passthrough carries its miners over: subscribe again for each of them,
+    // asking for the same session and extranonce1 (./links.ts); the ones that cannot
+    // keep it are sent client.reconnect when the answer comes (#resumed)
+    if (this.miners.size && this.#tap === null) {
+      let n = 0;
+      for (const m of [...this.miners.values()]) {
+        m.subscribed = false;
+        const r = m.resume;
+        if (r === null) continue; // never subscribed: nothing to carry over
+        const tail = m.suffix.slice(0, -1) + `,"${RESUME_TAG}":${JSON.stringify(r.enonce1)}}`;
+        let lines = '';
+        if (m.configure) lines += `{"id":"${RESUME_ID}c","method":"mining.configure","params":${JSON.stringify(m.configure)}${m.suffix}\n`;
+        lines += `{"id":"${RESUME_ID}s","method":"mining.subscribe","params":${JSON.stringify([m.subscribeAgent ?? AGENT, r.session])}${tail}\n`;
+        if (m.auth) lines += `{"id":"${RESUME_ID}a","method":"mining.authorize","params":${JSON.stringify(m.auth)}${m.suffix}\n`;
+        a.link.send(lines);
+        m.sent = true;
+        m.resuming = m.auth ? 2 : 1;
+        n++;
+      }
+      this.logger.notice(`${this.kind}: new upstream link: carrying ${n} miner(s) over (same session and extranonce1 where the pool allows)`);
+      this.server.accepting = true;
+      this.emit('up', a);
+      return;
+    }
     // a new link knows none of the miners on the old one: they must subscribe again
     if (this.miners.size) {
       this.logger.notice(`${this.kind}: new upstream link: sending ${this.miners.size} miner(s) client.reconnect`);
@@ -260,8 +305,21 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
         i = end + 1;
       }
       const m = this.miners.get(id);
+      if (m !== undefined && m.resuming !== 0 && line.startsWith(`"id":"${RESUME_ID}`, i + 1)) {
+        this.#resumed(m, line);
+        return true;
+      }
       if (m !== undefined) {
-        if (subscribeResult) m.subscribed = true;
+        if (subscribeResult) {
+          m.subscribed = true;
+          if (this.#tap === null) {
+            try {
+              this.#subscribedAs(m, (JSON.parse(line) as { result?: unknown }).result);
+            } catch {
+              m.resume = null;
+            }
+          }
+        }
         m.conn.send('{' + line.slice(i + 1));
         this.counters.down++;
       }
@@ -286,12 +344,65 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     }
     const m = typeof id === 'number' ? this.miners.get(id) : undefined;
     if (m === undefined) return;
-    if (msg['node.method'] === 'subscribe.result') m.subscribed = true;
+    if (m.resuming !== 0 && typeof msg.id === 'string' && msg.id.startsWith(RESUME_ID)) return this.#resumed(m, msg);
+    if (msg['node.method'] === 'subscribe.result') {
+      m.subscribed = true;
+      if (this.#tap === null) this.#subscribedAs(m, msg.result);
+    }
     delete msg.client_id;
     delete msg['node.method'];
     this.#tap?.toMiner?.(m, msg);
     m.conn.send(JSON.stringify(msg));
     this.counters.down++;
+  }
+
+  /** The requests a resume replays over a new link (plain passthroughs). */
+  #remember(m: Miner, msg: Json): void {
+    const method = msg.method;
+    if (method === 'mining.subscribe') {
+      m.resume = null;
+      m.subscribeAgent = Array.isArray(msg.params) ? msg.params[0] : undefined;
+    } else if (method === 'mining.authorize' && Array.isArray(msg.params)) {
+      m.auth = msg.params;
+    } else if (method === 'mining.configure' && Array.isArray(msg.params)) {
+      m.configure = msg.params;
+    }
+  }
+
+  /** The pool's answer to the miner's subscribe: its session and extranonce1, for a resume. */
+  #subscribedAs(m: Miner, r: unknown): void {
+    if (!Array.isArray(r) || typeof r[1] !== 'string') return;
+    // [[["mining.notify", session], …], enonce1, n2len] (ckpool: [["mining.notify", session]] too)
+    const first: unknown = Array.isArray(r[0]) ? (Array.isArray(r[0][0]) ? r[0][0] : r[0]) : null;
+    const session = Array.isArray(first) && typeof first[1] === 'string' ? first[1] : '';
+    m.resume = { session, enonce1: r[1] };
+  }
+
+  /** A reply to a resume's replayed request: keep the miner, or send it to reconnect. */
+  #resumed(m: Miner, line: string | Json): void {
+    let msg: { id?: unknown; result?: unknown };
+    try {
+      msg = typeof line === 'string' ? JSON.parse(line) as { id?: unknown; result?: unknown } : line;
+    } catch {
+      msg = {};
+    }
+    const kind = typeof msg.id === 'string' ? msg.id.slice(RESUME_ID.length) : '';
+    if (kind === 'c') return;
+    const ok = kind === 's'
+      ? Array.isArray(msg.result) && msg.result[1] === m.resume?.enonce1
+      : kind === 'a' && msg.result === true;
+    if (kind === 's' && ok) {
+      m.subscribed = true;
+      this.#subscribedAs(m, msg.result); // the session id may be a new one
+    }
+    if (!ok) {
+      m.resuming = 0;
+      this.counters.reconnected++;
+      m.conn.send(reconnect());
+      m.conn.close('upstream link changed');
+      return;
+    }
+    if (--m.resuming === 0) this.counters.resumed++;
   }
 
   /** A line for every miner the pool holds as subscribed (one copy crossed the link). */

@@ -369,6 +369,16 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     return null;
   }
 
+  /** An extranonce1 this stratifier could have handed out: the prefix, the length, its slot. */
+  #ownsEnonce1(hex: string): boolean {
+    const prefix = this.#o.enonce1Prefix ?? '';
+    if (hex.length !== this.#o.nonce1length * 2 || !hex.startsWith(prefix) || !/^[0-9a-f]*$/.test(hex)) return false;
+    const rest = Buffer.from(hex.slice(prefix.length), 'hex');
+    const b = Buffer.alloc(8);
+    rest.copy(b);
+    return b.readBigUInt64LE() % BigInt(this.#slot.count) === BigInt(this.#slot.index);
+  }
+
   /** 8 hex digits; ≡ slot index (mod slot count), so threads of one pool never share one */
   #newSessionId(): string {
     const { index, count } = this.#slot;
@@ -403,6 +413,16 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
         this.#o.sessionEvents?.taken(c.sessionId);
         this.#log.info(`Client ${c.id} resumed session ${c.sessionId}`);
       }
+    }
+    // a miner a ckpool-ts passthrough carries over from an earlier link (the pool may have
+    // been restarted, -H): the same extranonce1 if it is free and of this stratifier's slot
+    const want = conn.resumeEnonce1;
+    if (!enonce1Hex && want !== undefined && this.#ownsEnonce1(want) && !this.#enonce1InUse.has(want)) {
+      enonce1Hex = want;
+      // its old session id too, when it is one this stratifier could have made
+      const sid = typeof p[1] === 'string' && /^[0-9a-f]{8}$/.test(p[1]) ? p[1] : '';
+      c.sessionId = sid && parseInt(sid, 16) % this.#slot.count === this.#slot.index && !this.#sessions.has(sid) ? sid : this.#newSessionId();
+      this.#log.info(`Client ${c.id} kept extranonce1 ${want} from its earlier link`);
     }
     if (!enonce1Hex) {
       const fresh = this.#newEnonce1();

@@ -117,6 +117,11 @@ export interface StratumConnection {
    * carries one copy for all its miners. Undefined or false: send() it as usual.
    */
   sendShared?(line: string): boolean;
+  /**
+   * Optional: the extranonce1 a miner carried over from an earlier link asks to keep (a
+   * ckpool-ts passthrough's resume after its upstream link changed, ts/modes/links.ts).
+   */
+  resumeEnonce1?: string;
   /** Close after flushing what is queued (graceful), or at once with destroy=true. */
   close(reason: string, destroy?: boolean): void;
   /** Arbitrary per-connection state slot for the stratifier. */
