@@ -124,6 +124,8 @@ test('every key with an explicit value, and the line it is on', (t) => {
     '"proxy": [{"url": "stratum+tcp://p.example:3333", "auth": "me", "pass": "x"}]',
     '"redirecturl": ["r1.example:3333", "r2.example:3334"]',
     '"zmqblock": "tcp://10.0.0.1:28332"',
+    '"notifications": [{"url": "https://hooks.example/x", "format": "slack", "events": ["block_found", "worker_offline"], "offlineminutes": 2.5, "timeout": 3}]',
+    '"notifyqueue": 50',
   );
   const c = parse(text);
   t.deepEqual(c.btcd, [
@@ -153,6 +155,8 @@ test('every key with an explicit value, and the line it is on', (t) => {
   t.deepEqual(c.proxy, [{ url: 'stratum+tcp://p.example:3333', auth: 'me', pass: 'x', line: 23 }]);
   t.deepEqual(c.redirecturl, ['r1.example:3333', 'r2.example:3334']);
   t.is(c.zmqblock, 'tcp://10.0.0.1:28332');
+  t.deepEqual(c.notifications, [{ url: 'https://hooks.example/x', format: 'slack', events: ['block_found', 'worker_offline'], offlineMinutes: 2.5, timeout: 3, line: 26 }]);
+  t.is(c.notifyqueue, 50);
   t.deepEqual(c.warnings, []);
   // Every key of the file, each on its own line, in file order.
   t.deepEqual(Object.keys(c.lines).sort(), [...CONFIG_KEYS].sort());
