@@ -46,6 +46,7 @@ test('no arguments: pool mode with ckpool\'s defaults', (t) => {
     flags: {
       btcsolo: false, proxy: false, passthrough: false, node: false, redirector: false, userproxy: false,
       trusted: false, handover: false, killold: false, logShares: false, daemonise: false, quiet: false, testconfig: false,
+      demoMiner: true,
     },
   } satisfies ResolvedOptions);
 });
@@ -153,6 +154,7 @@ test('the operational flags', (t) => {
   t.true(o.flags.daemonise);
   t.true(o.flags.quiet);
   t.is(o.flags.group, 'miners');
+  t.false(parseArgs(['--no-demo-miner'], 'ckpool').flags.demoMiner, '--no-demo-miner turns the demo\'s CPU miner off');
   const l = parseArgs(['--killold', '--log-shares', '--daemonise', '--quiet', '--group', 'g', '--trusted']);
   t.deepEqual([l.flags.killold, l.flags.handover, l.flags.logShares, l.flags.daemonise, l.flags.quiet, l.flags.group, l.flags.trusted],
     [true, false, true, true, true, 'g', true]);

@@ -65,6 +65,7 @@ interface RawOptions {
   passthrough?: true;
   proxy?: true;
   quiet?: true;
+  demoMiner?: boolean;
   redirector?: true;
   sockdir?: string;
   testconfig?: true;
@@ -91,6 +92,7 @@ function buildProgram(name: string, out: { stdout: string; stderr: string }): Co
     .option('-P, --passthrough', 'passthrough mode (implies -p)')
     .option('-p, --proxy', 'proxy mode (the default when run as ckproxy)')
     .option('-q, --quiet', 'no status line on stdout')
+    .option('--no-demo-miner', 'embedded demo (no config file): do not start the built-in CPU miner')
     .option('-R, --redirector', 'redirector mode (implies -p -P)')
     .option('-s, --sockdir <sockdir>', 'directory for the unix sockets (default: /tmp/<name>/)')
     .option('-T, --testconfig', 'check the config file, print what it resolves to and exit: 0 if good, 1 if not')
@@ -192,6 +194,7 @@ export function parseArgs(argv: readonly string[], invokedAs = 'ckpool'): Resolv
     logShares: !!o.logShares,
     daemonise: !!o.daemonise,
     quiet: !!o.quiet,
+    demoMiner: o.demoMiner !== false,
     testconfig: !!o.testconfig,
   };
   const mode = modeOf(flags);

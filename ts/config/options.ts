@@ -21,6 +21,8 @@ export interface CliFlags {
   readonly logShares: boolean;
   readonly daemonise: boolean;
   readonly quiet: boolean;
+  /** The embedded demo's built-in CPU miner (--no-demo-miner: false); absent = on. */
+  readonly demoMiner?: boolean;
   /** -T: check the config and exit (0 good, 1 not), starting nothing. */
   readonly testconfig: boolean;
   /** -g: group owning the unix sockets. */

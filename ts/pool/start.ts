@@ -31,6 +31,7 @@ import { InstanceLifecycle, stratumUrls } from '../control/lifecycle.js';
 import { dismissOld, inheritListeners } from '../control/takeover.js';
 import { startBcoin, type BcoinNode } from '../node/bcoin.js';
 import { Pool } from './pool.js';
+import { CpuMiner } from '../miner/cpu.js';
 import { autoWorkers } from '../config/defaults.js';
 import { anyTlsUrl } from '../tls/credentials.js';
 import { reloadTlsOnSighup } from '../tls/reload.js';
@@ -39,6 +40,9 @@ import { reloadTlsOnSighup } from '../tls/reload.js';
 const DEMO_STARTDIFF = 0.001;
 const DEMO_MINDIFF = 0.0001;
 const DEMO_PORT = 3333;
+/** The built-in demo miner's workers, and its hashrate cap (a fraction of one core). */
+const DEMO_MINER_WORKERS = ['cpu0', 'cpu1', 'cpu2'];
+const DEMO_MINER_HASHRATE = 2_000_000;
 
 const DEMO_API_PORT = 8080;
 
@@ -88,7 +92,9 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
   const life = new InstanceLifecycle(options, logger, () => restartSelf(logger));
   let node: BcoinNode | null = null;
   let pool: Pool | null = null;
+  let miner: CpuMiner | null = null;
   life.stopMode = async () => {
+    await miner?.stop();
     await pool?.stop();
     await node?.stop();
   };
@@ -138,6 +144,14 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
     say(`  bitcoind (bcoin regtest): ${node.url}, height ${await node.rpc.getBlockCount()}`);
     say(`  payout address: ${options.mode === 'solo' ? `${user} (solo: the miner's username)` : config.btcaddress}`);
     say(`  mine with:  minerd -a sha256d -o ${urls[0]} -u ${user} -p x`);
+    if (options.flags.demoMiner !== false) {
+      // the built-in CPU miner, so the dashboard shows shares and blocks at once
+      const prefix = options.mode === 'solo' ? user : 'demo';
+      const workers = DEMO_MINER_WORKERS.map((w) => `${prefix}.${w}`);
+      const port = pool.addresses[0]!.port;
+      miner = await CpuMiner.start({ port, workers, maxHashrate: DEMO_MINER_HASHRATE, logger });
+      say(`  demo miner: ${workers.join(', ')} on one CPU thread, at most ${DEMO_MINER_HASHRATE / 1e6} MH/s (--no-demo-miner: off)`);
+    }
   }
   if (pool.api) say(`  dashboard and HTTP API: ${pool.api.url}`);
   if (pool.sv2) say(`  Stratum V2: ${pool.sv2.minerUrls.join(', ')} (authority key ${pool.sv2.authorityPublic})`);
