@@ -256,6 +256,13 @@ test.serial('a plain client on the TLS port and a TLS client on the plain port a
   const junk = net.connect({ port: tlsPort, host: '127.0.0.1' });
   junk.on('connect', () => { junk.write(Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 1, 2, 3])); junk.destroy(); });
   await closedWithin(junk, 5000);
+  // TLS 1.1 (a client that would accept it): the pool answers with a protocol_version alert
+  const old = tls.connect({ port: tlsPort, host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+  const oldErr = await new Promise<NodeJS.ErrnoException>((resolve, reject) => {
+    old.once('error', resolve);
+    old.once('secureConnect', () => reject(new Error(`negotiated ${old.getProtocol()}`)));
+  });
+  t.is(oldErr.code, 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
   for (let i = 0; i < 2; i++) t.is((await mineOne(keeper, 'carol.keep')).reply.result, true, 'the TLS miner is unharmed');
   const again = await tlsMiner('carol.new');
   t.is((await mineOne(again, 'carol.new')).reply.result, true, 'new TLS miners still get in');

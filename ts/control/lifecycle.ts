@@ -5,6 +5,7 @@
  * the pid file and exit.
  */
 import { basename, dirname } from 'node:path';
+import { isTlsUrl } from '../config/stratum-url.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { Logger } from '../log/logger.js';
 import { resolveGroup } from './group.js';
@@ -76,5 +77,5 @@ export class InstanceLifecycle {
  */
 export function stratumUrls(addresses: readonly { host: string; port: number }[], configured: readonly string[] = []): string[] {
   return addresses.map((a, i) =>
-    `${/^\s*stratum\+(ssl|tls):\/\//i.test(configured[i] ?? '') ? 'stratum+ssl' : 'stratum+tcp'}://${a.host === '0.0.0.0' ? '127.0.0.1' : a.host}:${a.port}`);
+    `${isTlsUrl(configured[i] ?? '') ? 'stratum+ssl' : 'stratum+tcp'}://${a.host === '0.0.0.0' ? '127.0.0.1' : a.host}:${a.port}`);
 }
