@@ -141,6 +141,10 @@ test.serial('overview: the chart shows a non-zero hashrate, the miners are liste
   t.regex((await stat('network')) ?? '', /^1$/, 'the template difficulty (hardbits: 1d00ffff, difficulty 1)');
   t.true(Number(((await stat('shares')) ?? '').replace(/,/g, '')) > 0);
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
+  for (const m of miners) {
+    t.is(m.error, null, `${m.worker} mines without errors`);
+    t.true(m.accepted > 0, `${m.worker} has accepted shares`);
+  }
   // everything (uPlot included) comes from the pool itself: no CDN
   t.deepEqual(urls.filter((u) => !u.startsWith(base)), []);
   t.true(urls.includes(`${base}assets/uplot/uPlot.iife.min.js`));

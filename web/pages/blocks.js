@@ -25,7 +25,9 @@ export function mount(root, { events }) {
   });
   root.append(h('section', { class: 'card' }, h('h2', null, 'Found blocks'), blocks.el));
   blocks.refresh();
-  // a new block or a changed verdict: redraw the current page (events are rare)
-  const off = events.on('block', () => blocks.refresh());
-  return () => { off(); blocks.destroy(); };
+  // a new block or a changed verdict: redraw the current page, once for a burst of events
+  // (a regtest demo finds a block every few seconds, each with two or three events)
+  let pending = null;
+  const off = events.on('block', () => { pending ??= setTimeout(() => { pending = null; blocks.refresh(); }, 2000); });
+  return () => { off(); clearTimeout(pending); blocks.destroy(); };
 }
