@@ -366,3 +366,36 @@ test.serial('passthrough mode: upstream_down when its pool goes away, upstream_u
     removeTempDirs();
   }
 });
+
+test.serial('certificates are verified: without its "ca" the self-signed receiver is refused; a missing ca file stops start-up; 5xx is retried, 400 is not', async (t) => {
+  const logdir = tmp('tls');
+  const logger = new MemoryLogger();
+  await t.throwsAsync(Notifier.start({ entries: [entry('/x', 'json', ['node_down'], { ca: path.join(logdir, 'missing.pem') })], logdir, logger }),
+    { code: 'CKP_ERR_NOTIFY_CA', message: /missing\.pem of notifications\[0\]/ });
+
+  const untrusted = await Notifier.start({ entries: [entry('/untrusted', 'json', ['node_down'], { ca: undefined })], logdir, logger, retryMs: 200, retryMaxMs: 400 });
+  await untrusted.test();
+  await receiver.waitFor(() => untrusted.pending().some((p) => p.attempts >= 1 && p.lastError !== undefined), 10_000, 'a refused attempt');
+  t.regex(untrusted.pending()[0]!.lastError!, /SELF_SIGNED|self[- ]signed/i);
+  t.is(receiver.at('/untrusted').length, 0);
+  await untrusted.stop();
+
+  const logdir2 = tmp('status');
+  const n = await Notifier.start({ entries: [entry('/status', 'json', ['node_down'])], logdir: logdir2, logger, retryMs: 200, retryMaxMs: 400 });
+  try {
+    receiver.status = 500;
+    await n.queue('node_down', { name: 'a' });
+    await receiver.waitFor(() => n.pending().some((p) => p.attempts >= 2), 10_000, 'two failed attempts');
+    t.regex(n.pending()[0]!.lastError!, /HTTP 500/);
+    receiver.status = 200;
+    await receiver.waitFor(() => receiver.at('/status', 'node_down').length === 1 && n.size === 0);
+    receiver.status = 400;
+    await n.queue('node_down', { name: 'b' });
+    await receiver.waitFor(() => n.size === 0, 10_000, 'the refused one gone');
+    t.true(logger.lines.some((l) => /node_down node_down-\S+ refused by notifications\[0\] \(json, 127\.0\.0\.1:\d+\), not retried: HTTP 400/.test(l.msg)));
+    t.deepEqual(readdirSync(outboxDir(logdir2)).filter((f) => f.endsWith('.json')), []);
+  } finally {
+    receiver.status = 200;
+    await n.stop();
+  }
+});
