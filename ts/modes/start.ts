@@ -63,20 +63,20 @@ export async function startModes(options: ResolvedOptions, config: CkpoolConfig,
       name: options.name, logger, logShares: options.flags.logShares,
       throbber: options.flags.quiet || !process.stdout.isTTY ? null : process.stdout,
     });
+    const running = mode;
+    const tlsNow = running.server?.tlsCredentials;
+    if (anyTlsUrl(config.serverurl) && tlsNow) {
+      logCertificate(logger, 'Stratum TLS certificate', tlsNow);
+      // SIGHUP: a renewed certificate for new TLS connections
+      reloadTlsOnSighup(() => {
+        const c = tlsCredentialsFor(config);
+        if (c) running.server?.setTlsCredentials(c);
+        return c ?? null;
+      }, logger);
+    }
   } catch (e) {
     await life.abandon();
     throw e;
-  }
-  const running = mode;
-  if (anyTlsUrl(config.serverurl)) {
-    const first = running.server ? tlsCredentialsFor(config) : undefined;
-    if (first) logCertificate(logger, 'Stratum TLS certificate', first);
-    // SIGHUP: a renewed certificate for new TLS connections
-    reloadTlsOnSighup(() => {
-      const c = tlsCredentialsFor(config);
-      if (c) running.server?.setTlsCredentials(c);
-      return c ?? null;
-    }, logger);
   }
   say(`${options.name} ${options.mode} mode: stratum on ${stratumUrls(mode.addresses, config.serverurl).join(', ')}`);
   say(`  upstream: ${config.proxy.map((p) => p.url).join(', ')} (in priority order)`);

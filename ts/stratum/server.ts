@@ -416,6 +416,11 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
     this.adopt(this.tlsByIndex[serverIndex] === true ? new net.Socket({ fd, readable: true, writable: true }) : this.openFast(fd), serverIndex, highdiff);
   }
 
+  /** The certificate and key new TLS connections get (undefined: no TLS url). */
+  get tlsCredentials(): TlsCredentials | undefined {
+    return this.tls?.credentials;
+  }
+
   /** New TLS connections get this certificate and key (SIGHUP reload); open ones keep theirs. */
   setTlsCredentials(credentials: TlsCredentials): void {
     if (!this.tls) throw ckError('CKP_ERR_STRATUM_STATE', 'has no stratum+ssl:// url to use a TLS certificate on');
