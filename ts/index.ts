@@ -41,6 +41,12 @@ export { startMode } from './modes/start.js';
 // stats, status files, share logs
 export { PoolStats, ShareLog } from './stats/index.js';
 export { decayTime, suffixString, hashrateFromDsps } from './stats/decay.js';
+// webhook notifications (config `notifications`): the notifier, its outbox and event sources
+export { Notifier, Notifications, Outbox, PresenceTracker, watchNodes, watchUpstream, renderBody, outboxDir } from './notify/index.js';
+export type { NotifierOptions, NotificationsOptions, NotifyTuning, PendingInfo, NotifyRecord, NotifyType } from './notify/index.js';
+export type { NotificationEntry, NotifyFormat, NotifyEventName } from './config/notifications.js';
+// the operator event bus (blocks, worker presence, node/upstream state) the notifications listen on
+export { PoolEvents, type PoolEventMap, type PoolEventName, type BlockRecord, type BlockVerdict, type WorkerPresence, type LinkState } from './events.js';
 // the control socket (ckpmsg / notifier protocol)
 export { ControlServer, sendControl } from './control/index.js';
 // a stratum client (test miner, load generator)
