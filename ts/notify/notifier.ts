@@ -188,11 +188,6 @@ export class Notifier {
     return [...set];
   }
 
-  /** Whether any entry wants one of these events (the pool wires only the sources needed). */
-  wants(...types: NotifyEventName[]): boolean {
-    return this.#targets.some((t) => types.some((ty) => t.entry.events.includes(ty)));
-  }
-
   /**
    * Queue an event for every entry subscribed to it ('test': every entry). Resolves once
    * the deliveries are on disk. `presence` limits worker events to the entries with its
