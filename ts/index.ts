@@ -51,6 +51,9 @@ export { PoolEvents, type PoolEventMap, type PoolEventName, type BlockRecord, ty
 export { ControlServer, sendControl } from './control/index.js';
 // a stratum client (test miner, load generator)
 export { StratumClient } from './miner/client.js';
+export { CpuMiner, type CpuMinerOptions } from './miner/cpu.js';
+// Prometheus metrics (GET /metrics of the HTTP API)
+export { PoolMetrics, ProxyMetrics, type MetricsOptions } from './metrics/index.js';
 // errors and logging
 export { CkpoolError, ckError, isCkpoolError, catalogue, type ErrorCode } from './errors.js';
 export { LogLevel, type Logger, ConsoleLogger, NullLogger, MemoryLogger } from './log/logger.js';
