@@ -60,16 +60,20 @@ export class HistoryStore {
   readonly #ids = new Map<string, number>();
   #seriesCount: number;
   #capWarned = false;
-  #lastTen = 0;
+  /** the 10-minute points exist up to here (unix s; 0: none yet) — kept in `meta` */
+  #rolledTo: number;
   readonly #q: {
     findSeries: Database.Statement<[string, string], { id: number }>;
     addSeries: Database.Statement<[string, string]>;
-    upsert: Database.Statement<[number, number, number, number, number]>;
+    upsert: Database.Statement<[number, number, number, number]>;
     rollup: Database.Statement<[{ from: number; to: number }]>;
-    prune: Database.Statement<[number, number]>;
+    pruneMinutes: Database.Statement<[number]>;
+    pruneTens: Database.Statement<[number]>;
     dropEmpty: Database.Statement<[]>;
     count: Database.Statement<[], { n: number }>;
-    select: Database.Statement<[number, number, number], { t: number; hashrate: number; shares: number }>;
+    setRolled: Database.Statement<[number]>;
+    selectMinutes: Database.Statement<[number, number], { t: number; hashrate: number; shares: number }>;
+    selectTens: Database.Statement<[number, number], { t: number; hashrate: number; shares: number }>;
   };
 
   static inLogdir(logdir: string, opts: Omit<HistoryStoreOptions, 'file'> = {}): HistoryStore {
@@ -85,25 +89,39 @@ export class HistoryStore {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('synchronous = NORMAL');
+      // One table per step, keyed (series, t) without a rowid and with no other index: a
+      // point is its key plus two numbers. Rollup and pruning go series by series along
+      // that key (the series table drives the loop), so nothing needs an index on t.
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (kind, name));
-        CREATE TABLE IF NOT EXISTS points (
-          series INTEGER NOT NULL, step INTEGER NOT NULL, t INTEGER NOT NULL, hashrate REAL NOT NULL, shares REAL NOT NULL,
-          PRIMARY KEY (series, step, t)) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS points_age ON points (step, t);`);
+        CREATE TABLE IF NOT EXISTS m1 (series INTEGER NOT NULL, t INTEGER NOT NULL, hashrate REAL NOT NULL, shares REAL NOT NULL,
+          PRIMARY KEY (series, t)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS m10 (series INTEGER NOT NULL, t INTEGER NOT NULL, hashrate REAL NOT NULL, shares REAL NOT NULL,
+          PRIMARY KEY (series, t)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`);
+      migrateV1(this.#db);
       this.#q = {
         findSeries: this.#db.prepare('SELECT id FROM series WHERE kind = ? AND name = ?'),
         addSeries: this.#db.prepare('INSERT INTO series (kind, name) VALUES (?, ?)'),
-        upsert: this.#db.prepare('INSERT OR REPLACE INTO points (series, step, t, hashrate, shares) VALUES (?, ?, ?, ?, ?)'),
-        // the ten 1-minute points of [from, to) into one 10-minute point at `from`
-        rollup: this.#db.prepare(`INSERT OR REPLACE INTO points (series, step, t, hashrate, shares)
-          SELECT series, ${TEN}, @from, AVG(hashrate), SUM(shares) FROM points WHERE step = ${MINUTE} AND t >= @from AND t < @to GROUP BY series`),
-        prune: this.#db.prepare(`DELETE FROM points WHERE (step = ${MINUTE} AND t < ?) OR (step = ${TEN} AND t < ?)`),
-        dropEmpty: this.#db.prepare('DELETE FROM series WHERE NOT EXISTS (SELECT 1 FROM points WHERE points.series = series.id)'),
+        upsert: this.#db.prepare('INSERT OR REPLACE INTO m1 (series, t, hashrate, shares) VALUES (?, ?, ?, ?)'),
+        // the 1-minute points of [from, to) into one point per series and ten minutes
+        // (CROSS JOIN keeps series outside: one key range of m1 per series, no scan of m1)
+        rollup: this.#db.prepare(`INSERT OR REPLACE INTO m10 (series, t, hashrate, shares)
+          SELECT m.series, (m.t / ${TEN}) * ${TEN} AS ten, AVG(m.hashrate), SUM(m.shares)
+          FROM series s CROSS JOIN m1 m ON m.series = s.id AND m.t >= @from AND m.t < @to GROUP BY m.series, ten`),
+        pruneMinutes: this.#db.prepare('DELETE FROM m1 WHERE series IN (SELECT id FROM series) AND t < ?'),
+        pruneTens: this.#db.prepare('DELETE FROM m10 WHERE series IN (SELECT id FROM series) AND t < ?'),
+        dropEmpty: this.#db.prepare(`DELETE FROM series WHERE NOT EXISTS (SELECT 1 FROM m1 WHERE m1.series = series.id)
+          AND NOT EXISTS (SELECT 1 FROM m10 WHERE m10.series = series.id)`),
         count: this.#db.prepare('SELECT COUNT(*) AS n FROM series'),
-        select: this.#db.prepare('SELECT t, hashrate, shares FROM points WHERE series = ? AND step = ? AND t >= ? ORDER BY t'),
+        setRolled: this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('rolled_to', ?)"),
+        selectMinutes: this.#db.prepare('SELECT t, hashrate, shares FROM m1 WHERE series = ? AND t >= ? ORDER BY t'),
+        selectTens: this.#db.prepare('SELECT t, hashrate, shares FROM m10 WHERE series = ? AND t >= ? ORDER BY t'),
       };
       this.#seriesCount = this.#q.count.get()!.n;
+      const rolled = this.#db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'rolled_to'").get();
+      // no record (a new file): from the oldest 1-minute point, if any
+      this.#rolledTo = rolled?.value ?? Math.floor((this.#db.prepare<[], { t: number | null }>('SELECT MIN(t) AS t FROM m1').get()?.t ?? 0) / TEN) * TEN;
     } catch (e) {
       throw ckErrorCause('CKP_ERR_HISTORY_DB', e, opts.file, (e as Error).message);
     }
@@ -134,8 +152,9 @@ export class HistoryStore {
   }
 
   /**
-   * One minute's samples (`now` in ms), in one transaction; at each 10-minute boundary
-   * the finished ten minutes are rolled up and old points pruned.
+   * One minute's samples (`now`: ms since the epoch, the minute they belong to), in one
+   * transaction; at each 10-minute boundary the finished ten minutes (all since the last
+   * rollup, also across a restart) are rolled up and old points pruned.
    */
   record(now: number, samples: readonly HistorySample[]): void {
     const t = Math.floor(now / 1000 / MINUTE) * MINUTE;
@@ -144,14 +163,16 @@ export class HistoryStore {
         for (const s of samples) {
           const id = this.#seriesId(s.kind, s.name, true);
           if (id === null) continue;
-          this.#q.upsert.run(id, MINUTE, t, finite(s.hashrate), finite(s.shares));
+          // whole H/s: SQLite keeps an integral REAL in 6 bytes instead of 8 (TH/s … PH/s)
+          this.#q.upsert.run(id, t, Math.round(finite(s.hashrate)), finite(s.shares));
         }
         const ten = Math.floor(t / TEN) * TEN;
-        if (ten !== this.#lastTen) {
-          // the previous ten minutes are complete (and any still un-rolled after a restart)
-          this.#q.rollup.run({ from: this.#lastTen !== 0 ? this.#lastTen : ten - TEN, to: ten });
-          this.#lastTen = ten;
-          this.#q.prune.run(t - KEEP_MINUTES_S, t - KEEP_TENS_S);
+        if (ten > this.#rolledTo) {
+          if (this.#rolledTo > 0) this.#q.rollup.run({ from: this.#rolledTo, to: ten });
+          this.#rolledTo = ten;
+          this.#q.setRolled.run(ten);
+          this.#q.pruneMinutes.run(t - KEEP_MINUTES_S);
+          this.#q.pruneTens.run(t - KEEP_TENS_S);
           if (this.#q.dropEmpty.run().changes > 0) {
             this.#ids.clear();
             this.#seriesCount = this.#q.count.get()!.n;
@@ -169,11 +190,11 @@ export class HistoryStore {
     const id = this.#seriesId(kind, name, false);
     if (id === null) return out;
     const from = Math.floor(now / 1000) - r.seconds;
-    const rows = this.#q.select.all(id, r.step, from);
+    const rows = (r.step === TEN ? this.#q.selectTens : this.#q.selectMinutes).all(id, from);
     // the current, not yet rolled-up ten minutes come from the 1-minute points
     if (r.step === TEN) {
       const last = rows.length ? rows[rows.length - 1]!.t + TEN : from;
-      const tail = this.#q.select.all(id, MINUTE, Math.max(last, from));
+      const tail = this.#q.selectMinutes.all(id, Math.max(last, from));
       const byTen = new Map<number, { h: number; n: number; s: number }>();
       for (const p of tail) {
         const k = Math.floor(p.t / TEN) * TEN;
@@ -214,6 +235,22 @@ export class HistoryStore {
     } catch { /* another process (a handover's) may hold it: the WAL stays, SQLite copes */ }
     this.#db.close();
   }
+}
+
+/**
+ * Files written before the store had one table per step (a `points` table keyed
+ * (series, step, t) plus an index on (step, t)): their points move over, then it goes.
+ */
+function migrateV1(db: Database.Database): void {
+  const old = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'points'").get()!.n;
+  if (!old) return;
+  db.transaction(() => {
+    db.exec(`INSERT OR IGNORE INTO m1 SELECT series, t, hashrate, shares FROM points WHERE step = ${MINUTE};
+      INSERT OR IGNORE INTO m10 SELECT series, t, hashrate, shares FROM points WHERE step = ${TEN};
+      INSERT OR REPLACE INTO meta (key, value) SELECT 'rolled_to', MAX(t) + ${TEN} FROM points WHERE step = ${TEN} HAVING COUNT(*) > 0;
+      DROP TABLE points;`);
+  })();
+  db.exec('VACUUM');
 }
 
 function finite(n: number): number {

@@ -79,6 +79,34 @@ async function demoConfig(config: CkpoolConfig, logger: Logger): Promise<{ confi
   };
 }
 
+/** How long a handover's new process tries to bind the API port the old one is closing. */
+const API_REBIND_MS = 10_000;
+
+/**
+ * The HTTP API of a -H handover's new process. Its port is not inherited (ckpool has no
+ * such listener to pass, and an HTTP client simply retries): the old process closes it
+ * when it stops, first thing, and has exited (or been terminated) by the time this
+ * runs; binding is retried for a while in case its socket is still being released. In
+ * between, requests to the API are refused for a moment; stratum is not affected.
+ */
+async function startApiAfterHandover(pool: Pool, url: string, logger: Logger): Promise<void> {
+  const deadline = Date.now() + API_REBIND_MS;
+  for (;;) {
+    try {
+      await pool.startApi(url);
+      return;
+    } catch (e) {
+      const inUse = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+      if (!inUse || Date.now() > deadline) {
+        // the pool serves miners already: a missing API is logged, not fatal
+        logger.err(`${(e as Error).message}${inUse ? ` (still in use ${API_REBIND_MS / 1000} s after the old process went)` : ''}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** Re-execute this process's command line with -H (the control socket's `restart`). */
 function restartSelf(logger: Logger): void {
   const args = process.argv.slice(1);
@@ -115,6 +143,8 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
       sv2ListenFds: handover?.fds.slice(config.serverurl.length + config.nodeserver.length),
       sockdir: options.sockdir,
       deferReadBack: handover !== null && handover !== undefined,
+      // the old process serves the API port until it exits: bound below, after it has
+      deferApi: handover !== null && handover !== undefined,
       // --workers, else the config's `workers`, else one thread per CPU (ckpool sizes its
       // thread pools by the CPU count); the library's own default is 0
       workers: options.workers ?? config.workers ?? autoWorkers(),
@@ -128,6 +158,7 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
       await pool.stats.readBack(Date.now()).catch((e: Error) => logger.warning(`Could not read back stats: ${e.message}`));
       pool.stats.start();
       await life.startControl(); // terminates the old process if it is still there
+      if (config.apiurl) await startApiAfterHandover(pool, config.apiurl, logger);
     }
   } catch (e) {
     await life.abandon();
