@@ -111,6 +111,8 @@ test('every key with an explicit value, and the line it is on', (t) => {
     '"version_mask": "1FFFE000"',
     '"serverurl": ["127.0.0.1:3333", "[::1]:4444"]',
     '"nodeserver": ["0.0.0.0:3335"]',
+    '"tlscert": "/etc/ckpool/fullchain.pem"',
+    '"tlskey": "/etc/ckpool/privkey.pem"',
     '"trusted": "0.0.0.0:3336"',
     '"upstream": "up.example.com:3336"',
     '"mindiff": 0.5',
@@ -142,6 +144,8 @@ test('every key with an explicit value, and the line it is on', (t) => {
   t.is(c.versionMask, 0x1fffe000);
   t.deepEqual(c.serverurl, ['127.0.0.1:3333', '[::1]:4444']);
   t.deepEqual(c.nodeserver, ['0.0.0.0:3335']);
+  t.is(c.tlscert, '/etc/ckpool/fullchain.pem');
+  t.is(c.tlskey, '/etc/ckpool/privkey.pem');
   t.deepEqual(c.trusted, ['0.0.0.0:3336']);
   t.is(c.upstream, 'up.example.com:3336');
   t.is(c.mindiff, 0.5);
@@ -152,10 +156,10 @@ test('every key with an explicit value, and the line it is on', (t) => {
   t.is(c.maxclients, 500);
   t.is(c.dropidle, 300);
   t.is(c.workers, 3);
-  t.deepEqual(c.proxy, [{ url: 'stratum+tcp://p.example:3333', auth: 'me', pass: 'x', line: 23 }]);
+  t.deepEqual(c.proxy, [{ url: 'stratum+tcp://p.example:3333', auth: 'me', pass: 'x', line: 25 }]);
   t.deepEqual(c.redirecturl, ['r1.example:3333', 'r2.example:3334']);
   t.is(c.zmqblock, 'tcp://10.0.0.1:28332');
-  t.deepEqual(c.notifications, [{ url: 'https://hooks.example/x', format: 'slack', events: ['block_found', 'worker_offline'], offlineMinutes: 2.5, timeout: 3, line: 26 }]);
+  t.deepEqual(c.notifications, [{ url: 'https://hooks.example/x', format: 'slack', events: ['block_found', 'worker_offline'], offlineMinutes: 2.5, timeout: 3, line: 28 }]);
   t.is(c.notifyqueue, 50);
   t.deepEqual(c.warnings, []);
   // Every key of the file, each on its own line, in file order.
