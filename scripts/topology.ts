@@ -3,7 +3,7 @@
  * processes of this package, on one machine.
  *
  *   npm run bench:topology -- --miners 20000 --passthroughs 5 [--procs P] [--sources 127.0.0.2-127.0.0.40]
- *                             [--share-interval 10] [--measure 40] [--rounds 3] [--no-kill] [--no-handover]
+ *                             [--share-interval 10] [--measure 40] [--rounds 3] [--no-kill] [--no-handover] [--no-fanout]
  *                             [--out results.json]
  *
  * - a ckpool-bench template source (a fake bitcoind for benchmarks: getblocktemplate,
@@ -48,6 +48,7 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'no-kill': { type: 'boolean', default: false },
     'no-handover': { type: 'boolean', default: false },
+    'no-fanout': { type: 'boolean', default: false },
     'pool-workers': { type: 'string', default: '0' },
     timeout: { type: 'string', default: '300' },
     out: { type: 'string' },
@@ -111,7 +112,7 @@ function ckpool(flags: string[], name: string, conf: Record<string, unknown>): C
 
 async function main(): Promise<Record<string, unknown>> {
   const result: Record<string, unknown> = {
-    miners: N, passthroughs: K, generatorProcs: PROCS, shareIntervalS: SHARE_S, cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30),
+    miners: N, passthroughs: K, generatorProcs: PROCS, shareIntervalS: SHARE_S, notifyFanout: !a['no-fanout'], cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30),
     uptimeStart: uptime(), limits: systemLimits(),
   };
   log(`N=${N} miners, K=${K} passthroughs, ${PROCS} generator processes; ${result.uptimeStart}`);
@@ -144,6 +145,7 @@ async function main(): Promise<Record<string, unknown>> {
     const name = `pt${k}`;
     const proc = ckpool(['-P'], name, {
       proxy: [{ url: `127.0.0.1:${poolPort}`, auth: 'x', pass: 'x' }], serverurl: [`127.0.0.1:${port}`], maxclients: 25_000,
+      notifyfanout: !a['no-fanout'],
     });
     pts.push({ proc, port, name });
   }
@@ -179,11 +181,17 @@ async function main(): Promise<Record<string, unknown>> {
     log(`memory: ${JSON.stringify(result.memory)}`);
 
     // --- block change → clean notify at every miner
-    const rounds: NotifyTimes[] = [];
+    // CPU time per block change: what the fan-out costs each process, whatever else the
+    // (shared) machine does; the times at the miners depend on the machine's load too
+    const rounds: (NotifyTimes & { poolCpuMs: number; passthroughCpuMs: number[] })[] = [];
     for (let i = 0; i < ROUNDS; i++) {
+      const c0 = sample();
       const t = await swarm.notifyRound(() => triggerNewBlock(rpc), 60);
-      rounds.push(t);
-      log(`notify round ${i + 1}: first ${t.firstMs} median ${t.medianMs} p99 ${t.p99Ms} last ${t.lastMs} ms, missing ${t.missing}`);
+      const c1 = sample();
+      const ms = (x: ProcSample, y: ProcSample) => Math.round(1000 * (y.cpuSeconds - x.cpuSeconds));
+      rounds.push({ ...t, poolCpuMs: ms(c0.pool, c1.pool), passthroughCpuMs: c0.pts.map((x, k) => ms(x!, c1.pts[k]!)) });
+      log(`notify round ${i + 1}: first ${t.firstMs} median ${t.medianMs} p99 ${t.p99Ms} last ${t.lastMs} ms, missing ${t.missing}; ` +
+        `CPU pool ${rounds[i]!.poolCpuMs} ms, passthroughs ${rounds[i]!.passthroughCpuMs.join('/')} ms`);
       await sleep(2000);
     }
     result.notify = rounds;
