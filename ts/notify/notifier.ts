@@ -106,6 +106,7 @@ export class Notifier {
   /** file names queued here (pending, being written or in flight) */
   readonly #known = new Set<string>();
   readonly #writes = new Set<Promise<unknown>>();
+  #lastWrite: Promise<unknown> = Promise.resolve();
   readonly #abort = new AbortController();
   #rescanTimer: NodeJS.Timeout | null = null;
   #rescanning: Promise<void> | null = null;
@@ -258,11 +259,14 @@ export class Notifier {
     this.#known.add(file);
     const p: Pending = { file, rec, ready: false, persisted: false, attempts: 0 };
     t.queue.push(p);
-    const w = this.#outbox.write(rec).then(() => {
+    // one write at a time: a burst (every worker offline at once) must not fill libuv's
+    // thread pool with fsyncs that the stats files and share logs are waiting behind
+    const w = this.#lastWrite.then(() => this.#outbox.write(rec)).then(() => {
       p.persisted = true;
     }, (e: Error) => {
       this.#log.err(ckError('CKP_ERR_NOTIFY_OUTBOX', this.#outbox.dir, `cannot store ${rec.type} ${rec.id} (sending it from memory only): ${e.message}`).message);
     });
+    this.#lastWrite = w;
     this.#writes.add(w);
     await w;
     this.#writes.delete(w);
