@@ -9,7 +9,8 @@
  *   with Core's reason, and the chain check leaves it so;
  * - a restart reads logdir/blocks back, including a file as older versions wrote it
  *   (no coinbasevalue, no result file): its reward comes from the block's own coinbase,
- *   and the chain check settles its verdict.
+ *   and the chain check settles its verdict; /api/v1/blocks and public-pool's /api/info
+ *   blockData list them.
  */
 import test from 'ava';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -41,8 +42,8 @@ if (bin) {
   async function startPool(): Promise<Pool> {
     const p = await Pool.start({
       // polling on as well as ZMQ: invalidateblock changes the tip without a hashblock message
-      btcd: [core.btcd()], zmqblock: core.zmqUrl, blockpoll: 100, btcaddress: payout, logdir,
-      serverurl: ['127.0.0.1:0'], startdiff: DIFF, mindiff: DIFF, maxdiff: DIFF, highdiff: DIFF, updateInterval: 600,
+      btcd: [{ url: core.url, cookie: core.cookieFile, notify: false, line: 0 }], zmqblock: core.zmqUrl, blockpoll: 100, btcaddress: payout, logdir,
+      serverurl: ['127.0.0.1:0'], apiurl: '127.0.0.1:0', startdiff: DIFF, mindiff: DIFF, maxdiff: DIFF, highdiff: DIFF, updateInterval: 600,
     }, { logger: new MemoryLogger(), server: { highdiffPort: 65535 } });
     p.events.on('block_verdict', (r) => verdicts.push(r));
     p.events.on('block_found', (r) => found.push(r));
@@ -182,6 +183,18 @@ if (bin) {
     await core.generate(1, CORE_BURN_ADDRESS);
     t.is(await until('settled', () => pool.ledger.get(old)?.verdict !== 'pending' && pool.ledger.get(old)!.verdict), 'accepted');
     await until('written', () => { try { return resultFile(old).accepted === true; } catch { return false; } });
+
+    // over HTTP: /api/v1/blocks newest first with every verdict; public-pool's blockData lists
+    // every block whose submission finished, whatever the node said (public-pool saves a row
+    // after SUBMIT_BLOCK whatever its result), oldest first (its table's row order)
+    const api = async (p: string): Promise<any> => (await fetch(new URL(p, pool.api!.url))).json();
+    const v1 = await api('/api/v1/blocks');
+    t.is(v1.total, 3);
+    // (the old-format block's file says it was found an hour ago: the oldest)
+    t.deepEqual(v1.items.map((b: BlockRecord) => [b.hash, b.verdict]), [[blocks.rejected, 'rejected'], [blocks.back, 'accepted'], [old, 'accepted']]);
+    const info = await api('/api/info');
+    const h = (hash: string) => pool.ledger.get(hash)!.height;
+    t.deepEqual(info.blockData, [old, blocks.back!, blocks.rejected!].map((hash) => ({ height: h(hash), minerAddress: 'alice', worker: 'rig', sessionId: null })));
     miner = await connectMiner(pool.addresses[0]!.port, 'alice.rig');
   });
 }

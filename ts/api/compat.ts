@@ -105,10 +105,16 @@ export function registerCompatRoutes(app: FastifyInstance, src: ApiSource): void
   });
 }
 
-/** public-pool's blockData: every found block as { height, minerAddress, worker, sessionId }. */
+/**
+ * public-pool's blockData: what its `blocks` table holds (src/ORM/blocks/blocks.service.ts
+ * getFoundBlocks, an unordered find(): row order, oldest first). StratumV1Client saves a
+ * row for every block once SUBMIT_BLOCK has returned, whatever the node answered — there
+ * is no accepted-only filter — so: every block whose submission finished (verdict not
+ * 'pending'), whatever its verdict, oldest first.
+ */
 function blockData(src: ApiSource): { height: number; minerAddress: string; worker: string; sessionId: string | null }[] {
   const all = src.ledger?.list(0, Number.MAX_SAFE_INTEGER).items ?? [];
-  return all.map((b) => {
+  return all.filter((b) => b.verdict !== 'pending').reverse().map((b) => {
     const dot = b.worker.indexOf('.');
     return { height: b.height, minerAddress: b.finder, worker: dot >= 0 ? b.worker.slice(dot + 1) : b.worker, sessionId: null };
   });
