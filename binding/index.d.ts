@@ -50,6 +50,8 @@ export declare class Sv2Session {
   feed(bytes: Uint8Array): Sv2Fed
   /** Encode and encrypt one message (JSON) into a frame to write. */
   encode(msgJson: string): Buffer
+  /** Encode and encrypt a JSON array of messages into one buffer (one write). */
+  encodeMany(msgsJson: string): Buffer
   get ready(): boolean
 }
 

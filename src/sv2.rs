@@ -81,6 +81,15 @@ impl Sv2Session {
         })
     }
 
+    /// Encode and encrypt a JSON array of messages into one buffer (one write).
+    #[napi]
+    pub fn encode_many(&mut self, env: Env, msgs_json: String) -> napi::Result<Buffer> {
+        guard(&env, || {
+            let msgs = ckpool_sv2::msgs_from_json(&msgs_json)?;
+            Ok(self.inner.encode_many(&msgs)?.into())
+        })
+    }
+
     #[napi(getter)]
     pub fn ready(&self) -> bool {
         self.inner.ready()

@@ -16,6 +16,11 @@ pub fn msg_from_json(json: &str) -> Result<Msg> {
     serde_json::from_str(json).map_err(|e| Sv2Error::Encode(format!("message JSON: {e}")))
 }
 
+/// Decodes a JSON array of messages (a batch to send).
+pub fn msgs_from_json(json: &str) -> Result<Vec<Msg>> {
+    serde_json::from_str(json).map_err(|e| Sv2Error::Encode(format!("message JSON: {e}")))
+}
+
 /// JSON array of messages (as the binding hands them to TypeScript).
 pub fn msgs_to_json(msgs: &[Msg]) -> String {
     serde_json::to_string(msgs).expect("Msg serializes to JSON")

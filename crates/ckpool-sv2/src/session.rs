@@ -160,6 +160,18 @@ impl ResponderSession {
         }
     }
 
+    /// Encodes and encrypts a batch of messages into one buffer, in order.
+    pub fn encode_many(&mut self, msgs: &[Msg]) -> Result<Vec<u8>> {
+        let State::Transport { enc, .. } = &mut self.state else {
+            return Err(Sv2Error::State("cannot send before the handshake completed"));
+        };
+        let mut sink = Sink { encoder: &mut self.encoder, enc, out: Vec::new() };
+        for m in msgs {
+            msg::encode_into(m, &mut sink)?;
+        }
+        Ok(sink.out)
+    }
+
     /// Encodes and encrypts one message to send (after the handshake).
     pub fn encode(&mut self, m: &Msg) -> Result<Vec<u8>> {
         let State::Transport { enc, .. } = &mut self.state else {

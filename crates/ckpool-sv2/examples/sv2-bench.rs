@@ -1,0 +1,262 @@
+//! sv2-bench: a Stratum V2 load generator built only from the SV2 reference crates (as
+//! sv2-testclient), for BENCHMARKS.md (scripts/bench-sv2.ts runs it). Modes:
+//!
+//!   sv2-bench throughput <host:port> <pubkey> <connections> <in-flight> <warmup s> <seconds>
+//!     one standard channel per connection, each keeping <in-flight> SubmitSharesStandard
+//!     with random nonces outstanding; replies per second by verdict.
+//!   sv2-bench idle <host:port> <pubkey> <connections> <hold s>
+//!     open that many connections with one standard channel each and hold them idle.
+//!   sv2-bench jobs <host:port> <pubkey> <seconds>
+//!     one standard and one extended channel; the bytes on the wire of every job message.
+//!
+//! One JSON summary line on stdout at the end.
+
+use binary_sv2::{Str0255, U256};
+use codec_sv2::{Decrypted, Handshake, MessageFrame, NoiseDecoder, NoiseEncoder, TransportDecryptState, TransportEncryptState};
+use common_messages_sv2::{Protocol, SetupConnection};
+use key_utils::Secp256k1PublicKey;
+use mining_sv2::*;
+use noise_sv2::{Initiator, INITIATOR_EXPECTED_HANDSHAKE_MESSAGE_SIZE};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Conn {
+    sock: TcpStream,
+    enc: TransportEncryptState,
+    dec: Option<TransportDecryptState>,
+    encoder: NoiseEncoder,
+    decoder: NoiseDecoder,
+}
+
+struct Frame {
+    msg_type: u8,
+    payload: Vec<u8>,
+    wire_bytes: usize,
+}
+
+impl Conn {
+    fn connect(addr: &str, key: [u8; 32]) -> Conn {
+        let mut sock = TcpStream::connect(addr).expect("connect");
+        sock.set_nodelay(true).ok();
+        let (first, hs) = Handshake::initiator(Initiator::from_raw_k(key).unwrap()).step_0().unwrap();
+        let mut encoder = NoiseEncoder::new();
+        let first = encoder.encode_handshake(first);
+        let first: &[u8] = first.as_ref();
+        sock.write_all(first).unwrap();
+        let mut reply = [0u8; INITIATOR_EXPECTED_HANDSHAKE_MESSAGE_SIZE];
+        sock.read_exact(&mut reply).unwrap();
+        let (enc, dec) = hs.step_2(reply).expect("handshake").split();
+        Conn { sock, enc, dec: Some(dec), encoder, decoder: NoiseDecoder::new() }
+    }
+
+    fn send<T: binary_sv2::Serialize + binary_sv2::GetSize>(&mut self, m: T, t: u8, chan: bool) {
+        let b = self.frame(m, t, chan);
+        self.sock.write_all(&b).unwrap();
+    }
+
+    fn frame<T: binary_sv2::Serialize + binary_sv2::GetSize>(&mut self, m: T, t: u8, chan: bool) -> Vec<u8> {
+        let f = MessageFrame::from_message(m, t, 0, chan).unwrap();
+        let b = self.encoder.encode_transport(f, &mut self.enc).unwrap();
+        let s: &[u8] = b.as_ref();
+        s.to_vec()
+    }
+
+    /// Next frame, or None on close / timeout.
+    fn recv(&mut self) -> Option<Frame> {
+        let mut wire = 0;
+        loop {
+            let buf = self.decoder.writable();
+            wire += buf.len();
+            if self.sock.read_exact(buf).is_err() {
+                return None;
+            }
+            match self.decoder.next_transport_frame(self.dec.take().unwrap()).ok()? {
+                Decrypted::Frame(mut f, d) => {
+                    self.dec = Some(d);
+                    return Some(Frame { msg_type: f.header().msg_type(), payload: f.payload().to_vec(), wire_bytes: wire });
+                }
+                Decrypted::Incomplete(_, d) => self.dec = Some(d),
+            }
+        }
+    }
+
+    fn setup(&mut self) {
+        let host = "127.0.0.1".to_string();
+        let vendor = "sv2-bench".to_string();
+        let e = String::new();
+        self.send(SetupConnection {
+            protocol: Protocol::MiningProtocol, min_version: 2, max_version: 2, flags: 0,
+            endpoint_host: Str0255::try_from(&host).unwrap(), endpoint_port: 3336,
+            vendor: Str0255::try_from(&vendor).unwrap(), hardware_version: Str0255::try_from(&e).unwrap(),
+            firmware: Str0255::try_from(&e).unwrap(), device_id: Str0255::try_from(&e).unwrap(),
+        }, common_messages_sv2::MESSAGE_TYPE_SETUP_CONNECTION, false);
+        let f = self.recv().expect("setup reply");
+        assert_eq!(f.msg_type, common_messages_sv2::MESSAGE_TYPE_SETUP_CONNECTION_SUCCESS, "SetupConnection refused");
+    }
+
+    fn open(&mut self, user: &str, extended: bool) -> u32 {
+        let user = user.to_string();
+        let mt = [0xffu8; 32];
+        if extended {
+            self.send(OpenExtendedMiningChannel { request_id: 1, user_identity: Str0255::try_from(&user).unwrap(), nominal_hash_rate: 1e12, max_target: U256::new(&mt).unwrap(), min_extranonce_size: 0 }, MESSAGE_TYPE_OPEN_EXTENDED_MINING_CHANNEL, false);
+        } else {
+            self.send(OpenStandardMiningChannel { request_id: 1, user_identity: Str0255::try_from(&user).unwrap(), nominal_hash_rate: 1e12, max_target: U256::new(&mt).unwrap() }, MESSAGE_TYPE_OPEN_STANDARD_MINING_CHANNEL, false);
+        }
+        loop {
+            let mut f = self.recv().expect("open reply");
+            match f.msg_type {
+                MESSAGE_TYPE_OPEN_STANDARD_MINING_CHANNEL_SUCCESS => return binary_sv2::from_bytes::<OpenStandardMiningChannelSuccess>(&mut f.payload).unwrap().channel_id,
+                MESSAGE_TYPE_OPEN_EXTENDED_MINING_CHANNEL_SUCCESS => return binary_sv2::from_bytes::<OpenExtendedMiningChannelSuccess>(&mut f.payload).unwrap().channel_id,
+                MESSAGE_TYPE_OPEN_MINING_CHANNEL_ERROR => panic!("channel refused"),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn rng(state: &mut u64) -> u32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state as u32
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let mode = a[1].as_str();
+    let addr = a[2].clone();
+    let key: Secp256k1PublicKey = a[3].parse().expect("pubkey");
+    let key = key.into_bytes();
+    match mode {
+        "throughput" => throughput(&addr, key, a[4].parse().unwrap(), a[5].parse().unwrap(), a[6].parse().unwrap(), a[7].parse().unwrap()),
+        "idle" => idle(&addr, key, a[4].parse().unwrap(), a[5].parse().unwrap()),
+        "jobs" => jobs(&addr, key, a[4].parse().unwrap()),
+        _ => panic!("mode"),
+    }
+}
+
+fn throughput(addr: &str, key: [u8; 32], conns: usize, inflight: u32, warmup: u64, secs: u64) {
+    let counts: Arc<Mutex<BTreeMap<String, u64>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    let measuring = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let t0 = start + Duration::from_secs(warmup);
+    let t1 = t0 + Duration::from_secs(secs);
+    let mut handles = vec![];
+    for i in 0..conns {
+        let counts = counts.clone();
+        let measuring = measuring.clone();
+        let addr = addr.to_string();
+        handles.push(std::thread::spawn(move || {
+            let mut c = Conn::connect(&addr, key);
+            c.setup();
+            let ch = c.open(&format!("bench.{i}"), false);
+            let (mut job, mut ntime, mut version) = (0u32, 0u32, 0x2000_0000u32);
+            // the first job and its prevhash
+            while ntime == 0 {
+                let mut f = c.recv().expect("job");
+                match f.msg_type {
+                    MESSAGE_TYPE_NEW_MINING_JOB => { let m: NewMiningJob = binary_sv2::from_bytes(&mut f.payload).unwrap(); job = m.job_id; version = m.version; }
+                    MESSAGE_TYPE_MINING_SET_NEW_PREV_HASH => { let m: SetNewPrevHash = binary_sv2::from_bytes(&mut f.payload).unwrap(); ntime = m.min_ntime; }
+                    _ => {}
+                }
+            }
+            // a read timeout would lose the bytes of a half-read frame: end by shutting the socket
+            let watchdog = c.sock.try_clone().unwrap();
+            std::thread::spawn(move || {
+                std::thread::sleep(t1.saturating_duration_since(Instant::now()));
+                let _ = watchdog.shutdown(std::net::Shutdown::Both);
+            });
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ (i as u64 + 1);
+            let mut seq = 0u32;
+            let mut out = Vec::new();
+            for _ in 0..inflight {
+                seq += 1;
+                out.extend(c.frame(SubmitSharesStandard { channel_id: ch, sequence_number: seq, job_id: job, nonce: rng(&mut seed), ntime, version }, MESSAGE_TYPE_SUBMIT_SHARES_STANDARD, true));
+            }
+            c.sock.write_all(&out).unwrap();
+            let mut local: BTreeMap<String, u64> = BTreeMap::new();
+            while Instant::now() < t1 {
+                let Some(mut f) = c.recv() else { break };
+                let verdict = match f.msg_type {
+                    MESSAGE_TYPE_SUBMIT_SHARES_SUCCESS => "accepted".to_string(),
+                    MESSAGE_TYPE_SUBMIT_SHARES_ERROR => {
+                        let m: SubmitSharesError = binary_sv2::from_bytes(&mut f.payload).unwrap();
+                        String::from_utf8_lossy(m.error_code.as_bytes()).into_owned()
+                    }
+                    MESSAGE_TYPE_NEW_MINING_JOB => { let m: NewMiningJob = binary_sv2::from_bytes(&mut f.payload).unwrap(); job = m.job_id; version = m.version; continue; }
+                    _ => continue,
+                };
+                let now = Instant::now();
+                if now >= t0 && now < t1 {
+                    *local.entry(verdict).or_default() += 1;
+                    measuring.fetch_add(1, Ordering::Relaxed);
+                }
+                seq += 1;
+                let b = c.frame(SubmitSharesStandard { channel_id: ch, sequence_number: seq, job_id: job, nonce: rng(&mut seed), ntime, version }, MESSAGE_TYPE_SUBMIT_SHARES_STANDARD, true);
+                if c.sock.write_all(&b).is_err() { break; }
+            }
+            let mut g = counts.lock().unwrap();
+            for (k, v) in local { *g.entry(k).or_default() += v; }
+        }));
+    }
+    for h in handles { let _ = h.join(); }
+    let g = counts.lock().unwrap();
+    let total: u64 = g.values().sum();
+    let verdicts: Vec<String> = g.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    println!("{{\"mode\":\"throughput\",\"connections\":{conns},\"inflight\":{inflight},\"seconds\":{secs},\"replies\":{total},\"repliesPerSec\":{:.0},\"verdicts\":{{{}}}}}", total as f64 / secs as f64, verdicts.join(","));
+}
+
+fn idle(addr: &str, key: [u8; 32], conns: usize, hold: u64) {
+    let start = Instant::now();
+    let mut keep = Vec::with_capacity(conns);
+    for i in 0..conns {
+        let mut c = Conn::connect(addr, key);
+        c.setup();
+        c.open(&format!("idle.{i}"), false);
+        keep.push(c);
+    }
+    let ms = start.elapsed().as_millis();
+    println!("{{\"mode\":\"idle\",\"connections\":{conns},\"readyMs\":{ms}}}");
+    std::io::stdout().flush().ok();
+    std::thread::sleep(Duration::from_secs(hold));
+    drop(keep);
+}
+
+fn jobs(addr: &str, key: [u8; 32], secs: u64) {
+    let mut std_c = Conn::connect(addr, key);
+    std_c.setup();
+    std_c.open("jobs.std", false);
+    let mut ext_c = Conn::connect(addr, key);
+    ext_c.setup();
+    ext_c.open("jobs.ext", true);
+    let sizes: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec![]));
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut hs = vec![];
+    for (name, mut c) in [("standard", std_c), ("extended", ext_c)] {
+        let sizes = sizes.clone();
+        hs.push(std::thread::spawn(move || {
+            let watchdog = c.sock.try_clone().unwrap();
+            std::thread::spawn(move || {
+                std::thread::sleep(end.saturating_duration_since(Instant::now()));
+                let _ = watchdog.shutdown(std::net::Shutdown::Both);
+            });
+            while Instant::now() < end {
+                let Some(f) = c.recv() else { break };
+                let t = match f.msg_type {
+                    MESSAGE_TYPE_NEW_MINING_JOB => "NewMiningJob",
+                    MESSAGE_TYPE_NEW_EXTENDED_MINING_JOB => "NewExtendedMiningJob",
+                    MESSAGE_TYPE_MINING_SET_NEW_PREV_HASH => "SetNewPrevHash",
+                    MESSAGE_TYPE_SET_TARGET => "SetTarget",
+                    _ => "other",
+                };
+                sizes.lock().unwrap().push(format!("{{\"channel\":\"{name}\",\"type\":\"{t}\",\"bytes\":{}}}", f.wire_bytes));
+            }
+        }));
+    }
+    for h in hs { let _ = h.join(); }
+    println!("{{\"mode\":\"jobs\",\"frames\":[{}]}}", sizes.lock().unwrap().join(","));
+}
