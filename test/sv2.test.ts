@@ -12,7 +12,7 @@
  * of the next workbase: a target change applies to new work, as V1's set_difficulty).
  */
 import test from 'ava';
-import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,7 @@ import { Pool } from '../ts/pool/pool.js';
 import { native } from '../ts/native/binding.js';
 import { targetFromDifficulty } from '../ts/native/core.js';
 import { clientInfo } from '../ts/control/queries.js';
+import { parseConfig } from '../ts/config/parse.js';
 import type { Client } from '../ts/pool/client.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
 import {
@@ -169,9 +170,20 @@ test.serial('standard channel: jobs, a valid share, duplicate, unknown job, vers
   const late = grind(mk(job.version), (h) => h > netTarget, blk.nonce + 1);
   t.is((await submit(job.jobId, late.nonce)).errorCode, 'stale-share');
 
-  // the shares went through the V1 pipeline: stats and the share log saw them
+  // the shares went through the V1 pipeline: client counters and the share log saw them
   t.true(ch.accepted >= 3);
   t.true(ch.rejected >= 3);
+  const logdir = dirs[0]!;
+  const shareLog = () => readdirSync(logdir).filter((d) => /^[0-9a-f]{8}$/.test(d)).flatMap((d) =>
+    readdirSync(path.join(logdir, d)).flatMap((f) => readFileSync(path.join(logdir, d, f), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
+  let mine: Record<string, unknown>[] = [];
+  for (let i = 0; i < 100 && !mine.some((l) => l['reject-reason'] === 'Stale'); i++) {
+    mine = shareLog().filter((l) => l.workername === 'sv2user.std');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.true(mine.filter((l) => l.result === true).length >= 3, JSON.stringify(mine.slice(0, 2)));
+  t.true(mine.some((l) => l['reject-reason'] === 'Duplicate'));
+  t.true(mine.some((l) => l['reject-reason'] === 'Stale'));
 });
 
 test.serial('extended channel: extranonce prefix and size, extended jobs, valid share, bad extranonce size, low difficulty', async (t) => {
@@ -259,4 +271,18 @@ test.serial('garbage, malformed frames and oversized messages close that connect
   // the bystander is still served
   const open = await bystander.request({ send: 'OpenStandardMiningChannel', requestId: 1, user: 'still.here', maxTarget: ALL_FF }, bystander.msg('OpenStandardMiningChannelSuccess'));
   t.truthy(open.channelId);
+});
+
+test('config: sv2url like serverurl (string or array), port 3336 by default, stratum2+tcp:// accepted; key paths', (t) => {
+  const conf = (o: Record<string, unknown>) => parseConfig(JSON.stringify({ btcaddress: REGTEST_ADDRESS, ...o }), 'pool', 'sv2.conf', { openFileLimit: 10000 });
+  t.deepEqual(conf({}).sv2url, []);
+  t.deepEqual(conf({ sv2url: '0.0.0.0' }).sv2url, ['0.0.0.0:3336']);
+  t.deepEqual(conf({ sv2url: ['127.0.0.1:4444', 'stratum2+tcp://[::1]'] }).sv2url, ['127.0.0.1:4444', '[::1]:3336']);
+  for (const bad of [42, '10.0.0.1:', 'host:99999']) {
+    const e = t.throws(() => conf({ sv2url: bad }));
+    t.regex(String((e as { code?: string }).code), /^CKP_ERR_CONFIG_/);
+  }
+  const k = conf({ sv2url: '0.0.0.0', sv2_authority_key: '/etc/ckpool/a.key', sv2_static_key: '/etc/ckpool/s.key' });
+  t.is(k.sv2AuthorityKey, '/etc/ckpool/a.key');
+  t.is(k.sv2StaticKey, '/etc/ckpool/s.key');
 });
