@@ -34,6 +34,22 @@ export interface HistoryView {
   has(kind: 'user' | 'worker', name: string): boolean;
 }
 
+/** The upstream side of the proxy modes (/api/v1/pool `upstream`; ts/modes/proxy-api.ts). */
+export interface UpstreamView {
+  /** a link to an upstream pool is up */
+  readonly connected: boolean;
+  /** connected and its work is being served (miners are accepted) */
+  readonly ready: boolean;
+  /** the connected pool's url, null when none */
+  readonly url: string | null;
+  /** handshakes completed since start (reconnects and fail-overs included) */
+  readonly connects: number;
+  /** the "proxy" entries in priority order, with the last connection error of each */
+  readonly pools: readonly { url: string; active: boolean; lastError: string | null }[];
+  /** upstream sessions (1; userproxy: one more per miner credential) */
+  readonly sessions: number;
+}
+
 export interface ApiSource {
   readonly mode: Mode;
   /** ms since the epoch. */
@@ -46,6 +62,8 @@ export interface ApiSource {
   readonly ledger: LedgerView | null;
   readonly history: HistoryView | null;
   readonly events: PoolEvents | null;
+  /** The proxy modes' upstream state; absent in pool and solo mode. */
+  upstream?(): UpstreamView;
 }
 
 /** The API's view of a running pool (pool or solo mode). */

@@ -7,7 +7,7 @@ import type { BlockRecord } from '../events.js';
 import type { ClientRecord } from '../pool/thread-protocol.js';
 import type { PeriodName } from '../stats/decay.js';
 import type { WorkerView } from '../stats/views.js';
-import type { ApiSource, NetworkView } from './source.js';
+import type { ApiSource, NetworkView, UpstreamView } from './source.js';
 
 /** ../../package.json from both ts/api/ and dist/api/. */
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -46,6 +46,8 @@ export interface PoolJson {
   network: NetworkView | null;
   lastBlock: BlockRecord | null;
   blocksFound: number;
+  /** proxy and userproxy modes only */
+  upstream?: UpstreamView;
 }
 
 /** /api/v1/pool: figures since the last block (the round), as pool.status has them. */
@@ -78,6 +80,7 @@ export function poolJson(src: ApiSource, now: number): PoolJson {
     network: src.network(now),
     lastBlock: blocks.items[0] ?? null,
     blocksFound: blocks.total,
+    ...(src.upstream ? { upstream: src.upstream() } : {}),
   };
 }
 

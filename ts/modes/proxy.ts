@@ -61,6 +61,7 @@ import { Notifications, type NotifyTuning } from '../notify/service.js';
 import { watchUpstream } from '../notify/sources.js';
 import { tlsCredentialsFor } from '../tls/credentials.js';
 import { Upstream, type Active, type Json, type UpstreamEntry, type UpstreamLink } from './upstream.js';
+import { startProxyApi, type ProxyApi } from './proxy-api.js';
 
 /** Process-wide job sequence and epoch: local job ids never repeat, whatever the upstream. */
 let jobSeq = 0;
@@ -247,6 +248,8 @@ export interface ProxyModeOptions {
   userIdleMs?: number;
   /** Notification delivery pacing (the webhooks are the config's `notifications`). */
   notify?: NotifyTuning;
+  /** How often the API's history takes its sample, ms (default 60 000; only with apiurl). */
+  historyIntervalMs?: number;
 }
 
 export interface ForwardResult {
@@ -503,6 +506,8 @@ export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
   readonly events = new PoolEvents();
   /** Webhook notifications (config `notifications`), null when none are configured. */
   notifications: Notifications | null = null;
+  /** The HTTP API (config `apiurl`, ./proxy-api.ts), null when off. */
+  api: ProxyApi | null = null;
   readonly main: ProxySession;
   readonly logger: Logger;
   readonly userproxy: boolean;
@@ -547,6 +552,7 @@ export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
       watchUpstream(mode.main.upstream, mode.events);
       mode.notifications = await Notifications.start({ config, events: mode.events, stats, logger, name: opts.name ?? config.mode, tuning: opts.notify });
       await server.listen();
+      if (config.apiurl) mode.api = await startProxyApi(mode, config.apiurl, logger, opts.historyIntervalMs);
     } catch (e) {
       await mode.stop();
       throw e;
@@ -686,6 +692,8 @@ export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
   }
 
   async stop(): Promise<void> {
+    await this.api?.close();
+    this.api = null;
     if (this.#sweep) clearInterval(this.#sweep);
     for (const s of this.sessions.values()) s.close();
     await this.server.close();

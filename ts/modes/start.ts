@@ -28,12 +28,19 @@ export interface RunningMode {
   readonly addresses: { host: string; port: number }[];
   /** the miners' stratum server (TLS reloads go to it) */
   readonly server?: StratumServer;
+  /** the HTTP API (config apiurl; proxy and userproxy) */
+  readonly api?: { readonly server: { readonly url: string } } | null;
   stop(): Promise<void>;
 }
 
 /** Start the mode of `config.mode` (library use: no control sockets, no signals). */
 export async function startMode(config: CkpoolConfig, options: { name: string; logger: Logger; logShares?: boolean; throbber?: { write(s: string): unknown } | null }): Promise<RunningMode> {
   const { name, logger } = options;
+  // the HTTP API runs in pool, solo, proxy and userproxy mode (ts/modes/proxy-api.ts);
+  // the others have no miner stats of their own to serve: said at start, not ignored
+  if (config.apiurl && config.mode !== 'proxy' && config.mode !== 'userproxy') {
+    throw ckError('CKP_ERR_API_UNAVAILABLE', 'the HTTP API (config "apiurl")', config.mode);
+  }
   switch (config.mode) {
     case 'proxy':
     case 'userproxy':
@@ -82,6 +89,7 @@ export async function startModes(options: ResolvedOptions, config: CkpoolConfig,
   say(`  upstream: ${config.proxy.map((p) => p.url).join(', ')} (in priority order)`);
   if (options.mode === 'redirector') say(`  redirecting to: ${config.redirecturl.join(', ')}`);
   if (options.mode === 'node') say(`  bitcoind: ${config.btcd.map((b) => b.url).join(', ')}`);
+  if (mode.api) say(`  dashboard and HTTP API: ${mode.api.server.url}`);
   say(`  log ${config.logdir}/${options.name}.log; ${life.controlHint()}`);
   return mode;
 }
