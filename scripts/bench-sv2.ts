@@ -159,7 +159,7 @@ async function v1NotifySizes(port: number, blocks: number, newBlock: () => unkno
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i + 1);
       buf = buf.slice(i + 1);
-      if (line.includes('"mining.notify"')) sizes.push(Buffer.byteLength(line));
+      if (line.includes('"method":"mining.notify"')) sizes.push(Buffer.byteLength(line));
     }
   });
   s.write('{"id":1,"method":"mining.subscribe","params":["bench"]}\n{"id":2,"method":"mining.authorize","params":["bench.v1","x"]}\n');
