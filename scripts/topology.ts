@@ -32,7 +32,7 @@ import { tmpdir, loadavg, totalmem, cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSources, systemLimits } from '../ts/bench/limits.js';
-import { sampleProcs, type ProcSample } from '../ts/bench/procstat.js';
+import { machineLoad, sampleProcs, sampleSystem, type ProcSample } from '../ts/bench/procstat.js';
 import { Swarm, type NotifyTimes, type StormResult, type SwarmStatus } from '../ts/bench/swarm.js';
 import { triggerNewBlock } from '../ts/bench/trigger.js';
 import { freePort } from '../ts/node/ports.js';
@@ -200,10 +200,12 @@ async function main(): Promise<Record<string, unknown>> {
     log(`shares: one per ${SHARE_S} s per miner (${Math.round(N / SHARE_S)}/s), ${MEASURE_S} s`);
     await swarm.pace(SHARE_S * 1000);
     await sleep(Math.min(10, SHARE_S) * 1000); // every miner has started
-    await swarm.status(true);
+    const g0 = (await swarm.status(true)).cpuSeconds;
     const s0 = sample();
+    const m0 = sampleSystem();
     await sleep(MEASURE_S * 1000);
     const s1 = sample();
+    const m1 = sampleSystem();
     const sh: SwarmStatus = await swarm.status(true);
     await swarm.pace(0);
     const wall = (s1.pool.at - s0.pool.at) / 1000;
@@ -211,7 +213,7 @@ async function main(): Promise<Record<string, unknown>> {
     result.shares = {
       offeredPerSec: Math.round(N / SHARE_S), repliesPerSec: Math.round(sh.replies / wall), accepted: sh.accepted, rejected: sh.rejected, reasons: sh.reasons,
       latencyMs: sh.latencyMs, poolCpuPct: cpu(s0.pool, s1.pool), passthroughCpuPct: s0.pts.map((x, k) => cpu(x!, s1.pts[k]!)),
-      generatorCpuPct: null, disconnects: sh.disconnectsByTarget,
+      generatorCpuPct: r1((100 * (sh.cpuSeconds - g0)) / wall), machine: machineLoad(m0, m1, null), disconnects: sh.disconnectsByTarget,
     };
     log(`shares: ${JSON.stringify(result.shares)}`);
     await sleep(3000);
@@ -262,8 +264,10 @@ async function main(): Promise<Record<string, unknown>> {
         st = await swarm.status();
       }
       const lost = Object.values(st.disconnectsByTarget).reduce((x, v) => x + v, 0);
+      // what the passthroughs logged: miners carried over to the new pool (resume) / sent to reconnect
+      const carried = pts.reduce((x, p) => x + [...logText(p.name).matchAll(/carrying (\d+) miner/g)].reduce((y, m) => y + Number(m[1]), 0), 0);
       result.handover = {
-        oldPoolExitedMs: oldGone, passthroughsRelinkedMs: relinked, minersDisconnected: lost, minersReconnected: st.reconnects,
+        oldPoolExitedMs: oldGone, passthroughsRelinkedMs: relinked, minersCarriedOver: carried, minersDisconnected: lost, minersReconnected: st.reconnects,
         reconnectMs: st.reconnectMs, live: st.live, stillReconnecting: st.reconnecting,
       };
       log(`handover: ${JSON.stringify(result.handover)}`);
