@@ -23,6 +23,7 @@ import { native } from '../ts/native/binding.js';
 import { targetFromDifficulty } from '../ts/native/core.js';
 import { clientInfo } from '../ts/control/queries.js';
 import { parseConfig } from '../ts/config/parse.js';
+import { addressToScript } from '../ts/bitcoin/address.js';
 import type { Client } from '../ts/pool/client.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
 import {
@@ -50,7 +51,7 @@ test.before(async () => {
     btcd: [{ ...node.btcd(false), notify: false, line: 0 }], btcaddress: REGTEST_ADDRESS,
     serverurl: ['127.0.0.1:0'], sv2url: ['127.0.0.1:0'], startdiff: 2e-10, mindiff: 1e-10,
     logdir, updateInterval: 600, blockpoll: 50,
-  }, { logger, logShares: true, sockdir, server: { highdiffPort: 65535 } });
+  }, { logger, logShares: true, sockdir, server: { highdiffPort: 65535 }, authTimeoutMs: 3000 });
   port = pool.sv2!.addresses[0]!.port;
   pubkey = pool.sv2!.authorityPublic;
 });
@@ -249,6 +250,7 @@ test.serial('extended channel: extranonce prefix and size, extended jobs, valid 
 test.serial('garbage, malformed frames and oversized messages close that connection only', async (t) => {
   const bystander = await connected();
   t.is((await setup(bystander)).type, 'SetupConnectionSuccess');
+  await bystander.request({ send: 'OpenStandardMiningChannel', requestId: 1, user: 'still.here', maxTarget: ALL_FF }, bystander.msg('OpenStandardMiningChannelSuccess'));
 
   // handshake garbage from a plain socket (more than the 64-byte key, none of it a frame)
   const sock = net.connect(port, '127.0.0.1');
@@ -269,8 +271,17 @@ test.serial('garbage, malformed frames and oversized messages close that connect
   t.true(logger.lines.some((l) => l.msg.includes('CKP_ERR_SV2_FRAME')));
 
   // the bystander is still served
-  const open = await bystander.request({ send: 'OpenStandardMiningChannel', requestId: 1, user: 'still.here', maxTarget: ALL_FF }, bystander.msg('OpenStandardMiningChannelSuccess'));
-  t.truthy(open.channelId);
+  const r = await bystander.request({ send: 'UpdateChannel', channelId: 999, maxTarget: ALL_FF }, bystander.msg('UpdateChannelError'));
+  t.is(r.errorCode, 'invalid-channel-id');
+  t.falsy(bystander.events.find((e) => e.event === 'closed'));
+});
+
+test.serial('a connection that opens no channel is closed after the authorisation deadline', async (t) => {
+  const c = await connected();
+  t.is((await setup(c)).type, 'SetupConnectionSuccess');
+  const at = Date.now();
+  await c.next((e) => e.event === 'closed', 15_000);
+  t.true(Date.now() - at >= 2000);
 });
 
 test('config: sv2url like serverurl (string or array), port 3336 by default, stratum2+tcp:// accepted; key paths', (t) => {
@@ -285,4 +296,32 @@ test('config: sv2url like serverurl (string or array), port 3336 by default, str
   const k = conf({ sv2url: '0.0.0.0', sv2_authority_key: '/etc/ckpool/a.key', sv2_static_key: '/etc/ckpool/s.key' });
   t.is(k.sv2AuthorityKey, '/etc/ckpool/a.key');
   t.is(k.sv2StaticKey, '/etc/ckpool/s.key');
+});
+
+test.serial('solo mode: a non-address identity is refused; a block from a standard channel pays the miner\'s own address', async (t) => {
+  const logdir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-sv2-solo-'));
+  dirs.push(logdir);
+  const solo = await Pool.start({
+    btcd: [{ ...node.btcd(false), notify: false, line: 0 }], serverurl: ['127.0.0.1:0'], sv2url: ['127.0.0.1:0'],
+    startdiff: 2e-10, mindiff: 1e-10, logdir, updateInterval: 600, blockpoll: 50,
+  }, { solo: true, logger: new MemoryLogger(), sockdir: logdir, server: { highdiffPort: 65535 } });
+  t.teardown(() => solo.stop());
+  const { client: c, first } = await Sv2TestClient.connect(solo.sv2!.addresses[0]!.port, solo.sv2!.authorityPublic);
+  clients.push(c);
+  t.is(first.event, 'connected');
+  t.is((await setup(c)).type, 'SetupConnectionSuccess');
+  const bad = await c.request({ send: 'OpenStandardMiningChannel', requestId: 1, user: 'notanaddress.rig', maxTarget: ALL_FF }, c.msg('OpenMiningChannelError'));
+  t.is(bad.errorCode, 'unknown-user');
+  const mine = await node.getWalletAddress();
+  const open = await c.request({ send: 'OpenStandardMiningChannel', requestId: 2, user: `${mine}.rig`, maxTarget: ALL_FF }, c.msg('OpenStandardMiningChannelSuccess'));
+  const channelId = open.channelId as number;
+  const job = await activeJob(c, channelId);
+  const blockEvent = once(solo.stratifier, 'block');
+  const blk = grind((n) => header(job.version, job.prevHash, job.merkleRoot!, job.ntime, job.nbits, n), (h) => h <= nbitsTarget(job.nbits));
+  const r = await c.request({ send: 'SubmitSharesStandard', channelId, sequenceNumber: 1, jobId: job.jobId, nonce: blk.nonce, ntime: job.ntime, version: job.version }, (e) => /^SubmitShares/.test(String(e.type)));
+  t.is(r.type, 'SubmitSharesSuccess');
+  const [, result] = (await blockEvent) as [unknown, { accepted: boolean; hash: string }];
+  t.true(result.accepted);
+  const block = await node.rpc.call<{ tx: Array<{ vout: Array<{ scriptPubKey: { hex: string } }> }> }>('getblock', [result.hash, true, true]);
+  t.is(block.tx[0]!.vout[0]!.scriptPubKey.hex, addressToScript(mine, 'regtest').toString('hex'));
 });

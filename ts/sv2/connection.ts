@@ -27,6 +27,8 @@ export interface Sv2ConnectionContext {
   readonly certValidity: number;
   /** handshake + SetupConnection deadline, ms */
   readonly setupTimeoutMs: number;
+  /** how long a set-up connection may hold no channel (as V1's authorisation deadline), ms */
+  readonly noChannelTimeoutMs: number;
   /** most channels one connection may open */
   readonly maxChannels: number;
   /** output bytes queued before the connection is dropped as not reading */
@@ -199,6 +201,7 @@ export class Sv2Connection implements ChannelOwner {
     const unsupported = (m.flags & ~SUPPORTED_FLAGS) >>> 0;
     if (unsupported) return fail(unsupported, Sv2ErrorCode.UNSUPPORTED_FLAGS);
     this.#setup = true;
+    this.#armNoChannelTimer();
     this.#standardOnly = (m.flags & FLAG_REQUIRES_STANDARD_JOBS) !== 0;
     this.vendor = [m.vendor, m.hardwareVersion, m.firmware].filter((s) => s).join(' ').slice(0, 200);
     // server flags: 0 = version rolling allowed (no REQUIRES_FIXED_VERSION), standard channels allowed
@@ -297,6 +300,16 @@ export class Sv2Connection implements ChannelOwner {
     if (!this.channels.delete(ch.channelId)) return;
     ch.markClosed(reason);
     this.ctx.stratifier.disconnect(ch, reason);
+    if (this.channels.size === 0 && !this.#closed) this.#armNoChannelTimer();
+  }
+
+  /** A connection that holds no channel is closed after a while, as an unauthorised V1 one. */
+  #armNoChannelTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (this.channels.size === 0) this.close('no SV2 channel opened in time');
+    }, this.ctx.noChannelTimeoutMs);
+    this.#timer.unref();
   }
 
   close(reason: string, destroy = false): void {

@@ -29,6 +29,8 @@ export interface Sv2ListenerOptions {
   /** certificate validity in seconds (default 1 day; checked by clients at the handshake) */
   certValidity?: number;
   setupTimeoutMs?: number;
+  /** a connection with no channel is closed after this long (default 60 s, V1's auth deadline) */
+  noChannelTimeoutMs?: number;
 }
 
 export interface Sv2Stats {
@@ -53,6 +55,7 @@ export class Sv2Listener {
     this.#ctx = {
       stratifier: o.stratifier, authoritySecret: o.keys.authoritySecret, nonce2length: o.nonce2length, mindiff: o.mindiff,
       logger: o.logger, nextId: o.nextId, certValidity: o.certValidity ?? 86_400, setupTimeoutMs: o.setupTimeoutMs ?? 10_000,
+      noChannelTimeoutMs: o.noChannelTimeoutMs ?? 60_000,
       maxChannels: 64, maxPendingBytes: 1024 * 1024,
       closed: (c) => {
         this.connections.delete(c);

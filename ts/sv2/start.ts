@@ -4,7 +4,7 @@ import type { Pool, PoolOptions } from '../pool/pool.js';
 import { loadSv2Keys } from './keys.js';
 import { Sv2Listener } from './listener.js';
 
-export async function startSv2(pool: Pool, opts: Pick<PoolOptions, 'sockdir' | 'sv2ListenFds' | 'name'>, nextId: () => number): Promise<Sv2Listener> {
+export async function startSv2(pool: Pool, opts: Pick<PoolOptions, 'sockdir' | 'sv2ListenFds' | 'name' | 'authTimeoutMs'>, nextId: () => number): Promise<Sv2Listener> {
   const { config, logger } = pool;
   const keys = loadSv2Keys({
     authorityPath: config.sv2AuthorityKey, staticPath: config.sv2StaticKey,
@@ -13,7 +13,7 @@ export async function startSv2(pool: Pool, opts: Pick<PoolOptions, 'sockdir' | '
   for (const f of keys.created) logger.notice(`SV2: created key file ${f} (mode 0600)`);
   const sv2 = await Sv2Listener.start({
     urls: config.sv2url, stratifier: pool.stratifier, keys, nonce2length: config.nonce2length, mindiff: config.mindiff,
-    nextId, listenFds: opts.sv2ListenFds, maxConnections: config.maxclients, logger,
+    nextId, listenFds: opts.sv2ListenFds, maxConnections: config.maxclients, logger, noChannelTimeoutMs: opts.authTimeoutMs,
   });
   logger.notice(`SV2 authority public key ${keys.authorityPublic} (in ${keys.publicPath})`);
   logger.notice(`Stratum V2 on ${sv2.minerUrls.join(', ')}`);
