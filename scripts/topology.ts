@@ -280,24 +280,26 @@ async function main(): Promise<Record<string, unknown>> {
   return result;
 }
 
-function cleanup(): void {
+/** Stop every child (SIGTERM, then SIGKILL after 3 s) and remove the run's folder (unless --keep). */
+async function cleanup(): Promise<void> {
   stopping = true;
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-  setTimeout(() => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    if (!a.keep) rmSync(dir, { recursive: true, force: true });
-  }, 3000).unref();
+  const alive = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of alive()) c.kill('SIGTERM');
+  const end = Date.now() + 3000;
+  while (alive().length && Date.now() < end) await sleep(100);
+  for (const c of alive()) c.kill('SIGKILL');
+  if (!a.keep) rmSync(dir, { recursive: true, force: true });
 }
-process.once('SIGINT', () => { cleanup(); process.exit(130); });
-process.once('SIGTERM', () => { cleanup(); process.exit(143); });
+process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanup().finally(() => process.exit(143)));
 
 try {
   const r = await main();
   if (a.out) writeFileSync(a.out, JSON.stringify(r, null, 1));
   process.stdout.write(JSON.stringify(r) + '\n');
-  cleanup();
 } catch (e) {
   log(`FAILED: ${e instanceof Error ? e.message : String(e)}`);
-  cleanup();
   process.exitCode = 1;
+} finally {
+  await cleanup();
 }

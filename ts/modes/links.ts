@@ -24,6 +24,12 @@
  * where every user's coinbase differs). At 10,000 miners a block change is then one
  * 1–2 KB line on the link, not 10,000 of them built, written and parsed.
  *
+ * Resume (ckpool-ts extension): a subscribe from a link carrying `"resume_enonce1":"…"`
+ * (a ckpool-ts passthrough moving its miner over from an earlier link, e.g. after this
+ * pool was restarted with -H) gets that extranonce1 back if it is free and one this
+ * stratifier could have handed out (ts/pool/stratifier.ts); otherwise a fresh one, and the
+ * passthrough sends that miner client.reconnect.
+ *
  * Node links also get ckpool's `{"node.method":"workinfo",...}` for every new workbase,
  * preceded by a `transactions` message with the raw transactions that link has not been
  * sent yet, so a node (ckpool's or ours) can check its miners' shares itself and build
