@@ -1,21 +1,22 @@
 /**
  * The history store (ts/history/store.ts) over a simulated stretch of pool life:
  *
- *   npm run bench:history -- [--days 7] [--workers 1000] [--users 100] [--file /tmp/h.sqlite]
+ *   npm run bench:history -- [--days 7] [--workers 1000] [--users 100] [--file /tmp/h.sqlite] [--store <module>]
  *
  * One batch per simulated minute, as the sampler writes it (the pool, every user, every
  * worker: 1 + users + workers samples), with explicit timestamps one minute apart, written
  * through the store's real write path (record(): one transaction, the 10-minute rollup and
  * pruning inside it) as fast as it goes. Synthetic rates: every worker ~14 TH/s with noise,
  * shares to match. Reports the write time per minute batch (all, and the batches that
- * roll up and prune), the file size (database + WAL) at each simulated day, RSS, and the
- * time of the API's reads (24h of a worker, 7d of the pool). JSON on the last line.
+ * roll up and prune), the file size (database + WAL) at each simulated day, RSS (before the
+ * first write and the highest seen), and the time of the API's reads (24h of a worker,
+ * 7d of the pool). JSON on the last line.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { HistoryStore, type HistorySample } from '../ts/history/store.js';
+import type { HistorySample, HistoryStore as Store } from '../ts/history/store.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,8 +24,11 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1000' },
     users: { type: 'string', default: '100' },
     file: { type: 'string' },
+    // another store module with the same API (the before/after runs of BENCHMARKS.md)
+    store: { type: 'string', default: '../ts/history/store.js' },
   },
 });
+const { HistoryStore } = (await import(values.store!)) as { HistoryStore: typeof Store };
 const days = Number(values.days);
 const nWorkers = Number(values.workers);
 const nUsers = Number(values.users);
@@ -78,6 +82,10 @@ const plain: number[] = [];
 const rolling: number[] = [];
 let rssMax = 0;
 const perDay: { day: number; fileMB: number; rssMB: number }[] = [];
+// the process before any write (node, tsx, better-sqlite3): the store's share is rssMax − this
+batch();
+const rssStart = process.memoryUsage.rss();
+seed = 12345;
 const t0 = performance.now();
 for (let m = 0; m < minutes; m++) {
   const now = start + m * 60_000;
@@ -109,7 +117,7 @@ rolling.sort((x, y) => x - y);
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 const result = {
   days, workers: nWorkers, users: nUsers, seriesPerMinute: 1 + nUsers + nWorkers, minutes,
-  fileMB: mb(sizeBeforeClose), fileMBAfterCheckpoint: mb(sizeClosed), rssMaxMB: mb(rssMax),
+  fileMB: mb(sizeBeforeClose), fileMBAfterCheckpoint: mb(sizeClosed), rssStartMB: mb(rssStart), rssMaxMB: mb(rssMax),
   batchMs: { mean: ms(mean(plain)), p50: ms(pct(plain, 50)), p99: ms(pct(plain, 99)), max: ms(plain.at(-1) ?? 0) },
   rollupBatchMs: { mean: ms(mean(rolling)), p50: ms(pct(rolling, 50)), p99: ms(pct(rolling, 99)), max: ms(rolling.at(-1) ?? 0) },
   totalWriteS: Math.round(total / 100) / 10,

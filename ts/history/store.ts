@@ -89,6 +89,13 @@ export class HistoryStore {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('synchronous = NORMAL');
+      // Each minute's batch touches one leaf page per series (the tables are in series
+      // order): checkpointing every 5000 pages (a WAL of at most ~20 MB, instead of
+      // SQLite's 1000) writes a page back once for several minutes' points, and a 16 MB
+      // page cache keeps those pages in memory. About half the write time per minute
+      // (BENCHMARKS.md "History store").
+      this.#db.pragma('wal_autocheckpoint = 5000');
+      this.#db.pragma('cache_size = -16384');
       // One table per step, keyed (series, t) without a rowid and with no other index: a
       // point is its key plus two numbers. Rollup and pruning go series by series along
       // that key (the series table drives the loop), so nothing needs an index on t.
