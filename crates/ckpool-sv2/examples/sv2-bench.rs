@@ -18,7 +18,7 @@ use key_utils::Secp256k1PublicKey;
 use mining_sv2::*;
 use noise_sv2::{Initiator, INITIATOR_EXPECTED_HANDSHAKE_MESSAGE_SIZE};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 
 struct Conn {
     sock: TcpStream,
+    /// reads go through a buffer, so a burst of replies costs one read(2), as
+    /// ckpool-bench does for V1
+    reader: BufReader<TcpStream>,
     enc: TransportEncryptState,
     dec: Option<TransportDecryptState>,
     encoder: NoiseEncoder,
@@ -50,7 +53,8 @@ impl Conn {
         let mut reply = [0u8; INITIATOR_EXPECTED_HANDSHAKE_MESSAGE_SIZE];
         sock.read_exact(&mut reply).unwrap();
         let (enc, dec) = hs.step_2(reply).expect("handshake").split();
-        Conn { sock, enc, dec: Some(dec), encoder, decoder: NoiseDecoder::new() }
+        let reader = BufReader::with_capacity(64 * 1024, sock.try_clone().unwrap());
+        Conn { sock, reader, enc, dec: Some(dec), encoder, decoder: NoiseDecoder::new() }
     }
 
     fn send<T: binary_sv2::Serialize + binary_sv2::GetSize>(&mut self, m: T, t: u8, chan: bool) {
@@ -71,7 +75,7 @@ impl Conn {
         loop {
             let buf = self.decoder.writable();
             wire += buf.len();
-            if self.sock.read_exact(buf).is_err() {
+            if self.reader.read_exact(buf).is_err() {
                 return None;
             }
             match self.decoder.next_transport_frame(self.dec.take().unwrap()).ok()? {
@@ -178,6 +182,7 @@ fn throughput(addr: &str, key: [u8; 32], conns: usize, inflight: u32, warmup: u6
                 out.extend(c.frame(SubmitSharesStandard { channel_id: ch, sequence_number: seq, job_id: job, nonce: rng(&mut seed), ntime, version }, MESSAGE_TYPE_SUBMIT_SHARES_STANDARD, true));
             }
             c.sock.write_all(&out).unwrap();
+            out.clear();
             let mut local: BTreeMap<String, u64> = BTreeMap::new();
             while Instant::now() < t1 {
                 let Some(mut f) = c.recv() else { break };
@@ -197,7 +202,12 @@ fn throughput(addr: &str, key: [u8; 32], conns: usize, inflight: u32, warmup: u6
                 }
                 seq += 1;
                 let b = c.frame(SubmitSharesStandard { channel_id: ch, sequence_number: seq, job_id: job, nonce: rng(&mut seed), ntime, version }, MESSAGE_TYPE_SUBMIT_SHARES_STANDARD, true);
-                if c.sock.write_all(&b).is_err() { break; }
+                out.extend(b);
+                // everything one read brought in is answered with one write
+                if c.reader.buffer().is_empty() {
+                    if c.sock.write_all(&out).is_err() { break; }
+                    out.clear();
+                }
             }
             let mut g = counts.lock().unwrap();
             for (k, v) in local { *g.entry(k).or_default() += v; }
