@@ -276,6 +276,19 @@ test.serial('garbage, malformed frames and oversized messages close that connect
   t.falsy(bystander.events.find((e) => e.event === 'closed'));
 });
 
+test.serial('the stratifier dropping a channel (control `drop`, flood, dropidle) sends CloseChannel and, for the last channel, closes', async (t) => {
+  const c = await connected();
+  t.is((await setup(c)).type, 'SetupConnectionSuccess');
+  const open = await c.request({ send: 'OpenStandardMiningChannel', requestId: 5, user: 'drop.me', maxTarget: ALL_FF }, c.msg('OpenStandardMiningChannelSuccess'));
+  const client = [...pool.stratifier.clients.values()].find((x: Client) => x.workername === 'drop.me')!;
+  client.conn.close('dropped by operator');
+  const closeMsg = await c.next(c.msg('CloseChannel'));
+  t.is(closeMsg.channelId, open.channelId);
+  t.is(closeMsg.reasonCode, 'dropped by operator');
+  await c.next((e) => e.event === 'closed');
+  t.false([...pool.stratifier.clients.values()].some((x: Client) => x.workername === 'drop.me'));
+});
+
 test.serial('a connection that opens no channel is closed after the authorisation deadline', async (t) => {
   const c = await connected();
   t.is((await setup(c)).type, 'SetupConnectionSuccess');
