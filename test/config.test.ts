@@ -128,6 +128,13 @@ test('every key with an explicit value, and the line it is on', (t) => {
     '"zmqblock": "tcp://10.0.0.1:28332"',
     '"notifications": [{"url": "https://hooks.example/x", "format": "slack", "events": ["block_found", "worker_offline"], "offlineminutes": 2.5, "timeout": 3}]',
     '"notifyqueue": 50',
+    '"floodrate": 20000',
+    '"floodburst": 100',
+    '"invalidburst": 0',
+    '"maxpending": 65536',
+    '"linkmaxpending": 1048576',
+    '"linkminers": 50000',
+    '"notifyfanout": false',
     '"sv2url": ["0.0.0.0", "127.0.0.1:3337"]',
     '"sv2_authority_key": "/var/lib/ckpool/sv2_authority.key"',
     '"sv2_static_key": "/var/lib/ckpool/sv2_static.key"',
@@ -164,6 +171,7 @@ test('every key with an explicit value, and the line it is on', (t) => {
   t.is(c.zmqblock, 'tcp://10.0.0.1:28332');
   t.deepEqual(c.notifications, [{ url: 'https://hooks.example/x', format: 'slack', events: ['block_found', 'worker_offline'], offlineMinutes: 2.5, timeout: 3, line: 28 }]);
   t.is(c.notifyqueue, 50);
+  t.like(c, { floodrate: 20000, floodburst: 100, invalidburst: 0, maxpending: 65536, linkmaxpending: 1048576, linkminers: 50000, notifyfanout: false });
   t.deepEqual(c.sv2url, ['0.0.0.0:3336', '127.0.0.1:3337']);
   t.is(c.sv2AuthorityKey, '/var/lib/ckpool/sv2_authority.key');
   t.is(c.sv2StaticKey, '/var/lib/ckpool/sv2_static.key');
