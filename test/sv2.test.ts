@@ -238,6 +238,9 @@ test.serial('extended channel: extranonce prefix and size, extended jobs, valid 
   const r = await c.request({ send: 'SubmitSharesExtended', channelId: hid, sequenceNumber: 999, jobId: hjob.jobId, nonce: low.nonce, ntime: hjob.ntime, version: hjob.version, extranonce: en.toString('hex') }, c.msg('SubmitSharesError'));
   t.is(r.errorCode, 'difficulty-too-low');
 
+  // UpdateChannel: a lower maximum target raises the channel's difficulty floor (SetTarget)
+  const upd = await c.request({ send: 'UpdateChannel', channelId, hashrate: 1e12, maxTarget: targetFromDifficulty(1e-6).toString('hex') }, (e) => e.type === 'SetTarget' && e.channelId === channelId);
+  t.true(le(upd.maximumTarget as string) <= netTarget);
   // UpdateChannel on an unknown channel; CloseChannel removes the miner from the pool
   t.is((await c.request({ send: 'UpdateChannel', channelId: 4242, maxTarget: ALL_FF }, c.msg('UpdateChannelError'))).errorCode, 'invalid-channel-id');
   const n = pool.stratifier.clients.size;
