@@ -126,8 +126,11 @@ test('every key with an explicit value, and the line it is on', (t) => {
     '"proxy": [{"url": "stratum+tcp://p.example:3333", "auth": "me", "pass": "x"}]',
     '"redirecturl": ["r1.example:3333", "r2.example:3334"]',
     '"zmqblock": "tcp://10.0.0.1:28332"',
+    '"apiurl": "127.0.0.1:8080"',
+    '"apitoken": "0123456789abcdef0123"',
     '"notifications": [{"url": "https://hooks.example/x", "format": "slack", "events": ["block_found", "worker_offline"], "offlineminutes": 2.5, "timeout": 3}]',
     '"notifyqueue": 50',
+    '"metricsmaxworkers": 250',
     '"floodrate": 20000',
     '"floodburst": 100',
     '"invalidburst": 0',
@@ -169,8 +172,11 @@ test('every key with an explicit value, and the line it is on', (t) => {
   t.deepEqual(c.proxy, [{ url: 'stratum+tcp://p.example:3333', auth: 'me', pass: 'x', line: 25 }]);
   t.deepEqual(c.redirecturl, ['r1.example:3333', 'r2.example:3334']);
   t.is(c.zmqblock, 'tcp://10.0.0.1:28332');
-  t.deepEqual(c.notifications, [{ url: 'https://hooks.example/x', format: 'slack', events: ['block_found', 'worker_offline'], offlineMinutes: 2.5, timeout: 3, line: 28 }]);
+  t.deepEqual(c.notifications, [{ url: 'https://hooks.example/x', format: 'slack', events: ['block_found', 'worker_offline'], offlineMinutes: 2.5, timeout: 3, line: 30 }]);
   t.is(c.notifyqueue, 50);
+  t.is(c.apiurl, '127.0.0.1:8080');
+  t.is(c.apitoken, '0123456789abcdef0123');
+  t.is(c.metricsmaxworkers, 250);
   t.like(c, { floodrate: 20000, floodburst: 100, invalidburst: 0, maxpending: 65536, linkmaxpending: 1048576, linkminers: 50000, notifyfanout: false });
   t.deepEqual(c.sv2url, ['0.0.0.0:3336', '127.0.0.1:3337']);
   t.is(c.sv2AuthorityKey, '/var/lib/ckpool/sv2_authority.key');
