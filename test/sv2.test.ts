@@ -12,7 +12,7 @@
  * of the next workbase: a target change applies to new work, as V1's set_difficulty).
  */
 import test from 'ava';
-import { mkdtempSync, readdirSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ import { targetFromDifficulty } from '../ts/native/core.js';
 import { clientInfo } from '../ts/control/queries.js';
 import { parseConfig } from '../ts/config/parse.js';
 import { addressToScript } from '../ts/bitcoin/address.js';
+import { loadSv2Keys } from '../ts/sv2/keys.js';
 import type { Client } from '../ts/pool/client.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
 import {
@@ -340,4 +341,21 @@ test.serial('solo mode: a non-address identity is refused; a block from a standa
   t.true(result.accepted);
   const block = await node.rpc.call<{ tx: Array<{ vout: Array<{ scriptPubKey: { hex: string } }> }> }>('getblock', [result.hash, true, true]);
   t.is(block.tx[0]!.vout[0]!.scriptPubKey.hex, addressToScript(mine, 'regtest').toString('hex'));
+});
+
+test('key files: an existing key is kept, one readable by others is reported, garbage is refused with CKP_ERR_SV2_KEY_FILE', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-sv2-keys-'));
+  dirs.push(dir);
+  const first = loadSv2Keys({ sockdir: dir });
+  t.deepEqual(first.created.map((f) => path.basename(f)), ['sv2_authority.key', 'sv2_static.key']);
+  t.deepEqual(first.exposed, []);
+  const again = loadSv2Keys({ sockdir: dir });
+  t.deepEqual(again.created, []);
+  t.is(again.authorityPublic, first.authorityPublic);
+  chmodSync(first.authorityPath, 0o644);
+  t.deepEqual(loadSv2Keys({ sockdir: dir }).exposed, [first.authorityPath]);
+  const bad = path.join(dir, 'bad.key');
+  writeFileSync(bad, 'not a key\n', { mode: 0o600 });
+  const e = t.throws(() => loadSv2Keys({ sockdir: dir, authorityPath: bad }));
+  t.is((e as { code?: string }).code, 'CKP_ERR_SV2_KEY_FILE');
 });

@@ -25,9 +25,11 @@ export interface Sv2Keys {
   publicPath: string;
   /** key files created by this call */
   created: string[];
+  /** key files other users can read (mode & 077): logged as warnings, not refused */
+  exposed: string[];
 }
 
-function loadOrCreate(path: string, created: string[]): string {
+function loadOrCreate(path: string, created: string[], exposed: string[]): string {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
     // 'wx': never overwrite a key another process wrote in between
@@ -37,6 +39,7 @@ function loadOrCreate(path: string, created: string[]): string {
   }
   const st = statSync(path);
   if (!st.isFile()) throw ckError('CKP_ERR_SV2_KEY_FILE', path, 'not a regular file');
+  if (st.mode & 0o077) exposed.push(path);
   const text = readFileSync(path, 'utf8').trim();
   try {
     native.sv2PublicKey(text);
@@ -49,13 +52,14 @@ function loadOrCreate(path: string, created: string[]): string {
 /** Read (or create) both key files and write sv2_authority.pub next to the authority key. */
 export function loadSv2Keys(opts: { authorityPath?: string; staticPath?: string; sockdir: string }): Sv2Keys {
   const created: string[] = [];
+  const exposed: string[] = [];
   const authorityPath = opts.authorityPath ?? join(opts.sockdir, 'sv2_authority.key');
   const staticPath = opts.staticPath ?? join(opts.sockdir, 'sv2_static.key');
-  const authoritySecret = loadOrCreate(authorityPath, created);
-  loadOrCreate(staticPath, created);
+  const authoritySecret = loadOrCreate(authorityPath, created, exposed);
+  loadOrCreate(staticPath, created, exposed);
   const authorityPublic = native.sv2PublicKey(authoritySecret);
   const publicPath = join(dirname(authorityPath), 'sv2_authority.pub');
   const current = existsSync(publicPath) ? readFileSync(publicPath, 'utf8').trim() : '';
   if (current !== authorityPublic) writeFileSync(publicPath, authorityPublic + '\n', { mode: 0o644 });
-  return { authoritySecret, authorityPublic, authorityPath, staticPath, publicPath, created };
+  return { authoritySecret, authorityPublic, authorityPath, staticPath, publicPath, created, exposed };
 }

@@ -11,6 +11,7 @@ export async function startSv2(pool: Pool, opts: Pick<PoolOptions, 'sockdir' | '
     sockdir: opts.sockdir ?? join('/tmp', opts.name ?? 'ckpool'),
   });
   for (const f of keys.created) logger.notice(`SV2: created key file ${f} (mode 0600)`);
+  for (const f of keys.exposed) logger.warning(`SV2: key file ${f} can be read by other users; chmod 600 it`);
   const sv2 = await Sv2Listener.start({
     urls: config.sv2url, stratifier: pool.stratifier, keys, nonce2length: config.nonce2length, mindiff: config.mindiff,
     nextId, listenFds: opts.sv2ListenFds, maxConnections: config.maxclients, logger, noChannelTimeoutMs: opts.authTimeoutMs,
