@@ -13,163 +13,32 @@
  * `[code, "message", null]` error triples plus ckpool's `reject-reason`), fractional
  * difficulties everywhere, BIP310 mask negotiation, show_message to any miner,
  * network-target comparison on the exact 256-bit target rather than a 0.999 × double.
+ *
+ * Its parts: stratifier-types.ts (options, events, verdicts), enonce1.ts (extranonce1
+ * and session ids), jobs.ts (per-workbase checkers and notify lines), share-pipeline.ts
+ * (submit parsing, batching, share-log records); this file keeps the protocol state
+ * machine, verdicts, vardiff and the block path.
  */
 import { EventEmitter } from 'node:events';
-import { ckError } from '../errors.js';
 import { NullLogger, type Logger } from '../log/logger.js';
-import { ShareBatch, ShareChecker, FLAG_MEETS_NETWORK, FLAG_MEETS_SHARE, FLAG_VERSION_OUTSIDE_MASK } from '../native/share.js';
-import { prevhashFromStratum } from '../native/core.js';
+import { FLAG_MEETS_NETWORK, FLAG_MEETS_SHARE, FLAG_VERSION_OUTSIDE_MASK, type ShareBatch, type ShareChecker } from '../native/share.js';
 import type { StratumConnection, StratumServer } from '../stratum/server.js';
-import type { BlockSubmission } from '../work/generator.js';
 import type { WorkSource } from '../work/source.js';
 import type { Workbase } from '../work/workbase.js';
-import type { CoinbaseParts } from '../native/core.js';
-import type { StatsSink } from '../stats/stats.js';
-import type { ShareLog } from '../stats/sharelog.js';
 import type { Client } from './client.js';
+import { Enonce1Allocator } from './enonce1.js';
+import { JobTable } from './jobs.js';
 import {
-  ERRN, Reject, StratumError, blockSolvedText, err, isHex, notify, parseDiff, reconnect, rejectReply, reply, setDifficulty, showMessage,
+  Reject, StratumError, blockSolvedText, err, parseDiff, reconnect, rejectReply, reply, setDifficulty, showMessage,
   type RejectKind,
 } from './protocol.js';
+import { ShareBatcher, normaliseNonce2, parseSubmit, shareLogEntry, type Pending } from './share-pipeline.js';
+import type { SessionEntry, StratifierEvents, StratifierOptions } from './stratifier-types.js';
 import { applyDiff, clampDiff, creditedDiff, lastCountedShare, newVardiff, vardiffShare, type VardiffLimits } from './vardiff.js';
 
-export interface StratifierOptions {
-  /** where work comes from: the Generator (bitcoinds), or an upstream pool */
-  generator: WorkSource;
-  /** the connector whose miners this stratifier serves (more can be attached later) */
-  server?: StratumServer;
-  /** pool-wide accounting: the PoolStats itself, or a worker thread's forwarder to it */
-  stats?: StatsSink | null;
-  shareLog?: ShareLog | null;
-  /** -B: usernames are payout addresses */
-  solo: boolean;
-  mindiff: number;
-  startdiff: number;
-  highdiff: number;
-  /** 0 = none */
-  maxdiff: number;
-  /** total extranonce1 bytes per client (prefix included) */
-  nonce1length: number;
-  nonce2length: number;
-  /**
-   * A fixed leading part of every client's extranonce1 (hex), e.g. an upstream pool's
-   * extranonce1 in the proxy modes; the rest (nonce1length minus its length) is
-   * allocated per client. With nothing left, one client at a time.
-   */
-  enonce1Prefix?: string;
-  /**
-   * One of `count` stratifiers sharing a pool (worker threads): this one hands out only
-   * the extranonce1 values and session ids ≡ `index` (mod `count`), so every miner of the
-   * pool still has its own extranonce1 (and duplicate checks stay exact per thread).
-   */
-  enonce1Slot?: { index: number; count: number };
-  versionMask: number;
-  /** seconds; also the get_txnhashes rate limit */
-  updateInterval: number;
-  /** for show messages, e.g. "ckpool-ts" or the instance name */
-  poolName?: string;
-  /** serverurl entries, for the share log's createinet */
-  serverUrls?: string[];
-  authTimeoutMs?: number;
-  /**
-   * ckpool 1.2's `dropidle` (in ms here): an authorised miner whose last counted share
-   * (accepted, or stale but good), or its connection if it has sent none, is older than
-   * this is disconnected. 0 or absent: never. Checked by the one client sweep.
-   */
-  dropIdleMs?: number;
-  /**
-   * Invalid submits in a row (no good share between) after which a client is dropped
-   * at once as a flood; default 500. Load generators that send random shares on
-   * purpose (ckpool-bench) need it raised.
-   */
-  invalidBurst?: number;
-  /**
-   * Told when a disconnected miner's session is remembered or resumed, so the other
-   * stratifiers of one pool (worker threads) can mirror the table with sessionSaved /
-   * sessionTaken: a miner may reconnect to any of them and still resume.
-   */
-  sessionEvents?: { saved(id: string, entry: SessionEntry): void; taken(id: string): void };
-  logger?: Logger;
-}
-
-/** A disconnected miner's session, kept 10 minutes for resumption (ckpool). */
-export interface SessionEntry {
-  enonce1Hex: string;
-  at: number;
-}
-
-export interface StratifierEvents {
-  /** a share was judged (tests and the control API listen) */
-  share: [client: Client, result: ShareVerdict];
-  block: [client: Client, result: BlockSubmission];
-  /** clean work (a new tip) was queued to every miner of this stratifier (metrics) */
-  fanout: [info: FanoutInfo];
-}
-
-/** A block change's notify fan-out on one stratifier (the 'fanout' event). */
-export interface FanoutInfo {
-  /** the workbase's seq */
-  seq: number;
-  /** miners sent the clean job */
-  miners: number;
-  /** ms from the workbase's creation (template in hand) to the last miner's notify queued */
-  ms: number;
-}
-
-/** What the stratifier decided about one submit (the 'share' event). */
-export interface ShareVerdict {
-  accepted: boolean;
-  /** ckpool's reject-reason, null when accepted */
-  reason: string | null;
-  /** the share's own difficulty (-1 when it was never hashed) */
-  sdiff: number;
-  /** the difficulty it was judged and credited at */
-  diff: number;
-  /** block hash, display order ('' when never hashed) */
-  hash: string;
-  /**
-   * The submit as the pool understood it (absent for an unknown job): what a proxy
-   * forwards upstream. `flags` are the share check's FLAG_* bits (which reading of the
-   * version bits it was judged on: see native/share.ts headerVersion).
-   */
-  work?: { wb: Workbase; nonce2: string; ntime: string; nonce: string; versionBits: number; flags: number };
-}
-
-/** Per-workbase state on the stratifier side. */
-interface Job {
-  wb: Workbase;
-  /** per payout script (pool: one; solo: one per user address) */
-  checkers: Map<string, { checker: ShareChecker; parts: CoinbaseParts; clean: string; dirty: string }>;
-  /** share hashes seen on this job (duplicate check) */
-  dupes: Set<string>;
-}
-
-interface Pending {
-  client: Client;
-  id: unknown;
-  job: Job;
-  parts: CoinbaseParts;
-  index: number;
-  en2: Buffer;
-  ntime: number;
-  nonce: number;
-  vbits: number;
-  diff: number;
-  stale: boolean;
-  nonce2Hex: string;
-  ntimeHex: string;
-  nonceHex: string;
-}
+export type { FanoutInfo, SessionEntry, ShareVerdict, StratifierEvents, StratifierOptions } from './stratifier-types.js';
 
 const SESSION_KEEP_MS = 600_000;
-/**
- * Shares checked per native call. A batch runs as soon as it is full (and otherwise once
- * the event loop has read every ready socket), and its replies go out at the end of that
- * callback. Small batches keep replies flowing while the loop is still reading: with
- * 1000 miners at one share in flight each, 32 instead of 256 took the p99 latency from
- * ~2× the mean to ~1.5× (BENCHMARKS.md), and the native call costs little over 32 shares.
- */
-const BATCH = 32;
 const MAX_TXN_REPLY_BYTES = 512 * 1024;
 const INVALID_BURST = 500;
 /** the user agent of a ckpool proxy (-p): ckpool's "ckpool/0.9.9" or ours "ckpool-ts/…" */
@@ -180,36 +49,29 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
   readonly #o: StratifierOptions;
   readonly #gen: WorkSource;
   readonly #log: Logger;
-  readonly #jobs = new Map<string, Job>();
+  readonly #jobs: JobTable;
   readonly #sessions = new Map<string, SessionEntry>();
-  readonly #enonce1InUse = new Set<string>();
-  readonly #batches = new Map<ShareChecker, { batch: ShareBatch; items: Pending[] }>();
-  #flushScheduled = false;
+  readonly #enonce1: Enonce1Allocator;
+  readonly #batcher: ShareBatcher;
   /** proxy modes: the upstream pool's difficulty caps every client's (Infinity = none) */
   #diffCap = Infinity;
-  #enonce1Counter: bigint;
-  #sessionCounter: number;
-  readonly #slot: { index: number; count: number };
   #sweep: NodeJS.Timeout;
-  readonly #poolScriptKey = 'pool';
 
   constructor(opts: StratifierOptions) {
     super();
-    const prefix = opts.enonce1Prefix ?? '';
-    if (!/^([0-9a-f]{2})*$/.test(prefix) || prefix.length / 2 > opts.nonce1length) {
-      throw ckError('CKP_ERR_STRATUM_OPTION', 'enonce1Prefix', `lower-case hex of at most nonce1length (${opts.nonce1length}) bytes`, prefix);
-    }
-    const slot = opts.enonce1Slot ?? { index: 0, count: 1 };
-    if (!Number.isInteger(slot.count) || slot.count < 1 || !Number.isInteger(slot.index) || slot.index < 0 || slot.index >= slot.count) {
-      throw ckError('CKP_ERR_STRATUM_OPTION', 'enonce1Slot', 'integers with 0 <= index < count', JSON.stringify(slot));
-    }
-    this.#slot = slot;
+    this.#enonce1 = new Enonce1Allocator(opts.enonce1Prefix ?? '', opts.nonce1length, opts.enonce1Slot, Math.floor(Date.now() / 1000));
     this.#o = opts;
     this.#gen = opts.generator;
     this.#log = opts.logger ?? new NullLogger();
-    const now = Math.floor(Date.now() / 1000);
-    this.#enonce1Counter = BigInt(now);
-    this.#sessionCounter = now >>> 0;
+    this.#jobs = new JobTable({ versionMask: opts.versionMask, nonce1length: opts.nonce1length, nonce2length: opts.nonce2length });
+    this.#batcher = new ShareBatcher(
+      (checker, batch, p) => this.#judge(checker, batch, p),
+      (items, e) => {
+        // cannot happen for records we wrote ourselves; never let it take the pool down
+        this.#log.err(`Share batch failed: ${e.message}`);
+        for (const p of items) p.client.conn.send(reply(p.id, false, err(StratumError.OTHER, 'Internal error')));
+      },
+    );
     if (opts.server) this.attach(opts.server);
     this.#gen.on('workbase', (wb, clean) => this.#onWorkbase(wb, clean));
     if (this.#gen.current) this.#onWorkbase(this.#gen.current, true);
@@ -280,7 +142,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     const c = this.clients.get(conn.id);
     if (!c) return;
     this.clients.delete(conn.id);
-    if (c.enonce1Hex) this.#enonce1InUse.delete(c.enonce1Hex);
+    if (c.enonce1Hex) this.#enonce1.inUse.delete(c.enonce1Hex);
     if (c.authorised) {
       // remember the session so a reconnecting miner keeps its extranonce1
       const entry = { enonce1Hex: c.enonce1Hex, at: Date.now() };
@@ -347,46 +209,6 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
 
   // ------------------------------------------------------------------ subscribe / authorize
 
-  /**
-   * A free extranonce1: the prefix, then the low bytes of a counter seeded with the start
-   * time (little-endian, as ckpool), skipping values in use. Null when the space is full.
-   */
-  #newEnonce1(): string | null {
-    const prefix = this.#o.enonce1Prefix ?? '';
-    const len = this.#o.nonce1length - prefix.length / 2;
-    if (len <= 0) return this.#enonce1InUse.has(prefix) ? null : prefix;
-    const { index, count } = this.#slot;
-    // this stratifier's share of the space: values v·count + index below 2^(8·len)
-    const slots = 2n ** BigInt(8 * len) / BigInt(count);
-    if (BigInt(this.#enonce1InUse.size) >= slots) return null;
-    const b = Buffer.alloc(8);
-    for (let tries = 0; tries < 4096; tries++) {
-      const v = (this.#enonce1Counter++ % slots) * BigInt(count) + BigInt(index);
-      b.writeBigUInt64LE(v);
-      const hex = prefix + b.subarray(0, len).toString('hex');
-      if (!this.#enonce1InUse.has(hex)) return hex;
-    }
-    return null;
-  }
-
-  /** An extranonce1 this stratifier could have handed out: the prefix, the length, its slot. */
-  #ownsEnonce1(hex: string): boolean {
-    const prefix = this.#o.enonce1Prefix ?? '';
-    if (hex.length !== this.#o.nonce1length * 2 || !hex.startsWith(prefix) || !/^[0-9a-f]*$/.test(hex)) return false;
-    const rest = Buffer.from(hex.slice(prefix.length), 'hex');
-    const b = Buffer.alloc(8);
-    rest.copy(b);
-    return b.readBigUInt64LE() % BigInt(this.#slot.count) === BigInt(this.#slot.index);
-  }
-
-  /** 8 hex digits; ≡ slot index (mod slot count), so threads of one pool never share one */
-  #newSessionId(): string {
-    const { index, count } = this.#slot;
-    // the counter picks the k-th value of this residue class (k·count + index < 2^32)
-    const v = (this.#sessionCounter++ % Math.floor(2 ** 32 / count)) * count + index;
-    return v.toString(16).padStart(8, '0');
-  }
-
   #subscribe(c: Client, id: unknown, params: unknown): void {
     const conn = c.conn;
     if (c.subscribed) {
@@ -406,7 +228,7 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     let enonce1Hex = '';
     if (typeof p[1] === 'string' && /^[0-9a-fA-F]{1,16}$/.test(p[1])) {
       const s = this.#sessions.get(p[1].toLowerCase());
-      if (s && !this.#enonce1InUse.has(s.enonce1Hex)) {
+      if (s && !this.#enonce1.inUse.has(s.enonce1Hex)) {
         enonce1Hex = s.enonce1Hex;
         c.sessionId = p[1].toLowerCase();
         this.#sessions.delete(c.sessionId);
@@ -417,25 +239,25 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     // a miner a ckpool-ts passthrough carries over from an earlier link (the pool may have
     // been restarted, -H): the same extranonce1 if it is free and of this stratifier's slot
     const want = conn.resumeEnonce1;
-    if (!enonce1Hex && want !== undefined && this.#ownsEnonce1(want) && !this.#enonce1InUse.has(want)) {
+    if (!enonce1Hex && want !== undefined && this.#enonce1.owns(want) && !this.#enonce1.inUse.has(want)) {
       enonce1Hex = want;
       // its old session id too, when it is one this stratifier could have made
-      const sid = typeof p[1] === 'string' && /^[0-9a-f]{8}$/.test(p[1]) ? p[1] : '';
-      c.sessionId = sid && parseInt(sid, 16) % this.#slot.count === this.#slot.index && !this.#sessions.has(sid) ? sid : this.#newSessionId();
+      const sid = typeof p[1] === 'string' && this.#enonce1.ownsSessionId(p[1]) ? p[1] : '';
+      c.sessionId = sid && !this.#sessions.has(sid) ? sid : this.#enonce1.newSessionId();
       this.#log.info(`Client ${c.id} kept extranonce1 ${want} from its earlier link`);
     }
     if (!enonce1Hex) {
-      const fresh = this.#newEnonce1();
+      const fresh = this.#enonce1.next();
       if (fresh === null) {
         conn.send(reply(id, null, err(StratumError.OTHER, 'Pool full: no extranonce1 left')));
         return;
       }
       enonce1Hex = fresh;
-      c.sessionId = this.#newSessionId();
+      c.sessionId = this.#enonce1.newSessionId();
     }
     c.enonce1Hex = enonce1Hex;
     c.enonce1 = Buffer.from(enonce1Hex, 'hex');
-    this.#enonce1InUse.add(enonce1Hex);
+    this.#enonce1.inUse.add(enonce1Hex);
     c.subscribed = true;
     conn.send(reply(id, [[['mining.set_difficulty', c.sessionId], ['mining.notify', c.sessionId]], enonce1Hex, this.#o.nonce2length]));
     conn.send(setDifficulty(c.vd.diff));
@@ -587,50 +409,21 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     return (this.#gen.current?.seq ?? 0) + 1;
   }
 
-  #jobFor(wb: Workbase): Job {
-    let job = this.#jobs.get(wb.jobId);
-    if (!job) {
-      job = { wb, checkers: new Map(), dupes: new Set() };
-      this.#jobs.set(wb.jobId, job);
-    }
-    return job;
-  }
-
-  #checkerFor(job: Job, script: Buffer | null) {
-    const key = script ? script.toString('hex') : this.#poolScriptKey;
-    let e = job.checkers.get(key);
-    if (!e) {
-      const wb = job.wb;
-      const parts = script ? wb.coinbaseFor(script) : { coinb1: wb.coinb1, coinb2: wb.coinb2 };
-      const checker = new ShareChecker({
-        coinb1: parts.coinb1, coinb2: parts.coinb2, branch: wb.branch, version: wb.version,
-        versionMask: this.#o.versionMask, prevhash: prevhashFromStratum(wb.stratumPrevhash), nbits: wb.nbits,
-        extranonce1Len: this.#o.nonce1length, extranonce2Len: this.#o.nonce2length,
-      });
-      // With its newline already on: send() would otherwise append one per miner, making
-      // a new 1.3 KB string for each to be flattened at the write — 13 MB of garbage on
-      // the block-change path at 10,000 miners. This one is flattened once, then shared.
-      e = { checker, parts, clean: notify(wb.notifyParams(true, parts)) + '\n', dirty: notify(wb.notifyParams(false, parts)) + '\n' };
-      job.checkers.set(key, e);
-    }
-    return e;
-  }
-
   #sendJob(c: Client, wb: Workbase, clean: boolean): void {
-    const e = this.#checkerFor(this.#jobFor(wb), this.#o.solo ? c.script : null);
+    const e = this.#jobs.checkerFor(this.#jobs.jobFor(wb), this.#o.solo ? c.script : null);
     c.conn.send(clean ? e.clean : e.dirty);
     c.lastSentSeq = wb.seq;
   }
 
   #onWorkbase(wb: Workbase, clean: boolean): void {
-    this.#jobFor(wb);
+    this.#jobs.jobFor(wb);
     // forget jobs the generator no longer keeps (their duplicate sets go with them)
-    for (const id of this.#jobs.keys()) if (!this.#gen.workbase(id) && id !== wb.jobId) this.#jobs.delete(id);
+    this.#jobs.prune((id) => !!this.#gen.workbase(id) || id === wb.jobId);
     this.#o.stats?.setNetworkDiff(wb.networkDiff);
     let miners = 0;
     // one text for every miner (solo: one per user); a passthrough link with notify
     // fan-out takes it once for all of its miners (ts/modes/links.ts)
-    const e = this.#o.solo ? null : this.#checkerFor(this.#jobFor(wb), null);
+    const e = this.#o.solo ? null : this.#jobs.checkerFor(this.#jobs.jobFor(wb), null);
     const shared = e === null ? null : clean ? e.clean : e.dirty;
     for (const c of this.clients.values()) {
       if (!c.subscribed || (this.#o.solo && !c.authorised)) continue;
@@ -651,70 +444,26 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     };
     if (!c.subscribed) return void conn.send(reply(id, false, err(StratumError.NOT_SUBSCRIBED, 'Not subscribed')));
     if (!c.authorised) return void conn.send(reply(id, false, err(StratumError.UNAUTHORIZED, 'Unauthorized worker')));
-    if (!Array.isArray(params)) return void malformed('Params not array');
-    if (params.length < 5) return void malformed('Invalid array size');
-    const [worker, jobId, nonce2, ntimeHex, nonceHex, vbitsHex] = params as unknown[];
-    if (typeof worker !== 'string' || !worker) return void malformed('No username');
-    if (worker !== c.workername) return void malformed('Worker mismatch');
-    if (typeof jobId !== 'string' || !jobId) return void malformed('No job_id');
-    if (!isHex(nonce2)) return void malformed('No nonce2');
-    if (!isHex(ntimeHex) || ntimeHex.length !== 8) return void malformed('No ntime');
-    if (!isHex(nonceHex) || nonceHex.length !== 8) return void malformed('No nonce');
-    let vbits = 0;
-    if (vbitsHex !== undefined && vbitsHex !== null) {
-      if (!isHex(vbitsHex) || vbitsHex.length > 8) return void malformed('Invalid version mask');
-      vbits = parseInt(vbitsHex, 16) >>> 0;
-    }
+    const fields = parseSubmit(params, c.workername);
+    if (typeof fields === 'string') return void malformed(fields);
+    const { jobId, nonce2, ntimeHex, nonceHex, vbits } = fields;
     const wb = this.#gen.workbase(jobId);
     const job = wb ? this.#jobs.get(jobId) : undefined;
     if (!wb || !job) {
       this.#finish(c, id, null, 'INVALID_JOB', -1, creditedDiff(c.vd, this.#gen.current?.seq ?? 0), '', { jobId, nonce2Hex: nonce2, ntimeHex, nonceHex });
       return;
     }
-    // ckpool normalises extranonce2 to exactly nonce2length bytes: longer is truncated,
-    // shorter right-padded with zeros.
-    const n2len = this.#o.nonce2length * 2;
-    const nonce2Hex = (nonce2.length >= n2len ? nonce2.slice(0, n2len) : nonce2 + '0'.repeat(n2len - nonce2.length)).toLowerCase();
+    const nonce2Hex = normaliseNonce2(nonce2, this.#o.nonce2length);
     if (nonce2Hex.length % 2) return void malformed('No nonce2');
-    const e = this.#checkerFor(job, this.#o.solo ? c.script : null);
-    let pend = this.#batches.get(e.checker);
-    if (!pend) {
-      pend = { batch: e.checker.batch(BATCH), items: [] };
-      this.#batches.set(e.checker, pend);
-    }
+    const e = this.#jobs.checkerFor(job, this.#o.solo ? c.script : null);
     const en2 = Buffer.from(nonce2Hex, 'hex');
     const ntime = parseInt(ntimeHex, 16) >>> 0;
     const nonce = parseInt(nonceHex, 16) >>> 0;
     const diff = creditedDiff(c.vd, wb.seq);
-    const index = pend.batch.add({ extranonce1: c.enonce1!, extranonce2: en2, ntime, nonce, versionBits: vbits, difficulty: diff });
-    pend.items.push({
-      client: c, id, job, parts: e.parts, index, en2, ntime, nonce, vbits, diff, stale: wb.seq < this.#gen.blockChangeSeq,
+    this.#batcher.add(e.checker, { extranonce1: c.enonce1!, extranonce2: en2, ntime, nonce, versionBits: vbits, difficulty: diff }, {
+      client: c, id, job, parts: e.parts, en2, ntime, nonce, vbits, diff, stale: wb.seq < this.#gen.blockChangeSeq,
       nonce2Hex, ntimeHex: ntimeHex.toLowerCase(), nonceHex: nonceHex.toLowerCase(),
     });
-    if (pend.batch.length >= BATCH) this.#runBatch(e.checker, pend);
-    else this.#scheduleFlush();
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      for (const [checker, pend] of this.#batches) this.#runBatch(checker, pend);
-    });
-  }
-
-  #runBatch(checker: ShareChecker, pend: { batch: ShareBatch; items: Pending[] }): void {
-    this.#batches.delete(checker);
-    try {
-      pend.batch.run();
-    } catch (e) {
-      // cannot happen for records we wrote ourselves; never let it take the pool down
-      this.#log.err(`Share batch failed: ${(e as Error).message}`);
-      for (const p of pend.items) p.client.conn.send(reply(p.id, false, err(StratumError.OTHER, 'Internal error')));
-      return;
-    }
-    for (const p of pend.items) this.#judge(checker, pend.batch, p);
   }
 
   #judge(checker: ShareChecker, batch: ShareBatch, p: Pending): void {
@@ -771,27 +520,10 @@ export class Stratifier extends EventEmitter<StratifierEvents> {
     if (this.#o.shareLog) {
       const wb = p?.job.wb ?? this.#gen.current;
       if (wb) {
-        const [sec, ms] = [Math.floor(now / 1000), now % 1000];
-        this.#o.shareLog.append(wb.height, p ? wb.jobId : (this.#gen.current?.jobId ?? ''), {
-          workinfoid: p ? wb.seq : (this.#gen.current?.seq ?? 0),
-          clientid: c.id,
-          enonce1: c.enonce1Hex,
-          nonce2: p?.nonce2Hex ?? raw?.nonce2Hex ?? '',
-          nonce: p?.nonceHex ?? raw?.nonceHex ?? '',
-          ntime: p?.ntimeHex ?? raw?.ntimeHex ?? '',
-          diff,
-          sdiff,
-          hash,
-          result: accepted,
-          rejectReason: accepted ? undefined : Reject[kind!].reason,
-          errn: ERRN[kind ?? 'VALID'],
-          createdate: `${sec},${ms * 1_000_000}`,
-          createinet: this.#o.serverUrls?.[c.conn.serverIndex] ?? '',
-          workername: c.workername,
-          username: c.username,
-          address: c.conn.address,
-          agent: c.agent,
-        });
+        const workinfoid = p ? wb.seq : (this.#gen.current?.seq ?? 0);
+        const createinet = this.#o.serverUrls?.[c.conn.serverIndex] ?? '';
+        this.#o.shareLog.append(wb.height, p ? wb.jobId : (this.#gen.current?.jobId ?? ''),
+          shareLogEntry(workinfoid, c, p, raw, kind, diff, sdiff, hash, now, createinet));
       }
     }
     this.emit('share', c, {
