@@ -49,6 +49,9 @@ export interface ClientState {
   idle: boolean;
 }
 
+/** A client/worker/user with no share for longer than this is idle (and decayed). */
+export const IDLE_SECONDS = 60;
+
 /** Workers idle longer than this are left out of the user files. */
 export const WORKER_FILE_IDLE_SECONDS = 600000;
 

@@ -25,12 +25,13 @@
  * - Users and workers that never submitted a share and have no connected client are
  *   forgotten at the minute update (ckpool keeps them forever; they are never written).
  * - Files are written atomically (temporary file + rename).
+ *
+ * Its parts: documents.ts (per-user state and the users/<user> document), files.ts (the
+ * atomic file writes), pool-status.ts (pool.status and throbber lines), readback.ts
+ * (reading the files back), views.ts (the API's types).
  */
-import { rename, unlink, writeFile } from 'node:fs/promises';
-import { ensurePrivateDir } from '../safe-files.js';
-import { basename, dirname, join } from 'node:path';
-import { ckError, ckErrorCause, type CkpoolError } from '../errors.js';
-import { NullLogger, stamp, type Logger } from '../log/logger.js';
+import { ckError } from '../errors.js';
+import { NullLogger, type Logger } from '../log/logger.js';
 import {
   DecayingRates,
   NONCES,
@@ -40,14 +41,16 @@ import {
   type PeriodName,
 } from './decay.js';
 import {
-  WORKER_FILE_IDLE_SECONDS, blockSolvedLine, hr, userFields, userTree, type ClientState, type UserState, type WorkerState,
+  IDLE_SECONDS, WORKER_FILE_IDLE_SECONDS, blockSolvedLine, hr, userTree, type ClientState, type UserState, type WorkerState,
 } from './documents.js';
-import { J, dumpJson, formatFixed, suffixString, toPlain } from './format.js';
-import { readStatsFiles, safeFileName } from './readback.js';
+import { StatsFiles } from './files.js';
+import { J, dumpJson, toPlain } from './format.js';
+import { poolStatusLines, throbberLine } from './pool-status.js';
+import { readStatsFiles } from './readback.js';
 import { ShareTotals } from './totals.js';
 import type { ClientView, PoolSnapshot, ReadBackResult, UserView, WorkerView } from './views.js';
 
-export { WORKER_FILE_IDLE_SECONDS } from './documents.js';
+export { IDLE_SECONDS, WORKER_FILE_IDLE_SECONDS } from './documents.js';
 
 /** One share as the stratifier saw it (after hashing, before replying). */
 export interface ShareEvent {
@@ -114,8 +117,6 @@ export type { RatesView, UserView, WorkerView, ClientView, PoolSnapshot, ReadBac
 
 /** ckpool's stats tick: 32 per minute. */
 export const TICK_MS = 1875;
-/** A client/worker/user with no share for longer than this is idle (and decayed). */
-export const IDLE_SECONDS = 60;
 
 const sec = (ms: number): number => Math.floor(ms / 1000);
 
@@ -167,11 +168,8 @@ export class PoolStats {
   private firstWriteTimer: NodeJS.Timeout | undefined;
   private throbberTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
-  private dirsMade = false;
-  private readonly warnedNames = new Set<string>();
-  /** What the last writeFiles() wrote, by user name and for pool.status (the HTTP API serves these bytes). */
-  private readonly writtenUsers = new Map<string, string>();
-  private writtenPool: string | undefined;
+  /** users/<user> and pool/pool.status, and the bytes last written (the HTTP API serves these) */
+  private readonly files: StatsFiles;
 
   constructor(opts: PoolStatsOptions) {
     if (typeof opts?.logdir !== 'string' || opts.logdir.length === 0) {
@@ -186,6 +184,7 @@ export class PoolStats {
     this.startedAt = opts.startedAt ?? Date.now();
     this.lastTick = this.startedAt;
     this.throbberOut = opts.throbber ?? null;
+    this.files = new StatsFiles(this.logdir, this.logger);
   }
 
   // -------------------------------------------------------------------------
@@ -426,34 +425,20 @@ export class PoolStats {
 
   /** The three lines of pool.status (no newlines), exactly as ckpool writes them. */
   poolStatusLines(now: number): [string, string, string] {
-    const l1 = dumpJson(J.obj([
-      ['runtime', J.int(Math.max(0, sec(now - this.startedAt)))],
-      ['lastupdate', J.int(sec(now))],
-      ['Users', J.int(this.connectedUsers())],
-      ['Workers', J.int(this.connectedWorkers())],
-      ['Idle', J.int(this.idleClients(now))],
-      ['Disconnected', J.int(this.disconnected)],
-    ]));
-    const l2 = dumpJson(J.obj([
-      ['hashrate1m', hr(this.dsps, '1m')],
-      ['hashrate5m', hr(this.dsps, '5m')],
-      ['hashrate15m', hr(this.dsps, '15m')],
-      ['hashrate1hr', hr(this.dsps, '1h')],
-      ['hashrate6hr', hr(this.dsps, '6h')],
-      ['hashrate1d', hr(this.dsps, '1d')],
-      ['hashrate7d', hr(this.dsps, '7d')],
-    ]));
-    const l3 = dumpJson(J.obj([
-      ['diff', J.real(this.percent())],
-      ['accepted', J.int(this.accountedDiff)],
-      ['rejected', J.int(this.accountedRejects)],
-      ['bestshare', J.int(this.bestDiff)],
-      ['SPS1m', J.real(this.sps.get('1m'))],
-      ['SPS5m', J.real(this.sps.get('5m'))],
-      ['SPS15m', J.real(this.sps.get('15m'))],
-      ['SPS1h', J.real(this.sps.get('1h'))],
-    ]), { precision: 3 });
-    return [l1, l2, l3];
+    return poolStatusLines({
+      runtime: Math.max(0, sec(now - this.startedAt)),
+      lastupdate: sec(now),
+      users: this.connectedUsers(),
+      workers: this.connectedWorkers(),
+      idle: this.idleClients(now),
+      disconnected: this.disconnected,
+      dsps: this.dsps,
+      sps: this.sps,
+      percent: this.percent(),
+      accepted: this.accountedDiff,
+      rejected: this.accountedRejects,
+      bestshare: this.bestDiff,
+    });
   }
 
   /**
@@ -477,22 +462,19 @@ export class PoolStats {
    * process; before its first write, the text it would write now. undefined: no such file.
    */
   statsFileText(user: string | null, now: number): string | undefined {
-    if (user === null) return this.writtenPool ?? `${this.poolStatusLines(now).join('\n')}\n`;
-    const written = this.writtenUsers.get(user);
-    if (written !== undefined || this.writtenPool !== undefined) return written;
+    if (user === null) return this.files.writtenPool ?? `${this.poolStatusLines(now).join('\n')}\n`;
+    const written = this.files.writtenUsers.get(user);
+    if (written !== undefined || this.files.writtenPool !== undefined) return written;
     const u = this.users.get(user);
     return u?.authorised && u.lastShare ? this.userFileText(user, now) : undefined;
   }
 
   /** ckpool's stdout throbber line (including its "\x1b[2K\r" prefix). */
   throbberLine(now: number): string {
-    const ch = '|/-\\'[this.throbberCounter++ & 3];
-    const hashrate = suffixString(this.dsps.get('1m') * NONCES, 3);
-    const sdiff = this.accountedDiff;
-    let line = `\x1b[2K\r${stamp(new Date(now))} ${ch} ${hashrate}H/s  ${formatFixed(this.sps.get('1m'), 1)} SPS  ` +
-      `${this.connectedUsers()} users  ${this.connectedWorkers()} workers  ${formatFixed(sdiff, 0)} shares`;
-    if (this.networkDiff > 0) line += `  ${formatFixed((sdiff / this.networkDiff) * 100, 1)}% diff`;
-    return line;
+    return throbberLine(now, this.throbberCounter++, {
+      dsps: this.dsps, sps: this.sps, users: this.connectedUsers(), workers: this.connectedWorkers(),
+      shares: this.accountedDiff, networkDiff: this.networkDiff,
+    });
   }
 
   /** Plain numbers for the control API. */
@@ -586,56 +568,7 @@ export class PoolStats {
    */
   async writeFiles(now: number): Promise<void> {
     this.minuteUpdate(now);
-    const userDir = join(this.logdir, 'users');
-    const poolDir = join(this.logdir, 'pool');
-    let firstErr: CkpoolError | undefined;
-    if (!this.dirsMade) {
-      try {
-        // ours and not writable by others: no file here can be a planted link
-        ensurePrivateDir(userDir, 'users dir');
-        ensurePrivateDir(poolDir, 'pool dir');
-        this.dirsMade = true;
-      } catch (e) {
-        throw ckErrorCause('CKP_ERR_STATS_WRITE', e, this.logdir, (e as Error).message);
-      }
-    }
-
-    for (const u of this.users.values()) {
-      if (!u.authorised || !u.lastShare) continue;
-      if (!safeFileName(u.name)) {
-        if (!this.warnedNames.has(u.name)) {
-          this.warnedNames.add(u.name);
-          this.logger.warning(`Not writing stats for user ${JSON.stringify(u.name)}: not usable as a file name`);
-        }
-        continue;
-      }
-      if ((now - u.lastShare) / 1000 <= IDLE_SECONDS) {
-        this.logger.notice(`User ${u.name}:${dumpJson(J.obj(userFields(u)), { compact: true })}`);
-      }
-      const text = `${dumpJson(userTree(u, now), { indent: 1, precision: 16 })}\n`;
-      try {
-        await atomicWrite(join(userDir, u.name), text);
-        this.writtenUsers.set(u.name, text);
-      } catch (e) {
-        const err = ckErrorCause('CKP_ERR_STATS_WRITE', e, join(userDir, u.name), (e as Error).message);
-        this.logger.err(err.message);
-        firstErr ??= err;
-      }
-    }
-
-    const lines = this.poolStatusLines(now);
-    for (const l of lines) this.logger.notice(`Pool:${l}`);
-    const poolFile = join(poolDir, 'pool.status');
-    try {
-      const text = `${lines.join('\n')}\n`;
-      await atomicWrite(poolFile, text);
-      this.writtenPool = text;
-    } catch (e) {
-      const err = ckErrorCause('CKP_ERR_STATS_WRITE', e, poolFile, (e as Error).message);
-      this.logger.err(err.message);
-      firstErr ??= err;
-    }
-    if (firstErr) throw firstErr;
+    await this.files.write(this.users.values(), () => this.poolStatusLines(now), now);
   }
 
   /**
@@ -829,19 +762,5 @@ export class PoolStats {
     }
     if (!bestUser && !bestWorker) return undefined;
     return { ever, user: bestUser, worker: bestWorker, sdiff };
-  }
-}
-
-let tmpCounter = 0;
-
-/** Write `text` to `file` via a temporary file in the same directory and a rename. */
-async function atomicWrite(file: string, text: string): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${++tmpCounter}.tmp`);
-  try {
-    await writeFile(tmp, text, { mode: 0o640 });
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
   }
 }
