@@ -17,8 +17,9 @@
  * 3. bytes on the wire per job: a V1 client's mining.notify lines and the SV2 frames of a
  *    standard and an extended channel, over a few block changes.
  *
- * This is a script, not a ckpool-bench mode: ckpool-bench has no SV2 client (say so in
- * BENCHMARKS.md). The SV2 side is a Rust client on the SV2 reference crates.
+ * The SV2 side is a Rust client on the SV2 reference crates, the same engine
+ * `ckpool-bench throughput|connect --sv2 --sv2-key <pubkey>` spawns (ts/bench/sv2.ts);
+ * this script runs it directly to pair V1 and V2 runs on one pool process.
  */
 import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

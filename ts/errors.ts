@@ -169,6 +169,7 @@ export const catalogue = {
   CKP_ERR_BENCH_LISTEN: { message: 'template source cannot listen on %s: %s' },
   CKP_ERR_BENCH_LIMIT: { message: 'system limit in the way: %s' },
   CKP_ERR_BENCH_CHILD: { message: 'generator process %s failed: %s' },
+  CKP_ERR_BENCH_SV2_ENGINE: { message: 'the SV2 client engine %s %s (build it: cargo build --release -p ckpool-sv2 --example sv2-bench; or give --sv2-engine)' },
 
   // --- HTTP API, block ledger and history (ts/api, ts/work/ledger.ts, ts/history) ---
   // API errors are answered as { error: { code, message } } with the HTTP status noted.

@@ -4,6 +4,7 @@
  */
 export { throughput, connect, broadcast, AGENT } from './modes.js';
 export { flood, type FloodOptions, type FloodResult } from './flood.js';
+export { sv2Throughput, sv2Connect, sv2Engine, type Sv2Options } from './sv2.js';
 export type {
   CommonOptions, ThroughputOptions, ConnectOptions, BroadcastOptions,
   ThroughputResult, ConnectResult, BroadcastResult, BroadcastRound, Failures,

@@ -3,6 +3,7 @@
  * and a fake template source for benchmarks. See BENCHMARKS.md, "ckpool-bench (issue 7)".
  *
  *   ckpool-bench throughput -p 3333 -c 10 -P 16 -d 10
+ *   ckpool-bench throughput --sv2 --sv2-key <authority pubkey> -p 3336 -c 10 -P 16 -d 10
  *   ckpool-bench connect -p 3333 -c 10000 --pid <pool pid>
  *   ckpool-bench connect -p 3333 -c 100000 --procs 8 --sources 127.0.0.2-127.0.0.40
  *   ckpool-bench broadcast -p 3333 -c 1000 --rpc 127.0.0.1:18443
@@ -17,6 +18,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ckError, isCkpoolError } from '../errors.js';
 import { broadcast, connect, throughput, type CommonOptions } from '../bench/modes.js';
 import { flood } from '../bench/flood.js';
+import { sv2Connect, sv2Throughput } from '../bench/sv2.js';
 import { parseSources } from '../bench/limits.js';
 import { broadcastMulti, connectMulti } from '../bench/multi.js';
 import { endProgress, formatResult, progressWriter, type BenchResult } from '../bench/report.js';
@@ -111,6 +113,29 @@ function multi(o: RawCommon & RawMulti): { procs: number; sources: string[] } | 
   return o.procs > 1 || sources.length ? { procs: o.procs, sources } : null;
 }
 
+interface RawSv2 {
+  sv2?: boolean;
+  sv2Key?: string;
+  sv2Engine?: string;
+}
+
+/** --sv2 (throughput, connect): Stratum V2 clients from the SV2 reference crates (ts/bench/sv2.ts). */
+function withSv2(cmd: Command): Command {
+  return cmd
+    .option('--sv2', 'Stratum V2 clients (one standard channel per connection) instead of V1; -p is the pool\'s sv2url port. ' +
+      'The clients are crates/ckpool-sv2/examples/sv2-bench, built on the SV2 reference crates')
+    .option('--sv2-key <pubkey>', 'with --sv2: the pool\'s authority public key (as in stratum2+tcp://host:port/<pubkey>)')
+    .option('--sv2-engine <path>', 'with --sv2: the sv2-bench binary (default target/release/examples/sv2-bench, or $CKPOOL_SV2_BENCH)');
+}
+
+function sv2Of(o: RawSv2): { authorityKey: string; engine?: string } | null {
+  if (!o.sv2) {
+    if (o.sv2Key || o.sv2Engine) throw ckError('CKP_ERR_BENCH_OPTION', o.sv2Key ? '--sv2-key' : '--sv2-engine', 'used with --sv2', 'no --sv2');
+    return null;
+  }
+  return { authorityKey: o.sv2Key ?? '', engine: o.sv2Engine };
+}
+
 function common(o: RawCommon): CommonOptions {
   return {
     host: o.host, port: o.port, user: o.user, password: o.password, connections: o.connections,
@@ -135,7 +160,7 @@ export function buildProgram(out: { stdout: string; stderr: string }, run: { tas
     .exitOverride()
     .configureOutput({ writeOut: (s) => { out.stdout += s; }, writeErr: (s) => { out.stderr += s; } });
 
-  withCommon(program.command('throughput'), 10)
+  withSv2(withCommon(program.command('throughput'), 10))
     .description('N connections subscribe + authorize; each keeps P submits with random extranonce2/nonce for the current job in flight. ' +
       'Replies per second split by verdict, latency per request (p50/p99). Random shares are fully validated before being rejected ' +
       'as above target, so this measures the pool\'s validation path.')
@@ -145,26 +170,30 @@ export function buildProgram(out: { stdout: string; stderr: string }, run: { tas
     .option('--shares <n>', 'stop after this many replies (after the warm-up)', int('--shares', 1))
     .option('--table <n>', 'pre-built submits per job, a power of two (default 4096, shared by connections with the same worker name; fewer with {i})', int('--table', 1, 1 << 20))
     .exitOverride()
-    .action((o: RawCommon & { pipeline: number; duration: number; warmup: number; shares?: number; table?: number }) => {
+    .action((o: RawCommon & RawSv2 & { pipeline: number; duration: number; warmup: number; shares?: number; table?: number }) => {
+      const sv2 = sv2Of(o);
       run.task = async () => {
-        const r = await throughput({ ...common(o), pipeline: o.pipeline, durationS: o.duration, warmupS: o.warmup, shares: o.shares, tableSize: o.table });
+        const opts = { ...common(o), pipeline: o.pipeline, durationS: o.duration, warmupS: o.warmup, shares: o.shares, tableSize: o.table };
+        const r = sv2 ? await sv2Throughput({ ...opts, ...sv2 }) : await throughput(opts);
         emit(r, o);
         return 0;
       };
     });
 
-  withMulti(withCommon(program.command('connect'), 1000))
+  withSv2(withMulti(withCommon(program.command('connect'), 1000)))
     .description('Open N connections at once (or --rate per second); each subscribes + authorizes. Time until all are authorized, ' +
       'failures, and with --pid the pool\'s RSS before/after: bytes per idle authorized client.')
     .option('--rate <n>', 'connections per second (0 = all at once)', num('--rate', 0), 0)
     .option('--settle <ms>', 'wait after the last authorize before reading the pool\'s RSS', num('--settle', 0), 2000)
     .option('--hold <s>', 'keep the connections open this long after measuring', num('--hold', 0), 0)
     .exitOverride()
-    .action((o: RawCommon & RawMulti & { rate: number; settle: number; hold: number }) => {
+    .action((o: RawCommon & RawMulti & RawSv2 & { rate: number; settle: number; hold: number }) => {
+      const sv2 = sv2Of(o);
       run.task = async () => {
         const m = multi(o);
+        if (sv2 && m) throw ckError('CKP_ERR_BENCH_OPTION', '--procs / --sources', 'left out with --sv2', 'both');
         const opts = { ...common(o), rate: o.rate, settleMs: o.settle, holdS: o.hold };
-        const r = m ? await connectMulti({ ...opts, ...m }) : await connect(opts);
+        const r = sv2 ? await sv2Connect({ ...opts, ...sv2 }) : m ? await connectMulti({ ...opts, ...m }) : await connect(opts);
         emit(r, o);
         // a run that lost connections to a system limit says so and fails
         if (r.limits?.length) {
