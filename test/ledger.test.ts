@@ -94,6 +94,16 @@ if (bin) {
     const blk = await core.rpc<{ tx: { vout: { value: number }[] }[] }>('getblock', [hash, 2]);
     t.is(accepted.reward, Math.round(blk.tx[0]!.vout.reduce((s, o) => s + o.value, 0) * 1e8));
 
+    // the same block sent again (a miner resending its share): submitted again, Core says
+    // "duplicate"; still one block in the ledger and one block_found
+    const before = pool.ledger.list(0, 50).total;
+    verdicts.length = 0;
+    await miner.submit('alice.rig', x.share.params);
+    await until('resubmission verdict', () => verdicts.find((r) => r.hash === hash));
+    t.is(pool.ledger.list(0, 50).total, before);
+    t.is(found.filter((r) => r.hash === hash).length, 1);
+    t.is(pool.ledger.get(hash)?.verdict, 'accepted');
+
     // reorg: our block invalidated, a longer chain mined on its parent
     await core.rpc('invalidateblock', [hash]);
     const theirs = await core.generate(2, CORE_BURN_ADDRESS);
