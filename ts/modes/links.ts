@@ -28,7 +28,9 @@
  * (a ckpool-ts passthrough moving its miner over from an earlier link, e.g. after this
  * pool was restarted with -H) gets that extranonce1 back if it is free and one this
  * stratifier could have handed out (ts/pool/stratifier.ts); otherwise a fresh one, and the
- * passthrough sends that miner client.reconnect.
+ * passthrough sends that miner client.reconnect. Such a passthrough's handshake also
+ * names one of those extranonce1s (RESUME_PARAM): with worker threads each thread owns a
+ * slot of the extranonce1 space, and the link is moved to the thread owning it.
  *
  * Node links also get ckpool's `{"node.method":"workinfo",...}` for every new workbase,
  * preceded by a `transactions` message with the raw transactions that link has not been
@@ -72,6 +74,13 @@ export interface LinkHubOptions {
    * progressions (default index 0, count 1).
    */
   idSlot?: { index: number; count: number };
+  /**
+   * Pool worker threads: where a passthrough link that came back with a resume hint
+   * (RESUME_PARAM) should be served. True: the callee takes the connection away (to the
+   * thread whose extranonce1 slot holds the hint), and calls keepLink() if it cannot after
+   * all. False (or absent): it is served here.
+   */
+  placeLink?: (c: StratumConnection, handshake: Record<string, unknown>, resumeEnonce1: string) => boolean;
   logger?: Logger;
 }
 
@@ -100,6 +109,23 @@ export const FANOUT_PREFIX = '{"client_id":"*",';
 export const FANOUT_PARAM = 'notify-fanout';
 /** A subscribe's tag with the extranonce1 a passthrough's miner had on its last link (./passthrough.ts resume). */
 export const RESUME_TAG = 'resume_enonce1';
+/**
+ * A handshake param `resume_enonce1=<hex>`: a ckpool-ts passthrough coming back with miners
+ * to carry over names one of their extranonce1s. A pool with worker threads serves the
+ * link on the thread that owns that extranonce1's slot, since only that thread can give
+ * the miners their extranonce1s back (ts/pool/worker-thread.ts). ckpool ignores it.
+ */
+export const RESUME_PARAM = `${RESUME_TAG}=`;
+
+/** The extranonce1 a handshake's RESUME_PARAM names, if any. */
+export function resumeHint(params: unknown): string | undefined {
+  if (!Array.isArray(params)) return undefined;
+  for (let i = 1; i < params.length; i++) {
+    const p: unknown = params[i];
+    if (typeof p === 'string' && p.startsWith(RESUME_PARAM) && p.length <= RESUME_PARAM.length + 64) return p.slice(RESUME_PARAM.length);
+  }
+  return undefined;
+}
 /** `{"id":null,"method":"` — how every message the pool starts itself begins (protocol.ts) */
 const SERVER_MSG = '{"id":null,"method":"';
 
@@ -287,7 +313,15 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
     });
   }
 
-  #handshake(c: StratumConnection, msg: Record<string, unknown>, kind: LinkKind): void {
+  /**
+   * Serve a passthrough handshake here after all: the placeLink callee took it but could
+   * not move the connection (see LinkHubOptions.placeLink).
+   */
+  keepLink(c: StratumConnection, msg: Record<string, unknown>): void {
+    if (!c.closed && !this.links.has(c.id)) this.#handshake(c, msg, 'passthrough', false);
+  }
+
+  #handshake(c: StratumConnection, msg: Record<string, unknown>, kind: LinkKind, place = true): void {
     const { server, stratifier } = this.#o;
     const client = c.state as Client | undefined;
     if (client?.subscribed) {
@@ -299,6 +333,10 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
       this.#log.notice(`Client ${c.id} ${c.address} sent mining.node on a port that is not a nodeserver, dropping`);
       c.close('mining.node on a non-node port');
       return;
+    }
+    if (place && kind === 'passthrough' && this.#o.placeLink !== undefined) {
+      const hint = resumeHint(msg.params);
+      if (hint !== undefined && this.#o.placeLink(c, msg, hint)) return;
     }
     const agent = Array.isArray(msg.params) && typeof msg.params[0] === 'string' ? msg.params[0].slice(0, 64) : '';
     stratifier.disconnect(c, `became a ${kind} link`);

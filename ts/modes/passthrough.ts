@@ -48,7 +48,7 @@ import { AGENT } from './common.js';
 import { PoolEvents } from '../events.js';
 import { Notifications, type NotifyTuning } from '../notify/service.js';
 import { watchUpstream } from '../notify/sources.js';
-import { FANOUT_PARAM, FANOUT_PREFIX, RESUME_TAG } from './links.js';
+import { FANOUT_PARAM, FANOUT_PREFIX, RESUME_PARAM, RESUME_TAG } from './links.js';
 import { Upstream, type Active, type Json, type UpstreamLink } from './upstream.js';
 
 export type PassthroughKind = 'passthrough' | 'node' | 'redirector';
@@ -150,7 +150,14 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
         const answer = link.waitFor((m) => m.client_id === undefined && 'result' in m, `the ${method} handshake`, opts.handshakeTimeoutMs ?? 15_000);
         // a plain passthrough asks for one copy of each new job for all its miners
         // (FANOUT_PARAM): a ckpool-ts pool sends it, ckpool ignores the extra param
-        link.sendJson({ id: 0, method, params: kind === 'passthrough' && config.notifyfanout !== false ? [AGENT, FANOUT_PARAM] : [AGENT] });
+        const params = kind === 'passthrough' && config.notifyfanout !== false ? [AGENT, FANOUT_PARAM] : [AGENT];
+        // miners to carry over: name one of their extranonce1s (RESUME_PARAM), so a pool with
+        // worker threads serves this link on the thread that can give them back. All of a
+        // link's miners got theirs from the one thread that served the old link, so one is
+        // enough (ckpool ignores the param)
+        const hint = kind === 'passthrough' && this.#tap === null ? this.#resumeHint() : undefined;
+        if (hint !== undefined) params.push(RESUME_PARAM + hint);
+        link.sendJson({ id: 0, method, params });
         const r = await answer;
         if (r.result !== true) throw ckError('CKP_ERR_PROXY_REFUSED', link.url, method, JSON.stringify(r.error ?? r.result));
         return true as const;
@@ -354,6 +361,12 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     this.#tap?.toMiner?.(m, msg);
     m.conn.send(JSON.stringify(msg));
     this.counters.down++;
+  }
+
+  /** An extranonce1 of a miner a new link would carry over (the handshake's RESUME_PARAM). */
+  #resumeHint(): string | undefined {
+    for (const m of this.miners.values()) if (m.resume !== null) return m.resume.enonce1;
+    return undefined;
   }
 
   /** The requests a resume replays over a new link (plain passthroughs). */

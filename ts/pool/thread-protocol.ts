@@ -100,7 +100,21 @@ export type ToWorker =
   | { t: 'session'; id: string; entry: SessionEntry | null }
   /** a reloaded TLS certificate and key for new stratum+ssl:// connections (SIGHUP) */
   | { t: 'tls'; credentials: TlsCredentials }
+  /** a passthrough link moved here from another thread (MovedLink) */
+  | ({ t: 'link' } & MovedLink)
   | { t: 'stop' };
+
+/**
+ * A passthrough link on its way to the thread owning the extranonce1 slot its handshake
+ * named (ts/modes/links.ts RESUME_PARAM): the connection's descriptor, its listener, and
+ * the handshake line, which the new thread handles as the link's first line.
+ */
+export interface MovedLink {
+  fd: number;
+  serverIndex: number;
+  highdiff: boolean;
+  handshake: string;
+}
 
 /** A thread's event-loop delay over its last report period, seconds (perf_hooks monitorEventLoopDelay). */
 export interface ThreadLag {
@@ -123,4 +137,6 @@ export type FromWorker =
   | { t: 'cmdDone'; id: number; result: unknown }
   /** this thread remembered (entry) or resumed (null) a session: mirror it everywhere */
   | { t: 'session'; id: string; entry: SessionEntry | null }
+  /** give this passthrough link to thread `to` (the owner of the extranonce1s it resumes) */
+  | ({ t: 'link'; to: number } & MovedLink)
   | { t: 'stopped' };

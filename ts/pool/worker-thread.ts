@@ -13,7 +13,7 @@ import { LinkHub } from '../modes/links.js';
 import { native } from '../native/binding.js';
 import { StatsForwarder } from '../stats/forward.js';
 import { ShareLog } from '../stats/sharelog.js';
-import { StratumServer } from '../stratum/server.js';
+import { StratumServer, type StratumConnection } from '../stratum/server.js';
 import type { Client } from './client.js';
 import { RemoteWorkSource } from './remote-source.js';
 import { Stratifier, type SessionEntry } from './stratifier.js';
@@ -53,9 +53,48 @@ const sessionEvents = {
   taken: (id: string) => post({ t: 'session', id, entry: null }),
 };
 const stratifier = new Stratifier({ ...init.stratifier, generator: source, stats, shareLog, enonce1Slot: slot, sessionEvents, logger });
+/**
+ * The thread whose slot (index mod count, as the stratifier hands them out) holds an
+ * extranonce1 of this pool (no prefix in pool mode), or -1 if it is not one of ours.
+ */
+function enonce1Owner(hex: string): number {
+  const len = init.stratifier.nonce1length;
+  if (hex.length !== len * 2 || !/^[0-9a-f]*$/.test(hex)) return -1;
+  const b = Buffer.alloc(8);
+  Buffer.from(hex, 'hex').copy(b);
+  return Number(b.readBigUInt64LE() % BigInt(slot.count));
+}
+
+/**
+ * A passthrough link coming back after its old link was lost (this pool restarted with
+ * -H, or a failover) names one of the extranonce1s of the miners it carries over. Only
+ * the thread owning that slot can grant them again: another thread cannot know whether
+ * the owner is handing the same value to a new miner right now. So the link goes to that
+ * thread, which handles its handshake as if it had come straight there, rather than
+ * making every extranonce1 grant a round trip between threads. The move is one event-loop
+ * turn later, once the handshake line has been handled here (the passthrough sends nothing
+ * else before its answer); if the connection cannot move (TLS, or lines already behind
+ * the handshake: StratumServer.release), it is served here and its miners that cannot
+ * keep their extranonce1 are sent client.reconnect, as before.
+ */
+function placeLink(c: StratumConnection, handshake: Record<string, unknown>, resumeEnonce1: string): boolean {
+  const to = enonce1Owner(resumeEnonce1);
+  // slot 0 is the main thread's own stratifier, which serves only node links
+  if (to <= 0 || to === slot.index || stopping) return false;
+  setImmediate(() => {
+    if (c.closed) return;
+    const fd = server.release(c);
+    if (fd === null) return links.keepLink(c, handshake);
+    stratifier.disconnect(c, `passthrough link moved to worker thread ${to}`);
+    logger.info(`Passthrough link ${c.id} ${c.address} resumes extranonce1s of worker thread ${to}: moving it there`);
+    post({ t: 'link', to, fd, serverIndex: c.serverIndex, highdiff: c.highdiff, handshake: JSON.stringify(handshake) });
+  });
+  return true;
+}
+
 // passthrough links may land on any serverurl; node links only on nodeserver urls, which
 // the main thread keeps for itself
-const links = new LinkHub({ server, stratifier, generator: source, nodeServers: new Set(), idSlot: slot, logger });
+const links = new LinkHub({ server, stratifier, generator: source, nodeServers: new Set(), idSlot: slot, placeLink, logger });
 links.attach();
 let sharesJudged = 0;
 stratifier.on('share', () => { sharesJudged++; });
@@ -205,6 +244,21 @@ port.on('message', (m: ToWorker) => {
         server.setTlsCredentials(m.credentials);
       } catch (e) {
         logger.err(`Worker thread ${init.index}: TLS reload failed, keeping the old certificate: ${(e as Error).message}`);
+      }
+      return;
+    case 'link':
+      // a passthrough link another thread gave up for this one (placeLink): its handshake
+      // is handled first, then what it sends from now on
+      if (stopping) return void native.closeFd(m.fd);
+      try {
+        server.adoptFd(m.fd, m.serverIndex, m.highdiff, Buffer.from(m.handshake + '\n'));
+      } catch (e) {
+        logger.err(`Could not adopt a passthrough link (fd ${m.fd}): ${(e as Error).message}`);
+        try {
+          native.closeFd(m.fd);
+        } catch {
+          // already gone
+        }
       }
       return;
     case 'stop': void stop(); return;

@@ -299,6 +299,7 @@ export class PoolWorkers {
       case 'perf':
         for (const l of this.perfListeners) l(t.index, m);
         return;
+      case 'link': return this.#moveLink(t, m);
       case 'stopped':
       case 'ready':
         return;
@@ -322,6 +323,22 @@ export class PoolWorkers {
       // the finder's thread tells its own miners; the others hear it from here
       this.announce(this.#o.blockMessage(wb, String(m.meta.workername ?? '')), t.index);
     }
+  }
+
+  /**
+   * A passthrough link thread `from` gave up for thread `m.to`, which owns the extranonce1
+   * slot of the miners it brings back. With no such thread serving (restarting after a
+   * crash), it is closed: the passthrough connects again, and its link then lands where
+   * the handoff puts it. Not handed back to `from`, which would only pass it on again.
+   */
+  #moveLink(from: Thread, m: Extract<FromWorker, { t: 'link' }>): void {
+    const to = this.#threads.find((x) => x.index === m.to && x.ready && !x.stopped);
+    if (to === undefined || this.#closing) {
+      this.#log.warning(`A passthrough link from worker thread ${from.index} was for thread ${m.to}, which is not serving: closing it`);
+      native.closeFd(m.fd);
+      return;
+    }
+    this.#post(to, { t: 'link', fd: m.fd, serverIndex: m.serverIndex, highdiff: m.highdiff, handshake: m.handshake });
   }
 
   #txns(t: Thread, m: Extract<FromWorker, { t: 'txns' }>): void {

@@ -411,9 +411,37 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
    * Serve a connection by its descriptor (handed over from the thread that accepted it);
    * this server owns the descriptor from now on. Throws if it is not a usable socket.
    */
-  adoptFd(fd: number, serverIndex: number, highdiff?: boolean): void {
+  adoptFd(fd: number, serverIndex: number, highdiff?: boolean, prelude?: Buffer): void {
+    const id = this.nextId;
     // a TLS connection reads through its TLS socket, not `onread`
     this.adopt(this.tlsByIndex[serverIndex] === true ? new net.Socket({ fd, readable: true, writable: true }) : this.openFast(fd), serverIndex, highdiff);
+    // `prelude`: lines the thread that gave the connection up had read but not handled
+    // (release()), handled here before anything read from the socket
+    const client = prelude !== undefined && prelude.length !== 0 ? this.clients.get(id) : undefined;
+    if (client !== undefined) this._onData(client, prelude!);
+  }
+
+  /**
+   * Give a connection up without closing it, for another thread to adopt (adoptFd): its
+   * descriptor (a duplicate; this server's socket is destroyed, the connection lives on
+   * under the copy). No 'close' event: the caller tells its own consumers. Null, with the
+   * connection untouched, when it cannot move cleanly: closed, TLS (its session state is
+   * in this thread), output not yet written, input not yet handled, or no descriptor.
+   */
+  release(conn: StratumConnection): number | null {
+    const client = this.clients.get(conn.id);
+    if (client === undefined || client.closed || this.tlsByIndex[client.serverIndex] === true) return null;
+    if (client.out !== '' || client.socket.writableLength !== 0 || client.fair !== 0) return null;
+    if (client.input !== null && client.inputPos < client.input.length) return null;
+    const fd = detachDescriptor(client.socket);
+    if (fd === null) return null;
+    (client.socket as ClientSocket)[kClient] = undefined; // its socket's late events are no longer ours
+    client.closed = true;
+    client.closeReason = 'moved to another thread';
+    client.input = null;
+    this.clients.delete(client.id);
+    this.blocked.delete(client);
+    return fd;
   }
 
   /** The certificate and key new TLS connections get (undefined: no TLS url). */
