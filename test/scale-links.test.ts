@@ -13,6 +13,7 @@ import test from 'ava';
 import net from 'node:net';
 import { Pool } from '../ts/pool/pool.js';
 import { PassthroughMode } from '../ts/modes/passthrough.js';
+import { ProxyMode } from '../ts/modes/proxy.js';
 import { AGENT } from '../ts/modes/common.js';
 import { MemoryLogger } from '../ts/log/logger.js';
 import { REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
@@ -225,4 +226,22 @@ test.serial('a miner whose extranonce1 the new pool cannot give back is sent cli
   await waitFor(() => m.closed, 15_000, 'the miner sent away');
   t.is(pt.counters.reconnected, 1);
   t.is(pt.counters.resumed, 0);
+});
+
+test.serial('the limit keys reach a proxy\'s (-p) own miner listener, and invalidburst its miners', async (t) => {
+  const cfg = modeConfig('proxy', [{ port: pool.addresses[0]!.port }], { startdiff: DIFF, mindiff: 1e-9, floodrate: 20_000, floodburst: 100, maxpending: 65_536, linkmaxpending: 1 << 20, linkminers: 50_000, invalidburst: 2 });
+  const p = await ProxyMode.start(cfg, { logger: new MemoryLogger(), server: { highdiffPort: 65535 }, retryMs: 100 });
+  closers.push(() => p.stop());
+  await p.waitReady(10_000);
+  t.is(p.server.floodRate, 20_000);
+  t.is(p.server.floodBurst, 100);
+  t.is(p.server.maxPendingBytes, 65_536);
+  t.is(p.server.linkMaxPendingBytes, 1 << 20);
+  t.is(p.server.linkMiners, 50_000);
+  // invalidburst 2: the second malformed submit in a row drops the miner (the default is far higher)
+  const m = await miner(p.addresses[0]!.port, 'proxyuser.burst');
+  closers.push(() => m.close());
+  for (let i = 0; i < 2; i++) m.write(JSON.stringify({ id: 100 + i, method: 'mining.submit', params: ['proxyuser.burst'] }) + '\n');
+  await waitFor(() => m.closed, 5000, 'the miner dropped after two invalid submits');
+  t.true(m.closed);
 });

@@ -52,6 +52,7 @@ import { Stratifier, type ShareVerdict } from '../pool/stratifier.js';
 import { PoolStats } from '../stats/stats.js';
 import { ShareLog } from '../stats/sharelog.js';
 import { StratumServer, type StratumConnection, type StratumServerOptions } from '../stratum/server.js';
+import { serverLimitsFromConfig } from '../stratum/server-types.js';
 import type { BlockSubmission } from '../work/generator.js';
 import type { WorkSource } from '../work/source.js';
 import { Workbase } from '../work/workbase.js';
@@ -344,7 +345,9 @@ export class ProxySession extends EventEmitter<{ ready: []; unready: []; forward
       mindiff: c.mindiff, startdiff: c.startdiff, highdiff: c.highdiff, maxdiff: c.maxdiff,
       nonce1length: en1len + shape.part, nonce2length: shape.en2len - shape.part, enonce1Prefix: shape.enonce1,
       versionMask: shape.mask, updateInterval: c.updateInterval, poolName: o.name ?? 'ckproxy',
-      serverUrls: [...c.serverurl], authTimeoutMs: o.authTimeoutMs, invalidBurst: o.invalidBurst, logger: this.#log,
+      serverUrls: [...c.serverurl], authTimeoutMs: o.authTimeoutMs, logger: this.#log,
+      // config invalidburst as in pool mode (ts/pool/pool.ts): 0 = never drop for a run of invalid shares
+      invalidBurst: o.invalidBurst ?? (c.invalidburst === 0 ? Number.POSITIVE_INFINITY : c.invalidburst),
       dropIdleMs: (c.dropidle ?? 0) * 1000,
     });
     strat.on('share', (client, v) => this.#forward(client, v));
@@ -541,7 +544,9 @@ export class ProxyMode extends EventEmitter<{ forwarded: [r: ForwardResult] }> {
     const logger = opts.logger ?? new NullLogger();
     const stats = new PoolStats({ logdir: config.logdir, name: opts.name, logger, throbber: opts.throbber ?? null });
     const shareLog = opts.logShares ? new ShareLog(config.logdir, logger) : null;
-    const server = new StratumServer({ maxClients: config.maxclients, tls: tlsCredentialsFor(config), ...opts.server, urls: [...config.serverurl], logger });
+    // the per-connection limit keys (floodrate, floodburst, maxpending, linkmaxpending,
+    // linkminers) hold for the proxy's own miners as for a pool's
+    const server = new StratumServer({ maxClients: config.maxclients, tls: tlsCredentialsFor(config), ...serverLimitsFromConfig(config), ...opts.server, urls: [...config.serverurl], logger });
     server.accepting = false;
     const mode = new ProxyMode(config, { ...opts, logger }, server, stats, shareLog);
     try {
