@@ -694,19 +694,20 @@ test('StatsForwarder + replayStats: the same PoolStats state as direct calls, ba
 
 test('StatsForwarder: asks for an early flush when full; replayStats skips what it cannot use', (t) => {
   let fulls = 0;
-  const fwd = new StatsForwarder(() => fulls++, 12);
+  // an auth is 5 entries, a share 7 (tag, client, diff, sdiff, flags, time, reject reason)
+  const fwd = new StatsForwarder(() => fulls++, 13);
   fwd.clientAuthorised('dave', 'dave.1', 3, T0);
   t.is(fulls, 0);
   fwd.addShare({ user: 'dave', worker: 'dave.1', clientId: 3, diff: 1, sdiff: 2, accepted: true, submitted: true, now: T0 + 1 });
-  t.is(fulls, 0, '11 entries: below the limit');
+  t.is(fulls, 0, '12 entries: below the limit');
   fwd.addShare({ user: 'dave', worker: 'dave.1', clientId: 3, diff: 1, sdiff: 0.5, accepted: false, submitted: false, now: T0 + 2 });
-  t.is(fulls, 1, '17 entries: flush early');
+  t.is(fulls, 1, '19 entries: flush early');
   const ev = fwd.take();
   t.is(fwd.size, 0);
   const s = new PoolStats({ logdir: '/nonexistent', startedAt: T0 });
   // a share of a client never seen authorised (its auth was in a lost batch) is dropped,
   // not attributed to an empty user name
-  replayStats(s, [1, 99, 1, 2, 3, T0]);
+  replayStats(s, [1, 99, 1, 2, 3, T0, 0]);
   t.is(s.getUser(''), undefined);
   t.is(s.hasClient(99), false);
   // an unknown event tag stops the replay rather than misreading the rest
