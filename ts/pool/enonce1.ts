@@ -66,12 +66,7 @@ export class Enonce1Allocator {
 
   /** An extranonce1 this stratifier could have handed out: the prefix, the length, its slot. */
   owns(hex: string): boolean {
-    const prefix = this.#prefix;
-    if (hex.length !== this.#nonce1length * 2 || !hex.startsWith(prefix) || !/^[0-9a-f]*$/.test(hex)) return false;
-    const rest = Buffer.from(hex.slice(prefix.length), 'hex');
-    const b = Buffer.alloc(8);
-    rest.copy(b);
-    return b.readBigUInt64LE() % BigInt(this.slot.count) === BigInt(this.slot.index);
+    return enonce1SlotIndex(hex, this.#prefix, this.#nonce1length, this.slot.count) === this.slot.index;
   }
 
   /** 8 hex digits; ≡ slot index (mod slot count), so threads of one pool never share one */
@@ -86,4 +81,16 @@ export class Enonce1Allocator {
   ownsSessionId(sid: string): boolean {
     return /^[0-9a-f]{8}$/.test(sid) && parseInt(sid, 16) % this.slot.count === this.slot.index;
   }
+}
+
+/**
+ * The slot (worker thread) an extranonce1 of this layout belongs to, as the allocator
+ * hands them out (the value after the prefix, little-endian, mod the slot count), or -1
+ * when it is not of this layout (length, prefix, hex digits).
+ */
+export function enonce1SlotIndex(hex: string, prefix: string, nonce1length: number, count: number): number {
+  if (hex.length !== nonce1length * 2 || !hex.startsWith(prefix) || !/^[0-9a-f]*$/.test(hex)) return -1;
+  const b = Buffer.alloc(8);
+  Buffer.from(hex.slice(prefix.length), 'hex').copy(b);
+  return Number(b.readBigUInt64LE() % BigInt(count));
 }

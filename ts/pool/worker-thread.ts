@@ -17,6 +17,7 @@ import { StratumServer, type StratumConnection } from '../stratum/server.js';
 import type { Client } from './client.js';
 import { RemoteWorkSource } from './remote-source.js';
 import { Stratifier, type SessionEntry } from './stratifier.js';
+import { enonce1SlotIndex } from './enonce1.js';
 import type { ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCounts, ToWorker, WorkerInit } from './thread-protocol.js';
 
 /** How often stats events and log lines go to the main thread, ms. */
@@ -58,11 +59,7 @@ const stratifier = new Stratifier({ ...init.stratifier, generator: source, stats
  * extranonce1 of this pool (no prefix in pool mode), or -1 if it is not one of ours.
  */
 function enonce1Owner(hex: string): number {
-  const len = init.stratifier.nonce1length;
-  if (hex.length !== len * 2 || !/^[0-9a-f]*$/.test(hex)) return -1;
-  const b = Buffer.alloc(8);
-  Buffer.from(hex, 'hex').copy(b);
-  return Number(b.readBigUInt64LE() % BigInt(slot.count));
+  return enonce1SlotIndex(hex, '', init.stratifier.nonce1length, slot.count);
 }
 
 /**
