@@ -37,6 +37,9 @@
  * - 'close' is emitted exactly once per connection, on the next tick after the
  *   connection was marked closed (never re-entrantly from inside send() or close()).
  *   The connection leaves `connections` at once.
+ *
+ * The per-connection class (Client), its shared socket listeners and the end-of-tick
+ * write pass are in connection.ts; options, events and close reasons in server-types.ts.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -45,12 +48,15 @@ import { NullLogger, type Logger } from '../log/logger.js';
 import { native } from '../native/binding.js';
 import { detachDescriptor } from '../native/handover.js';
 import { Listeners } from './listeners.js';
-import { WriteBatch } from '../native/sockets.js';
-import { frameLines, FrameResult, type InputHolder } from './framing.js';
-import { FairFlag, FairScheduler, type FairClient } from './fairness.js';
+import { frameLines, FrameResult } from './framing.js';
+import { FairFlag, FairScheduler } from './fairness.js';
 import { isTlsUrl } from '../config/stratum-url.js';
 import type { TlsCredentials } from '../tls/credentials.js';
 import { TlsTerminator } from '../tls/terminate.js';
+import {
+  Client, NEWLINE, emitClose, flushClients, kClient, kFastRead, noop, onLine, onSocketClose, onSocketData, onSocketDrain, onSocketEnd,
+  onSocketError, onSocketRead, type ClientSocket,
+} from './connection.js';
 
 export {
   CloseReason, INVALID_JSON_REPLY,
@@ -60,117 +66,6 @@ import {
   CloseReason, DEFAULTS, INVALID_JSON_REPLY, hostPortText, parseUrl, plainAddress, positive, type StratumServerOptions, type StratumConnection, type StratumServerStats, type StratumServerEvents,
 } from './server-types.js';
 
-const kClient = Symbol('stratumClient');
-type ClientSocket = net.Socket & { [kClient]?: Client };
-
-/** One accepted TCP client. Small on purpose: 10,000 idle ones must stay cheap. */
-class Client implements StratumConnection, InputHolder, FairClient {
-  state: unknown = undefined;
-  closed = false;
-  closeReason: string | undefined = undefined;
-  /** Input not handled yet: lines waiting for their turn, then an unterminated tail (fairness.ts). */
-  input: Buffer | null = null;
-  inputPos = 0;
-  /** FairFlag bits: queued, reading paused, output over the bound. */
-  fair = 0;
-  /** Output queued so far (same units as socket.writableLength). */
-  queued = 0;
-  /** flood-control tokens and when they were last refilled (ms) */
-  tokens = -1;
-  tokenTime = 0;
-  /** Output completed at the last look (queued - writableLength). */
-  lastFlushed = 0;
-  /** When output was last seen blocked without progress; 0 = not blocked. */
-  blockedSince = 0;
-  /**
-   * Text sent this tick, not yet written: everything a message causes (reply, difficulty,
-   * job) goes out in one write, and the server writes every client's text in one pass
-   * at the end of the tick (one process.nextTick for all of them, not one per client).
-   */
-  out = '';
-  /** Graceful close: destroy if still open by this time. */
-  lingerUntil = 0;
-  /** Per-connection overrides (setConnectionLimits); 0 = the server's value. */
-  lineLimit = 0;
-  pendingLimit = 0;
-  noFlood = false;
-  turnLines = 0;
-
-  constructor(
-    readonly server: StratumServer,
-    readonly socket: ClientSocket,
-    readonly id: number,
-    readonly address: string,
-    readonly port: number,
-    readonly serverIndex: number,
-    readonly highdiff: boolean,
-    readonly connectedAt: number,
-  ) {}
-
-  send(line: string | Uint8Array): boolean {
-    if (this.closed) return false;
-    const socket = this.socket;
-    let len: number;
-    if (typeof line === 'string') {
-      if (line.charCodeAt(line.length - 1) !== 0x0a) line += '\n';
-      len = line.length;
-      if (this.out === '') this.server._queueFlush(this);
-      this.out += line;
-    } else {
-      // a pre-encoded line (broadcast): after this tick's text, in order
-      this.flushOut();
-      len = line.length;
-      socket.write(line);
-      if (line[len - 1] !== 0x0a) {
-        socket.write(NEWLINE);
-        len++;
-      }
-    }
-    this.queued += len;
-    this.server._bytesOut += len;
-    // Output from earlier ticks the kernel has not taken; this tick's is judged once it
-    // has been written and the kernel has had its chance (flushOut → _afterFlush).
-    if (socket.writableLength > (this.pendingLimit || this.server._maxPendingBytes)) {
-      this.server._drop(this, CloseReason.OUTPUT_BOUND, true);
-      return false;
-    }
-    return true;
-  }
-
-  /**
-   * Write this tick's text now (end of tick, a pre-encoded line, or a graceful close):
-   * staged in `batch` (the end-of-tick pass) when it can be written directly, otherwise
-   * through socket.write (not corked: the kernel takes what it can at once).
-   */
-  flushOut(batch?: WriteBatch<Client>): void {
-    const text = this.out;
-    if (text === '') return;
-    this.out = '';
-    const socket = this.socket;
-    if (socket.destroyed) return;
-    if (batch !== undefined && batch.add(socket, text, this)) return;
-    socket.write(text);
-    this.server._afterFlush(this);
-  }
-
-  sendJson(msg: unknown): boolean {
-    if (this.closed) return false;
-    return this.send(JSON.stringify(msg) + '\n');
-  }
-
-  close(reason: string, destroy = false): void {
-    this.server._drop(this, reason, destroy);
-  }
-
-  toJSON(): Record<string, unknown> {
-    return {
-      id: this.id, address: this.address, port: this.port, serverIndex: this.serverIndex,
-      highdiff: this.highdiff, connectedAt: this.connectedAt, closed: this.closed,
-    };
-  }
-}
-
-const NEWLINE = Buffer.from('\n');
 /**
  * Bytes per read: all a connection with lines waiting adds before it is paused, and 500
  * flooders resumed together are 500 reads in one poll (so not 64 KB); a pipeline of
@@ -179,68 +74,6 @@ const NEWLINE = Buffer.from('\n');
 const READ_BYTES = 16 * 1024;
 /** Lines per turn of a flood-exempt link (passthrough, node) relative to one miner's. */
 const LINK_TURN_FACTOR = 16;
-
-/**
- * End of tick: write every client's queued text (StratumServer._queueFlush) in one
- * native call per 256 KB (ts/native/sockets.ts): one send(2) each, without Node's
- * per-write machinery. A client with output still queued in Node, or a text the kernel
- * does not take whole, goes through socket.write, so its bytes stay in order.
- */
-function flushClients(server: StratumServer): void {
-  const list = server._dirty;
-  server._dirty = [];
-  const batch = (writeBatch ??= new WriteBatch<Client>((client) => client.server._afterFlush(client)));
-  for (let i = 0; i < list.length; i++) list[i]!.flushOut(batch);
-  batch.flush();
-}
-
-/** One staging buffer per thread, made on first use. */
-let writeBatch: WriteBatch<Client> | undefined;
-
-// Shared socket listeners (`this` is the socket): no closures per connection.
-function onSocketData(this: ClientSocket, chunk: Buffer): void {
-  const client = this[kClient];
-  if (client === undefined || client.closed) return;
-  client.server._onData(client, chunk);
-}
-/** `onread` callback: `nread` bytes in the server's shared read buffer (framing copies what it keeps). */
-function onSocketRead(this: ClientSocket, nread: number, buf: Buffer): void {
-  const client = this[kClient];
-  if (client === undefined || client.closed) return;
-  client.server._onData(client, buf.subarray(0, nread));
-}
-const kFastRead = Symbol('onread');
-function onSocketEnd(this: ClientSocket): void {
-  const client = this[kClient];
-  if (client !== undefined) client.server._drop(client, CloseReason.CLIENT_CLOSED, false);
-}
-function onSocketError(this: ClientSocket, err: Error): void {
-  const client = this[kClient];
-  if (client === undefined) return;
-  const code = (err as NodeJS.ErrnoException).code ?? err.message;
-  client.server._drop(client, `${CloseReason.SOCKET_ERROR}: ${code}`, true);
-}
-function onSocketClose(this: ClientSocket): void {
-  const client = this[kClient];
-  if (client === undefined) return;
-  client.server._onSocketClosed(client);
-}
-/** 'drain' while paused for unsent output (added only then: FairScheduler.outputOver). */
-function onSocketDrain(this: ClientSocket): void {
-  const client = this[kClient];
-  if (client !== undefined) client.server._fair.drained(client);
-}
-function onLine(client: Client, line: string): boolean {
-  return client.server._onLine(client, line);
-}
-function emitClose(server: StratumServer, client: Client, reason: string): void {
-  try {
-    server.emit('close', client, reason);
-  } catch (err) {
-    server._listenerFailed('close', client, err);
-  }
-}
-function noop(): void {}
 
 export class StratumServer extends EventEmitter<StratumServerEvents> {
   /**
