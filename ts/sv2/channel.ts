@@ -17,6 +17,7 @@ import type { StratumConnection } from '../stratum/server-types.js';
 import { targetFromDifficulty } from '../native/core.js';
 import { merkleRootFor, parseNotify, type NotifyJob } from './jobs.js';
 import { Sv2ErrorCode, type Sv2Out } from './messages.js';
+import type { GroupMember, Sv2Group } from './group.js';
 
 /** What a channel needs from its connection. */
 export interface ChannelOwner {
@@ -28,6 +29,10 @@ export interface ChannelOwner {
   channelDropped(ch: Sv2Channel, reason: string): void;
   /** client.reconnect from the stratifier (handover, operator): once per connection */
   reconnect(host: string, port: number): void;
+  /** the group that sends standard channels' jobs once for all (null: jobs per channel, REQUIRES_STANDARD_JOBS) */
+  readonly group: Sv2Group | null;
+  /** a job id unique on the connection (channel and group jobs share the namespace) */
+  nextJobId(): number;
 }
 
 export type ChannelKind = 'standard' | 'extended';
@@ -51,7 +56,7 @@ const REJECT_CODES: Record<string, string> = {
   'Above target': Sv2ErrorCode.LOW_DIFFICULTY,
 };
 
-export class Sv2Channel implements StratumConnection {
+export class Sv2Channel implements StratumConnection, GroupMember {
   readonly connectedAt = Date.now();
   readonly highdiff = false;
   /** shown by the `clients` control command */
@@ -66,7 +71,6 @@ export class Sv2Channel implements StratumConnection {
   diff = 0;
   #lastNotify: string | null = null;
   #prevHash = '';
-  #jobCounter = 0;
   readonly #jobs = new Map<number, SentJob>();
   /** submit sequence numbers by the V1 request id they were sent with */
   readonly #submits = new Map<number, number>();
@@ -109,6 +113,11 @@ export class Sv2Channel implements StratumConnection {
     const id = this.#nextSubmitId++;
     this.#submits.set(id, sequenceNumber);
     return id;
+  }
+
+  /** A standard channel that holds its first job may be given group jobs (./group.ts). */
+  get inGroup(): boolean {
+    return this.kind === 'standard' && this.open && !this.closed && this.#prevHash !== '';
   }
 
   /** The V1 job id of an SV2 job id sent on this channel (undefined: unknown/too old). */
@@ -193,9 +202,17 @@ export class Sv2Channel implements StratumConnection {
     if (!this.open) return true; // the first job goes out right after OpenMiningChannel.Success
     const job = parseNotify(line);
     if (!job) return false;
-    const jobId = ++this.#jobCounter;
-    this.#jobs.set(jobId, { job });
-    if (this.#jobs.size > JOBS_KEPT) this.#jobs.delete(this.#jobs.keys().next().value!);
+    if (this.kind === 'standard') {
+      // once for the whole group (sent now, or already sent for another member)
+      const groupJobId = this.owner.group?.job(this, job) ?? null;
+      if (groupJobId !== null) {
+        this.#remember(groupJobId, job);
+        this.#prevHash = job.prevHash;
+        return true;
+      }
+    }
+    const jobId = this.owner.nextJobId();
+    this.#remember(jobId, job);
     const newPrev = job.prevHash !== this.#prevHash;
     // a job on a new prevhash is a future job (no min_ntime) that SetNewPrevHash activates
     const minNtime = newPrev ? null : job.ntime;
@@ -216,6 +233,11 @@ export class Sv2Channel implements StratumConnection {
       ok = this.owner.sendMsg({ type: 'SetNewPrevHash', channelId: this.channelId, jobId, prevHash: job.prevHash, minNtime: job.ntime, nbits: job.nbits }) && ok;
     }
     return ok;
+  }
+
+  #remember(jobId: number, job: NotifyJob): void {
+    this.#jobs.set(jobId, { job });
+    if (this.#jobs.size > JOBS_KEPT) this.#jobs.delete(this.#jobs.keys().next().value!);
   }
 
   /** The stratifier drops this miner (auth timeout, invalid flood, dropidle, `drop`). */

@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { Stratifier } from '../pool/stratifier.js';
 import { difficultyFromTarget } from '../native/core.js';
 import { REQ_AUTHORIZE, REQ_SUBSCRIBE, REQ_SUGGEST, Sv2Channel, type ChannelKind, type ChannelOwner } from './channel.js';
+import { Sv2Group } from './group.js';
 import {
   FLAG_REQUIRES_STANDARD_JOBS, PROTOCOL_MINING, SUPPORTED_FLAGS, SV2_VERSION, Sv2ErrorCode, type Sv2In, type Sv2Out,
 } from './messages.js';
@@ -53,6 +54,9 @@ export class Sv2Connection implements ChannelOwner {
   #setup = false;
   #standardOnly = false;
   #nextChannelId = 1;
+  #nextJobId = 1;
+  /** the group of this connection's standard channels (created with the first one) */
+  #group: Sv2Group | null = null;
   #closed = false;
   #reconnectSent = false;
   #timer: NodeJS.Timeout | null;
@@ -152,6 +156,21 @@ export class Sv2Connection implements ChannelOwner {
     return this.#queue(m);
   }
 
+  nextJobId(): number {
+    return this.#nextJobId++;
+  }
+
+  /** Group jobs only for a client without REQUIRES_STANDARD_JOBS (a proxy; ./group.ts). */
+  get group(): Sv2Group | null {
+    return this.#standardOnly ? null : this.#group;
+  }
+
+  /** The group channel id of the standard channels (created with the first one; namespace of the channel ids). */
+  #groupId(): number {
+    this.#group ??= new Sv2Group(this.#nextChannelId++, (m) => this.sendMsg(m), () => this.nextJobId(), () => this.channels.values());
+    return this.#group.groupId;
+  }
+
   #protocolError(what: string): void {
     this.ctx.logger.info(`SV2 client ${this.address}:${this.port} dropped: ${what}`);
     this.close(what, true);
@@ -178,6 +197,13 @@ export class Sv2Connection implements ChannelOwner {
         return;
       }
       case 'CloseChannel': {
+        // "If channel_id is addressing a group channel, all channels belonging to such group MUST be closed."
+        if (this.#group && m.channelId === this.#group.groupId) {
+          for (const ch of [...this.channels.values()]) {
+            if (ch.kind === 'standard') this.#removeChannel(ch, `group closed by client (${m.reasonCode.slice(0, 64)})`);
+          }
+          return;
+        }
         const ch = this.channels.get(m.channelId);
         if (ch) this.#removeChannel(ch, `closed by client (${m.reasonCode.slice(0, 64)})`);
         return;
@@ -233,10 +259,11 @@ export class Sv2Connection implements ChannelOwner {
     }
     const prefix = ch.extranoncePrefix().toString('hex');
     if (ch.kind === 'standard') {
-      this.sendMsg({ type: 'OpenStandardMiningChannelSuccess', requestId: ch.requestId, channelId: ch.channelId, target: ch.target(), extranoncePrefix: prefix, groupChannelId: 0 });
+      this.sendMsg({ type: 'OpenStandardMiningChannelSuccess', requestId: ch.requestId, channelId: ch.channelId, target: ch.target(), extranoncePrefix: prefix, groupChannelId: this.#groupId() });
     } else {
       this.sendMsg({
         type: 'OpenExtendedMiningChannelSuccess', requestId: ch.requestId, channelId: ch.channelId, target: ch.target(),
+        // extended channels get their own jobs: group 0, an id no channel has and nothing is sent to
         extranonceSize: ch.nonce2length, extranoncePrefix: prefix, groupChannelId: 0,
       });
     }
@@ -299,6 +326,7 @@ export class Sv2Connection implements ChannelOwner {
   #removeChannel(ch: Sv2Channel, reason: string): void {
     if (!this.channels.delete(ch.channelId)) return;
     ch.markClosed(reason);
+    this.#group?.leave(ch);
     this.ctx.stratifier.disconnect(ch, reason);
     if (this.channels.size === 0 && !this.#closed) this.#armNoChannelTimer();
   }

@@ -14,7 +14,8 @@
 //! (default bench.{i} / idle.{i}). Connections that fail (handshake, setup, channel
 //! refused) are counted with their reason, not fatal.
 //!   sv2-bench jobs <host:port> <pubkey> <seconds>
-//!     one standard and one extended channel; the bytes on the wire of every job message.
+//!     a standard channel (REQUIRES_STANDARD_JOBS), an extended channel, and a connection
+//!     with two standard channels in a group; the bytes on the wire of every job message.
 //!
 //! One JSON summary line on stdout at the end.
 
@@ -101,11 +102,16 @@ impl Conn {
     }
 
     fn setup(&mut self) {
+        self.setup_flags(0)
+    }
+
+    /// SetupConnection with these flags (1 = REQUIRES_STANDARD_JOBS, as end devices send).
+    fn setup_flags(&mut self, flags: u32) {
         let host = "127.0.0.1".to_string();
         let vendor = "sv2-bench".to_string();
         let e = String::new();
         self.send(SetupConnection {
-            protocol: Protocol::MiningProtocol, min_version: 2, max_version: 2, flags: 0,
+            protocol: Protocol::MiningProtocol, min_version: 2, max_version: 2, flags,
             endpoint_host: Str0255::try_from(&host).unwrap(), endpoint_port: 3336,
             vendor: Str0255::try_from(&vendor).unwrap(), hardware_version: Str0255::try_from(&e).unwrap(),
             firmware: Str0255::try_from(&e).unwrap(), device_id: Str0255::try_from(&e).unwrap(),
@@ -215,6 +221,15 @@ fn throughput(addr: &str, key: [u8; 32], conns: usize, inflight: u32, warmup: f6
             let mut on_job = |f: &mut Frame, job: &mut u32, ntime: &mut u32, version: &mut u32| match f.msg_type {
                 MESSAGE_TYPE_NEW_MINING_JOB => {
                     let m: NewMiningJob = binary_sv2::from_bytes(&mut f.payload).unwrap();
+                    match m.min_ntime.into_inner() {
+                        Some(t) => { *job = m.job_id; *version = m.version; *ntime = t; }
+                        None => future.push((m.job_id, m.version)),
+                    }
+                }
+                // a job for the connection's group channel (this client does not set
+                // REQUIRES_STANDARD_JOBS): random nonces need no merkle root, only the job id
+                MESSAGE_TYPE_NEW_EXTENDED_MINING_JOB => {
+                    let m: NewExtendedMiningJob = binary_sv2::from_bytes(&mut f.payload).unwrap();
                     match m.min_ntime.into_inner() {
                         Some(t) => { *job = m.job_id; *version = m.version; *ntime = t; }
                         None => future.push((m.job_id, m.version)),
@@ -336,16 +351,22 @@ fn idle(addr: &str, key: [u8; 32], conns: usize, hold: u64, user: &str) {
 }
 
 fn jobs(addr: &str, key: [u8; 32], secs: u64) {
+    // an end device (REQUIRES_STANDARD_JOBS): NewMiningJob per channel
     let mut std_c = Conn::connect(addr, key);
-    std_c.setup();
+    std_c.setup_flags(1);
     std_c.open("jobs.std", false);
+    // a proxy-like connection with two standard channels: jobs once for their group channel
+    let mut grp_c = Conn::connect(addr, key);
+    grp_c.setup();
+    grp_c.open("jobs.grp1", false);
+    grp_c.open("jobs.grp2", false);
     let mut ext_c = Conn::connect(addr, key);
     ext_c.setup();
     ext_c.open("jobs.ext", true);
     let sizes: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec![]));
     let end = Instant::now() + Duration::from_secs(secs);
     let mut hs = vec![];
-    for (name, mut c) in [("standard", std_c), ("extended", ext_c)] {
+    for (name, mut c) in [("standard", std_c), ("extended", ext_c), ("group of 2 standard", grp_c)] {
         let sizes = sizes.clone();
         hs.push(std::thread::spawn(move || {
             let watchdog = c.sock.try_clone().unwrap();
