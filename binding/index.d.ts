@@ -48,6 +48,16 @@ export declare class Sv2Session {
    * message or an oversized frame; the session is then unusable (close the socket).
    */
   feed(bytes: Uint8Array): Sv2Fed
+  /** `feed` with SubmitSharesStandard as numbers (see Sv2FedCompact). */
+  feedCompact(bytes: Uint8Array): Sv2FedCompact
+  /**
+   * Encode and encrypt SubmitShares replies given as numbers, in order, into one buffer:
+   * records of REPLY_RECORD u32s, [0, channel_id, last_sequence_number, accepted_count,
+   * shares_sum low, shares_sum high] for SubmitShares.Success and [1, channel_id,
+   * sequence_number, 0, 0, 0] for SubmitShares.Error, whose error codes are the lines of
+   * `codes`, one per error record.
+   */
+  encodeReplies(records: Uint32Array, codes: string): Buffer
   /** Encode and encrypt one message (JSON) into a frame to write. */
   encode(msgJson: string): Buffer
   /** Encode and encrypt a JSON array of messages into one buffer (one write). */
@@ -183,6 +193,23 @@ export interface Sv2Fed {
   /** Bytes to write to the peer (the handshake reply); empty most of the time. */
   out: Buffer
   /** The Noise handshake has completed. */
+  ready: boolean
+}
+
+/**
+ * What `feedCompact` produced: SubmitSharesStandard — nearly every message under load —
+ * as numbers instead of JSON, so a share crosses N-API without a JSON string.
+ */
+export interface Sv2FedCompact {
+  /**
+   * Records of FEED_RECORD u32s, in the order the messages came:
+   * [0, channel_id, sequence_number, job_id, nonce, ntime, version] is a SubmitSharesStandard;
+   * [1, 0, …] stands for the next message of `messages`.
+   */
+  records: Uint32Array
+  /** JSON array of the other messages (`[]` when there are none). */
+  messages: string
+  out: Buffer
   ready: boolean
 }
 

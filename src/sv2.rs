@@ -48,6 +48,25 @@ pub struct Sv2Fed {
     pub ready: bool,
 }
 
+/// What `feedCompact` produced: SubmitSharesStandard — nearly every message under load —
+/// as numbers instead of JSON, so a share crosses N-API without a JSON string.
+#[napi(object)]
+pub struct Sv2FedCompact {
+    /// Records of FEED_RECORD u32s, in the order the messages came:
+    /// [0, channel_id, sequence_number, job_id, nonce, ntime, version] is a SubmitSharesStandard;
+    /// [1, 0, …] stands for the next message of `messages`.
+    pub records: Uint32Array,
+    /// JSON array of the other messages (`[]` when there are none).
+    pub messages: String,
+    pub out: Buffer,
+    pub ready: bool,
+}
+
+/// u32s per record of `Sv2FedCompact.records`.
+pub const FEED_RECORD: usize = 7;
+/// u32s per record given to `encodeReplies`.
+pub const REPLY_RECORD: usize = 6;
+
 /// One server-side SV2 connection (Noise NX responder, then encrypted frames).
 #[napi]
 pub struct Sv2Session {
@@ -69,6 +88,56 @@ impl Sv2Session {
             let fed = self.inner.feed(bytes)?;
             let messages = if fed.messages.is_empty() { "[]".into() } else { ckpool_sv2::msgs_to_json(&fed.messages) };
             Ok(Sv2Fed { messages, out: fed.out.into(), ready: fed.ready })
+        })
+    }
+
+    /// `feed` with SubmitSharesStandard as numbers (see Sv2FedCompact).
+    #[napi]
+    pub fn feed_compact(&mut self, env: Env, bytes: &[u8]) -> napi::Result<Sv2FedCompact> {
+        guard(&env, || {
+            let fed = self.inner.feed(bytes)?;
+            let mut records = Vec::with_capacity(fed.messages.len() * FEED_RECORD);
+            let mut others = Vec::new();
+            for m in fed.messages {
+                match m {
+                    ckpool_sv2::Msg::SubmitSharesStandard { channel_id, sequence_number, job_id, nonce, ntime, version } => {
+                        records.extend_from_slice(&[0, channel_id, sequence_number, job_id, nonce, ntime, version]);
+                    }
+                    other => {
+                        records.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0]);
+                        others.push(other);
+                    }
+                }
+            }
+            let messages = if others.is_empty() { "[]".into() } else { ckpool_sv2::msgs_to_json(&others) };
+            Ok(Sv2FedCompact { records: records.into(), messages, out: fed.out.into(), ready: fed.ready })
+        })
+    }
+
+    /// Encode and encrypt SubmitShares replies given as numbers, in order, into one buffer:
+    /// records of REPLY_RECORD u32s, [0, channel_id, last_sequence_number, accepted_count,
+    /// shares_sum low, shares_sum high] for SubmitShares.Success and [1, channel_id,
+    /// sequence_number, 0, 0, 0] for SubmitShares.Error, whose error codes are the lines of
+    /// `codes`, one per error record.
+    #[napi]
+    pub fn encode_replies(&mut self, env: Env, records: Uint32Array, codes: String) -> napi::Result<Buffer> {
+        guard(&env, || {
+            let r: &[u32] = &records;
+            let mut codes = codes.split('\n');
+            let mut msgs = Vec::with_capacity(r.len() / REPLY_RECORD);
+            for x in r.chunks_exact(REPLY_RECORD) {
+                msgs.push(match x[0] {
+                    0 => ckpool_sv2::Msg::SubmitSharesSuccess {
+                        channel_id: x[1], last_sequence_number: x[2], new_submits_accepted_count: x[3],
+                        new_shares_sum: x[4] as u64 | (x[5] as u64) << 32,
+                    },
+                    _ => ckpool_sv2::Msg::SubmitSharesError {
+                        channel_id: x[1], sequence_number: x[2],
+                        error_code: codes.next().ok_or(ckpool_sv2::Sv2Error::Encode("encodeReplies: fewer error codes than error records".into()))?.to_string(),
+                    },
+                });
+            }
+            Ok(self.inner.encode_many(&msgs)?.into())
         })
     }
 

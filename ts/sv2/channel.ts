@@ -115,6 +115,12 @@ export class Sv2Channel implements StratumConnection, GroupMember {
     return id;
   }
 
+  /** A standard channel's extranonce2 in its submits: all zeros (the pool gave it the full extranonce). */
+  get zeroNonce2(): string {
+    return (this.#zeroNonce2 ??= '00'.repeat(this.nonce2length));
+  }
+  #zeroNonce2: string | null = null;
+
   /** A standard channel that holds its first job may be given group jobs (./group.ts). */
   get inGroup(): boolean {
     return this.kind === 'standard' && this.open && !this.closed && this.#prevHash !== '';

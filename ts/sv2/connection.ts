@@ -39,6 +39,11 @@ export interface Sv2ConnectionContext {
 
 type Session = InstanceType<typeof native.Sv2Session>;
 
+/** u32s per record of feedCompact's records (src/sv2.rs FEED_RECORD) */
+const FEED_RECORD = 7;
+
+const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+
 /** messages queued within one turn before a connection counts as not reading */
 const MAX_QUEUED = 100_000;
 
@@ -86,7 +91,8 @@ export class Sv2Connection implements ChannelOwner {
     this.bytesIn += b.length;
     let fed;
     try {
-      fed = this.#session.feed(b);
+      // SubmitSharesStandard arrive as numbers (records), everything else as JSON
+      fed = this.#session.feedCompact(b);
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'CKP_ERR_SV2_FRAME';
       this.ctx.logger.info(`SV2 client ${this.address}:${this.port} dropped: ${code} ${(e as Error).message}`);
@@ -94,10 +100,18 @@ export class Sv2Connection implements ChannelOwner {
       return;
     }
     if (fed.out.length) this.#queue(fed.out);
-    if (fed.messages === '[]') return;
-    for (const m of JSON.parse(fed.messages) as Sv2In[]) {
+    const r = fed.records;
+    const others = fed.messages === '[]' ? [] : JSON.parse(fed.messages) as Sv2In[];
+    let next = 0;
+    for (let i = 0; i < r.length; i += FEED_RECORD) {
       if (this.#closed) return;
-      this.#handle(m);
+      if (r[i] === 1) {
+        this.#handle(others[next++]!);
+      } else if (!this.#setup) {
+        return this.#protocolError('SubmitSharesStandard before SetupConnection');
+      } else {
+        this.#submit(r[i + 1]!, r[i + 2]!, r[i + 3]!, r[i + 4]!, r[i + 5]!, r[i + 6]!, null);
+      }
     }
   }
 
@@ -127,26 +141,58 @@ export class Sv2Connection implements ChannelOwner {
     const items = this.#out;
     this.#out = [];
     const parts: Buffer[] = [];
+    // runs of messages in order: SubmitShares replies (most of the output under load) go to
+    // the native encoder as numbers, the rest as JSON
     let run: Sv2Out[] = [];
-    const encodeRun = (): boolean => {
-      if (run.length === 0) return true;
+    let replies: number[] = [];
+    let codes: string[] = [];
+    const encode = (what: () => Buffer, types: () => string): boolean => {
       try {
-        parts.push(this.#session.encodeMany(JSON.stringify(run)));
+        parts.push(what());
       } catch (e) {
         // our own message failed to encode: a bug, logged loudly; the connection cannot go on
-        this.ctx.logger.err(`SV2: cannot encode ${run.map((m) => m.type).join(',')} for ${this.address}:${this.port}: ${(e as Error).message}`);
+        this.ctx.logger.err(`SV2: cannot encode ${types()} for ${this.address}:${this.port}: ${(e as Error).message}`);
         return false;
       }
-      run = [];
+      return true;
+    };
+    const encodeRun = (): boolean => {
+      if (run.length) {
+        const msgs = run;
+        run = [];
+        if (!encode(() => this.#session.encodeMany(JSON.stringify(msgs)), () => msgs.map((m) => m.type).join(','))) return false;
+      }
+      return true;
+    };
+    const encodeReplies = (): boolean => {
+      if (replies.length) {
+        const nums = Uint32Array.from(replies);
+        const text = codes.join('\n');
+        replies = [];
+        codes = [];
+        if (!encode(() => this.#session.encodeReplies(nums, text), () => 'SubmitShares replies')) return false;
+      }
       return true;
     };
     for (const it of items) {
       if (Buffer.isBuffer(it)) {
-        if (!encodeRun()) return this.close('encode error', true);
+        if (!encodeRun() || !encodeReplies()) return this.close('encode error', true);
         parts.push(it);
-      } else run.push(it);
+      } else if (it.type === 'SubmitSharesSuccess' || it.type === 'SubmitSharesError') {
+        if (!encodeRun()) return this.close('encode error', true);
+        if (it.type === 'SubmitSharesSuccess') {
+          const sum = it.newSharesSum;
+          replies.push(0, it.channelId, it.lastSequenceNumber, it.newSubmitsAcceptedCount, sum % 0x1_0000_0000, Math.floor(sum / 0x1_0000_0000));
+        } else {
+          replies.push(1, it.channelId, it.sequenceNumber, 0, 0, 0);
+          codes.push(it.errorCode);
+        }
+      } else {
+        if (!encodeReplies()) return this.close('encode error', true);
+        run.push(it);
+      }
     }
-    if (!encodeRun()) return this.close('encode error', true);
+    if (!encodeRun() || !encodeReplies()) return this.close('encode error', true);
     const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     this.bytesOut += data.length;
     this.socket.write(data);
@@ -209,8 +255,9 @@ export class Sv2Connection implements ChannelOwner {
         return;
       }
       case 'SubmitSharesStandard':
+        return this.#submit(m.channelId, m.sequenceNumber, m.jobId, m.nonce, m.ntime, m.version, null);
       case 'SubmitSharesExtended':
-        return this.#submit(m);
+        return this.#submit(m.channelId, m.sequenceNumber, m.jobId, m.nonce, m.ntime, m.version, m.extranonce);
       default:
         return this.#protocolError(`unsupported message type 0x${m.msgType.toString(16)}`);
     }
@@ -279,34 +326,34 @@ export class Sv2Connection implements ChannelOwner {
     return null;
   }
 
-  #submit(m: Extract<Sv2In, { type: 'SubmitSharesStandard' | 'SubmitSharesExtended' }>): void {
-    const ch = this.channels.get(m.channelId);
-    const error = (code: string) => void this.sendMsg({ type: 'SubmitSharesError', channelId: m.channelId, sequenceNumber: m.sequenceNumber, errorCode: code });
+  /** A SubmitSharesStandard (extranonce null) or SubmitSharesExtended, as a mining.submit. */
+  #submit(channelId: number, sequenceNumber: number, jobId: number, nonce: number, ntime: number, version: number, extranonce: string | null): void {
+    const ch = this.channels.get(channelId);
+    const error = (code: string) => void this.sendMsg({ type: 'SubmitSharesError', channelId, sequenceNumber, errorCode: code });
     if (!ch || !ch.open) return error(Sv2ErrorCode.INVALID_CHANNEL);
     let en2: string;
-    if (m.type === 'SubmitSharesExtended') {
+    if (extranonce !== null) {
       if (ch.kind !== 'extended') return error(Sv2ErrorCode.INVALID_CHANNEL);
-      if (m.extranonce.length !== ch.nonce2length * 2) return error(Sv2ErrorCode.BAD_EXTRANONCE_SIZE);
-      en2 = m.extranonce;
+      if (extranonce.length !== ch.nonce2length * 2) return error(Sv2ErrorCode.BAD_EXTRANONCE_SIZE);
+      en2 = extranonce;
     } else {
       if (ch.kind !== 'standard') return error(Sv2ErrorCode.INVALID_CHANNEL);
-      en2 = '00'.repeat(ch.nonce2length);
+      en2 = ch.zeroNonce2;
     }
-    const job = ch.jobOf(m.jobId);
+    const job = ch.jobOf(jobId);
     // an unknown SV2 job goes to the stratifier as an unknown V1 job, so it is counted
     // and logged as V1's "Invalid JobID" is
-    const v1JobId = job?.v1JobId ?? `sv2-unknown-${m.jobId}`;
+    const v1JobId = job?.v1JobId ?? `sv2-unknown-${jobId}`;
     // SV2 sends the full version; the stratifier takes BIP310 bits. Non-rollable bits
     // that differ from the job's are passed on as bits outside the mask (rejected there).
     const c = ch.state as { versionMask: number } | undefined;
     const mask = c?.versionMask ?? 0;
-    const jobVersion = job?.version ?? m.version;
-    const diffBits = (m.version ^ jobVersion) >>> 0;
-    const vbits = (diffBits & ~mask) !== 0 ? diffBits : (m.version & mask) >>> 0;
-    const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+    const jobVersion = job?.version ?? version;
+    const diffBits = (version ^ jobVersion) >>> 0;
+    const vbits = (diffBits & ~mask) !== 0 ? diffBits : (version & mask) >>> 0;
     this.ctx.stratifier.message(ch, {
-      id: ch.submitId(m.sequenceNumber), method: 'mining.submit',
-      params: [(ch.state as { workername?: string } | undefined)?.workername ?? '', v1JobId, en2, hex8(m.ntime), hex8(m.nonce), hex8(vbits)],
+      id: ch.submitId(sequenceNumber), method: 'mining.submit',
+      params: [(ch.state as { workername?: string } | undefined)?.workername ?? '', v1JobId, en2, hex8(ntime), hex8(nonce), hex8(vbits)],
     });
   }
 
