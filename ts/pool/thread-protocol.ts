@@ -9,6 +9,7 @@ import type { BlockMeta, BlockSubmission } from '../work/generator.js';
 import type { WorkbaseSnapshot } from '../work/workbase.js';
 import type { FanoutInfo, SessionEntry, StratifierOptions } from './stratifier.js';
 import type { TlsCredentials } from '../tls/credentials.js';
+import type { Sv2HostSettings } from '../sv2/host.js';
 
 /** The stratifier settings a worker thread needs (the plain-data part of StratifierOptions). */
 export type ThreadStratifierOptions = Pick<StratifierOptions,
@@ -36,6 +37,8 @@ export interface WorkerInit {
   shareLogDir: string | null;
   logLevel: number;
   current: WorkbaseNews | null;
+  /** the SV2 authority key and channel settings when the pool serves SV2 (null: it does not, or not yet) */
+  sv2: Sv2HostSettings | null;
 }
 
 /** Selects miners for an operator action (control socket). */
@@ -86,11 +89,20 @@ export interface ThreadCounts {
   bytesOut: number;
   closing: number;
   blocked: number;
+  /** SV2 connections the thread serves, and their open channels (each also one of `clients`) */
+  sv2Connections: number;
+  sv2Channels: number;
+  /** per thread (one entry from each thread; PoolWorkers.counts joins them) */
+  perThread: { thread: number; clients: number; sv2Connections: number; sv2Channels: number }[];
 }
 
 export type ToWorker =
   /** descriptors to adopt: [fd, serverIndex, highdiff (0/1)] triples */
   | { t: 'conns'; list: number[] }
+  /** SV2 connections to adopt (Sv2Host): [fd, sv2url index] pairs */
+  | { t: 'sv2conns'; list: number[] }
+  /** serve SV2 from now on: the authority key and channel settings (PoolWorkers.enableSv2) */
+  | { t: 'sv2'; settings: Sv2HostSettings }
   | ({ t: 'wb' } & WorkbaseNews)
   | { t: 'blockDone'; id: number; result: BlockSubmission }
   | { t: 'txns'; id: number; result: string[] | string }

@@ -2,7 +2,9 @@
  * Entry point of one pool worker thread (started by ts/pool/workers.ts). The thread owns
  * the miners handed to it: their sockets (a StratumServer with no listeners of its own),
  * their protocol state, vardiff, duplicate checks and share validation (a Stratifier),
- * and passthrough links that land here. Pool-wide state stays on the main thread:
+ * passthrough links that land here, and Stratum V2 connections handed to it (an Sv2Host:
+ * the Noise session, a native Sv2Session per connection, loads in this thread; its
+ * channels are miners of this thread's stratifier). Pool-wide state stays on the main thread:
  * workbases arrive from its generator, stats events and log lines go back in batches,
  * solved blocks and get_transactions go back at once.
  */
@@ -18,6 +20,7 @@ import type { Client } from './client.js';
 import { RemoteWorkSource } from './remote-source.js';
 import { Stratifier, type SessionEntry } from './stratifier.js';
 import { enonce1SlotIndex } from './enonce1.js';
+import { Sv2Host, type Sv2HostSettings } from '../sv2/host.js';
 import type { ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCounts, ToWorker, WorkerInit } from './thread-protocol.js';
 
 /** How often stats events and log lines go to the main thread, ms. */
@@ -93,6 +96,13 @@ function placeLink(c: StratumConnection, handshake: Record<string, unknown>, res
 // the main thread keeps for itself
 const links = new LinkHub({ server, stratifier, generator: source, nodeServers: new Set(), idSlot: slot, placeLink, logger });
 links.attach();
+/** SV2 connections handed here (null until the pool serves SV2: WorkerInit.sv2 or an 'sv2' message) */
+let sv2: Sv2Host | null = null;
+function enableSv2(settings: Sv2HostSettings): void {
+  // channel ids come from this thread's residue class, as its passthrough miners' do
+  sv2 ??= new Sv2Host(settings, stratifier, () => links.nextSubId(), logger);
+}
+if (init.sv2) enableSv2(init.sv2);
 let sharesJudged = 0;
 stratifier.on('share', () => { sharesJudged++; });
 // for the pool's metrics: the block-change fan-out at once, the event-loop delay every PERF_MS
@@ -111,7 +121,7 @@ let lastCount = -1;
 let adopted = 0;
 let lastAdopted = 0;
 function flush(): void {
-  const clients = server.connections.size;
+  const clients = server.connections.size + (sv2?.connections.size ?? 0);
   if (stats.size === 0 && logger.lines.length === 0 && clients === lastCount && adopted === lastAdopted) return;
   lastCount = clients;
   lastAdopted = adopted;
@@ -135,7 +145,10 @@ function select(filter: ClientFilter | undefined): Client[] {
 function record(c: Client): ClientRecord {
   return {
     id: c.id,
-    conn: { address: c.conn.address, port: c.conn.port, serverIndex: c.conn.serverIndex, connectedAt: c.conn.connectedAt },
+    conn: {
+      address: c.conn.address, port: c.conn.port, serverIndex: c.conn.serverIndex, connectedAt: c.conn.connectedAt,
+      protocol: (c.conn as { protocol?: string }).protocol,
+    },
     agent: c.agent, subscribed: c.subscribed, authorised: c.authorised, workername: c.workername, username: c.username,
     sessionId: c.sessionId, enonce1Hex: c.enonce1Hex, vd: { diff: c.vd.diff }, accepted: c.accepted, rejected: c.rejected,
     bestDiff: c.bestDiff,
@@ -163,10 +176,13 @@ function command(cmd: ThreadCommand): unknown {
       return 0;
     case 'counts': {
       const s = server.stats();
+      const v2 = sv2?.stats() ?? { connections: 0, channels: 0 };
       const counts: ThreadCounts = {
         clients: stratifier.clients.size, connections: s.clients, shares: sharesJudged,
         sessions: stratifier.disconnectedSessions, accepted: s.accepted, dropped: s.dropped,
         bytesIn: s.bytesIn, bytesOut: s.bytesOut, closing: s.closing, blocked: s.blocked,
+        sv2Connections: v2.connections, sv2Channels: v2.channels,
+        perThread: [{ thread: init.index, clients: stratifier.clients.size, sv2Connections: v2.connections, sv2Channels: v2.channels }],
       };
       return counts;
     }
@@ -174,9 +190,18 @@ function command(cmd: ThreadCommand): unknown {
 }
 
 let stopping = false;
+function closeQuietly(fd: number): void {
+  try {
+    native.closeFd(fd);
+  } catch {
+    // already gone
+  }
+}
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
+  // SV2 connections first: their channels leave the stratifier as they close
+  sv2?.closeAll('server closing');
   stratifier.close();
   await server.close();
   source.failAll('worker thread stopping');
@@ -218,6 +243,27 @@ port.on('message', (m: ToWorker) => {
       }
       return;
     }
+    case 'sv2conns': {
+      const list = m.list;
+      for (let i = 0; i + 1 < list.length; i += 2) {
+        const fd = list[i]!;
+        adopted++;
+        if (stopping || !sv2) {
+          // no SV2 settings here yet cannot happen (the main thread sends them before any socket); never leak the descriptor
+          if (!stopping) logger.err(`Worker thread ${init.index}: an SV2 connection arrived before the SV2 settings; closing it`);
+          closeQuietly(fd);
+          continue;
+        }
+        try {
+          sv2.adoptFd(fd, list[i + 1]!);
+        } catch (e) {
+          logger.err(`Could not adopt an SV2 connection (fd ${fd}): ${(e as Error).message}`);
+          closeQuietly(fd);
+        }
+      }
+      return;
+    }
+    case 'sv2': return enableSv2(m.settings);
     case 'wb': return source.update(m);
     case 'blockDone': return source.settle(m.id, m.result);
     case 'txns': return source.settle(m.id, m.result);

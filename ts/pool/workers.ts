@@ -22,6 +22,11 @@
  * - a solved block goes to the main thread at once, which writes it to disk, submits it
  *   to every node and tells every thread's miners.
  *
+ * Stratum V2 miners (sv2url, ts/sv2) are spread the same way: the main thread accepts on
+ * the SV2 listener and hands the descriptor to the least-loaded thread (handoffSv2),
+ * which runs the connection's Noise session and its channels against its own stratifier
+ * (the authority key reaches the threads with enableSv2 / WorkerInit.sv2).
+ *
  * Extending to N cores: threads share nothing but these messages; the main thread's
  * per-share cost is one replayed stats call, so the design scales until that (about
  * 1 µs per share) fills the main thread — several hundred thousand shares a second.
@@ -38,6 +43,7 @@ import type { Generator } from '../work/generator.js';
 import type { Workbase } from '../work/workbase.js';
 import type { SessionEntry, Stratifier } from './stratifier.js';
 import type { TlsCredentials } from '../tls/credentials.js';
+import type { Sv2HostSettings } from '../sv2/host.js';
 import type {
   ClientFilter, ClientRecord, FromWorker, ThreadCommand, ThreadCounts, ThreadServerOptions, ThreadStratifierOptions,
   ToWorker, WorkbaseNews, WorkerInit, ThreadLag,
@@ -60,6 +66,8 @@ export interface PoolWorkersOptions {
   logger: Logger;
   /** the text sent to every miner when a block is accepted */
   blockMessage?: (wb: Workbase, workername: string) => string;
+  /** SV2 settings (authority key) once the pool serves SV2 (enableSv2) */
+  sv2?: Sv2HostSettings;
 }
 
 interface Thread {
@@ -72,6 +80,8 @@ interface Thread {
   /** of those, how many the thread had adopted when it last reported (so in flight: handed − adopted) */
   adopted: number;
   outbox: number[];
+  /** SV2 connections to hand over: [fd, sv2url index] pairs */
+  sv2outbox: number[];
   ready: boolean;
   /** authorised client ids (stats): dropped from PoolStats if the thread dies */
   readonly authorised: Set<number>;
@@ -211,10 +221,11 @@ export class PoolWorkers {
       shareLogDir: this.#o.shareLogDir,
       logLevel: this.#log.level,
       current: g.current ? this.#news(g.current, true) : null,
+      sv2: this.#o.sv2 ?? null,
     };
     const { script, eval: isEval } = threadScript();
     const worker = new Worker(script, { eval: isEval, workerData: init, name: `ckpool-ts worker ${index}`, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
-    const t: Thread = { index, worker, clients: 0, handed: 0, adopted: 0, outbox: [], ready: false, authorised: new Set(), sessions: 0, stopped: false };
+    const t: Thread = { index, worker, clients: 0, handed: 0, adopted: 0, outbox: [], sv2outbox: [], ready: false, authorised: new Set(), sessions: 0, stopped: false };
     const at = this.#threads.findIndex((x) => x.index === index);
     if (at >= 0) this.#threads[at] = t;
     else this.#threads.push(t);
@@ -359,6 +370,27 @@ export class PoolWorkers {
    * connection stays open under the copy). Descriptors go out once per event-loop turn.
    */
   handoff = (socket: net.Socket, serverIndex: number, highdiff: boolean): 'taken' | 'full' | 'local' => {
+    const r = this.#take(socket);
+    if (typeof r !== 'object') return r;
+    r.thread.outbox.push(r.fd, serverIndex, highdiff ? 1 : 0);
+    return 'taken';
+  };
+
+  /**
+   * Sv2Listener `handoff`: an accepted SV2 connection to the least-loaded thread, as
+   * `handoff` does for V1 (an SV2 connection counts as one miner in the load, whatever
+   * its channels). 'local' until enableSv2 gave the threads the authority key.
+   */
+  handoffSv2 = (socket: net.Socket, sv2Index: number): 'taken' | 'full' | 'local' => {
+    if (!this.#o.sv2) return 'local';
+    const r = this.#take(socket);
+    if (typeof r !== 'object') return r;
+    r.thread.sv2outbox.push(r.fd, sv2Index);
+    return 'taken';
+  };
+
+  /** Pick the least-loaded serving thread and take the socket's descriptor for it (sent at the next flush). */
+  #take(socket: net.Socket): { thread: Thread; fd: number } | 'full' | 'local' {
     if (this.clients >= this.#o.maxClients) return 'full';
     let best: Thread | undefined;
     for (const t of this.#threads) {
@@ -372,25 +404,38 @@ export class PoolWorkers {
       return 'local';
     }
     best.handed++;
-    best.outbox.push(copy, serverIndex, highdiff ? 1 : 0);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flushOutboxes());
     }
-    return 'taken';
-  };
+    return { thread: best, fd: copy };
+  }
+
+  /**
+   * Let the threads serve SV2 connections: the authority key and channel settings
+   * (ts/sv2/start.ts calls this before its listener accepts). A thread started later
+   * (after a crash) gets them in its WorkerInit.
+   */
+  enableSv2(settings: Sv2HostSettings): void {
+    this.#o.sv2 = settings;
+    this.#broadcast({ t: 'sv2', settings });
+  }
 
   #flushOutboxes(): void {
     this.#flushScheduled = false;
     for (const t of this.#threads) {
-      if (t.outbox.length === 0) continue;
-      const list = t.outbox;
-      t.outbox = [];
-      if (t.stopped) {
-        for (let i = 0; i < list.length; i += 3) native.closeFd(list[i]!);
-        continue;
+      if (t.outbox.length !== 0) {
+        const list = t.outbox;
+        t.outbox = [];
+        if (t.stopped) for (let i = 0; i < list.length; i += 3) native.closeFd(list[i]!);
+        else t.worker.postMessage({ t: 'conns', list } satisfies ToWorker);
       }
-      t.worker.postMessage({ t: 'conns', list } satisfies ToWorker);
+      if (t.sv2outbox.length !== 0) {
+        const list = t.sv2outbox;
+        t.sv2outbox = [];
+        if (t.stopped) for (let i = 0; i < list.length; i += 2) native.closeFd(list[i]!);
+        else t.worker.postMessage({ t: 'sv2conns', list } satisfies ToWorker);
+      }
     }
   }
 
@@ -436,7 +481,10 @@ export class PoolWorkers {
   /** Connector and stratifier counters over all threads. */
   async counts(): Promise<ThreadCounts> {
     const r = await this.command({ op: 'counts' });
-    const sum: ThreadCounts = { clients: 0, connections: 0, shares: 0, sessions: 0, accepted: 0, dropped: {}, bytesIn: 0, bytesOut: 0, closing: 0, blocked: 0 };
+    const sum: ThreadCounts = {
+      clients: 0, connections: 0, shares: 0, sessions: 0, accepted: 0, dropped: {}, bytesIn: 0, bytesOut: 0, closing: 0, blocked: 0,
+      sv2Connections: 0, sv2Channels: 0, perThread: [],
+    };
     for (const x of r) {
       if (!x || typeof x !== 'object' || 'error' in x) continue;
       const c = x as ThreadCounts;
@@ -449,6 +497,9 @@ export class PoolWorkers {
       sum.bytesOut += c.bytesOut;
       sum.closing += c.closing;
       sum.blocked += c.blocked;
+      sum.sv2Connections += c.sv2Connections;
+      sum.sv2Channels += c.sv2Channels;
+      sum.perThread.push(...c.perThread);
       for (const [k, v] of Object.entries(c.dropped)) sum.dropped[k] = (sum.dropped[k] ?? 0) + v;
     }
     return sum;

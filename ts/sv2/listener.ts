@@ -1,9 +1,11 @@
 /**
  * The SV2 listeners (`sv2url`): bound like serverurl ones (ts/stratum/listeners.ts, so
  * `-H` handover passes their descriptors with `getxfd` and `reject` / `accept` pause and
- * resume them), each accepted socket an Sv2Connection whose channels are miners of the
- * pool's stratifier on this thread. With worker threads the V1 miners are on the
- * workers and the V2 channels here; both feed the one PoolStats and the same logs.
+ * resume them). Without worker threads each accepted socket is an Sv2Connection whose
+ * channels are miners of the pool's stratifier on this thread (./host.ts). With worker
+ * threads the listener hands each socket to a thread (`handoff`: ts/pool/workers.ts
+ * handoffSv2, least loaded, as V1 sockets), which serves it against its own stratifier;
+ * both feed the one PoolStats and the same logs.
  */
 import type net from 'node:net';
 import { ckErrorCause } from '../errors.js';
@@ -11,7 +13,8 @@ import type { Logger } from '../log/logger.js';
 import type { Stratifier } from '../pool/stratifier.js';
 import { Listeners } from '../stratum/listeners.js';
 import { parseUrl } from '../stratum/server-types.js';
-import { Sv2Connection, type Sv2ConnectionContext } from './connection.js';
+import type { Sv2Connection } from './connection.js';
+import { Sv2Host } from './host.js';
 import type { Sv2Keys } from './keys.js';
 
 export interface Sv2ListenerOptions {
@@ -31,6 +34,11 @@ export interface Sv2ListenerOptions {
   setupTimeoutMs?: number;
   /** a connection with no channel is closed after this long (default 60 s, V1's auth deadline) */
   noChannelTimeoutMs?: number;
+  /**
+   * Give an accepted socket to a worker thread: 'taken' (it serves it now), 'full' (the
+   * pool's maxclients: dropped) or 'local' (no thread can: served here). Absent: all here.
+   */
+  handoff?: (socket: net.Socket, index: number) => 'taken' | 'full' | 'local';
 }
 
 export interface Sv2Stats {
@@ -38,31 +46,23 @@ export interface Sv2Stats {
   channels: number;
   accepted: number;
   dropped: number;
+  /** of the accepted, how many were handed to worker threads */
+  handed: number;
   bytesIn: number;
   bytesOut: number;
 }
 
 export class Sv2Listener {
-  readonly connections = new Set<Sv2Connection>();
   readonly #listeners: Listeners;
-  readonly #ctx: Sv2ConnectionContext;
+  /** the connections served on this thread */
+  readonly #host: Sv2Host;
   readonly #o: Sv2ListenerOptions;
   #open = true;
-  #stats = { accepted: 0, dropped: 0, bytesIn: 0, bytesOut: 0 };
+  #stats = { accepted: 0, dropped: 0, handed: 0 };
 
   private constructor(o: Sv2ListenerOptions) {
     this.#o = o;
-    this.#ctx = {
-      stratifier: o.stratifier, authoritySecret: o.keys.authoritySecret, nonce2length: o.nonce2length, mindiff: o.mindiff,
-      logger: o.logger, nextId: o.nextId, certValidity: o.certValidity ?? 86_400, setupTimeoutMs: o.setupTimeoutMs ?? 10_000,
-      noChannelTimeoutMs: o.noChannelTimeoutMs ?? 60_000,
-      maxChannels: 64, maxPendingBytes: 1024 * 1024,
-      closed: (c) => {
-        this.connections.delete(c);
-        this.#stats.bytesIn += c.bytesIn;
-        this.#stats.bytesOut += c.bytesOut;
-      },
-    };
+    this.#host = new Sv2Host({ ...o, authoritySecret: o.keys.authoritySecret }, o.stratifier, o.nextId, o.logger);
     this.#listeners = new Listeners({
       urls: o.urls, parsed: o.urls.map(parseUrl), backlog: 8192, bindRetries: 0, bindRetryMs: 5_000, logger: o.logger,
       wanted: () => this.#open, onConnection: (s, i) => this.#accept(s, i),
@@ -87,8 +87,20 @@ export class Sv2Listener {
       socket.destroy();
       return;
     }
+    const where = this.#o.handoff?.(socket, index) ?? 'local';
+    if (where === 'full') {
+      this.#stats.dropped++;
+      socket.destroy();
+      return;
+    }
     this.#stats.accepted++;
-    this.connections.add(new Sv2Connection(socket, index, this.#ctx));
+    if (where === 'taken') this.#stats.handed++;
+    else this.#host.serve(socket, index);
+  }
+
+  /** The connections served on this thread (with worker threads, only those no thread could take). */
+  get connections(): ReadonlySet<Sv2Connection> {
+    return this.#host.connections;
   }
 
   /** Bound addresses by sv2url index. */
@@ -118,22 +130,16 @@ export class Sv2Listener {
     await this.#listeners.resume();
   }
 
+  /** This thread's connections; accepted and dropped count every connection the listeners took (handed: given to worker threads). */
   stats(): Sv2Stats {
-    let channels = 0;
-    let bytesIn = this.#stats.bytesIn;
-    let bytesOut = this.#stats.bytesOut;
-    for (const c of this.connections) {
-      channels += c.channels.size;
-      bytesIn += c.bytesIn;
-      bytesOut += c.bytesOut;
-    }
-    return { connections: this.connections.size, channels, accepted: this.#stats.accepted, dropped: this.#stats.dropped, bytesIn, bytesOut };
+    const h = this.#host.stats();
+    return { ...h, accepted: this.#stats.accepted, dropped: this.#stats.dropped, handed: this.#stats.handed };
   }
 
   async close(): Promise<void> {
     this.#open = false;
     // connections first: a net.Server's close waits for its connections to end
-    for (const c of [...this.connections]) c.close('server closing', true);
+    this.#host.closeAll('server closing');
     await this.#listeners.close();
   }
 }
