@@ -196,6 +196,8 @@ export function allowedLines(standIn: string, core: string): RegExp[] {
     /[Hh]andover/,
     // a miner's block and Core's generatetoaddress at the same height
     /is valid, not on the best chain/,
+    // ... and the block ledger's later verdict on those same blocks (ts/work/ledger.ts)
+    /\] Block \d+ [0-9a-f]{64} ORPHANED: the best chain has [0-9a-f]{64} at that height$/,
     // blocks on the stand-in's harder nBits: Core refuses the header's bits, and then has no block at that height
     /rejected block: bad-diffbits/, /was rejected: .*bad-diffbits/, /Could not confirm block .*Block height out of range/,
     // ckpool prints a solved block's user and worker stats and its share count at WARNING
