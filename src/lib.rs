@@ -27,6 +27,23 @@ use napi_derive::napi;
 /// here with `napi_throw_error(code, msg)` and reported to napi-rs as an already
 /// pending exception, which it then leaves alone.
 fn guard<T>(env: &Env, f: impl FnOnce() -> ckpool_core::Result<T>) -> napi::Result<T> {
+    guard_coded(env, "the native core", f)
+}
+
+/// An error with one of the stable CKP_ERR_* codes (ts/errors.ts): the core's and the
+/// SV2 crate's errors, thrown to JavaScript by `guard_coded` alone.
+pub(crate) trait CodedError: std::fmt::Display {
+    fn code(&self) -> &'static str;
+}
+impl CodedError for CoreError {
+    fn code(&self) -> &'static str {
+        CoreError::code(self)
+    }
+}
+
+/// Run `f`, turning its error into a JS error with its stable code and a panic (in `what`)
+/// into CKP_ERR_NATIVE_PANIC.
+pub(crate) fn guard_coded<T, E: CodedError>(env: &Env, what: &str, f: impl FnOnce() -> std::result::Result<T, E>) -> napi::Result<T> {
     let (code, msg) = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => return Ok(v),
         Ok(Err(e)) => (e.code(), e.to_string()),
@@ -36,7 +53,7 @@ fn guard<T>(env: &Env, f: impl FnOnce() -> ckpool_core::Result<T>) -> napi::Resu
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            ("CKP_ERR_NATIVE_PANIC", format!("internal error in the native core: {m}"))
+            ("CKP_ERR_NATIVE_PANIC", format!("internal error in {what}: {m}"))
         }
     };
     env.throw_error(&msg, Some(code))?;

@@ -3,27 +3,18 @@
 //! crates/ckpool-sv2/src/msg.rs for their shape). Errors map once, here, to the stable
 //! CKP_ERR_SV2_* codes (ts/errors.ts); a panic becomes CKP_ERR_NATIVE_PANIC.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use ckpool_sv2::{keys, ResponderSession};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 fn guard<T>(env: &Env, f: impl FnOnce() -> ckpool_sv2::Result<T>) -> napi::Result<T> {
-    let (code, msg) = match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(v)) => return Ok(v),
-        Ok(Err(e)) => (e.code(), e.to_string()),
-        Err(panic) => {
-            let m = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            ("CKP_ERR_NATIVE_PANIC", format!("internal error in the native SV2 code: {m}"))
-        }
-    };
-    env.throw_error(&msg, Some(code))?;
-    Err(napi::Error::new(Status::PendingException, msg))
+    crate::guard_coded(env, "the native SV2 code", f)
+}
+
+impl crate::CodedError for ckpool_sv2::Sv2Error {
+    fn code(&self) -> &'static str {
+        ckpool_sv2::Sv2Error::code(self)
+    }
 }
 
 /// A new random secp256k1 secret key, base58check (the content of a key file).
