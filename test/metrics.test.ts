@@ -191,7 +191,9 @@ test.serial('the per-worker series are capped: the top N by 5m hashrate by name,
     const top = [...fullWorkers].sort((a, b) => Number(b.value) - Number(a.value) || (a.labels!.worker! < b.labels!.worker! ? -1 : 1))[0]!;
     t.is(fewWorkers.find((s) => s.labels!.worker !== OTHER_LABEL)!.labels!.worker, top.labels!.worker, 'the named one is the fastest');
     const sum = (xs: Sample[]) => xs.reduce((n, s) => n + Number(s.value), 0);
-    t.true(Math.abs(sum(fewWorkers) - sum(fullWorkers)) <= 1e-9 * sum(fullWorkers), 'nothing lost: the bucket holds the rest');
+    // Two scrapes, so the stats' 1.875 s tick (which decays the rates) may fall between
+    // them: a tolerance of 2 % — a worker left out would be about a third of the sum.
+    t.true(Math.abs(sum(fewWorkers) - sum(fullWorkers)) <= 0.02 * sum(fullWorkers), 'nothing lost: the bucket holds the rest');
     t.is(samples(few, 'ckpool_user_hashrate').filter((s) => s.labels?.window === '5m').length, 2, 'alice by name, bob in the bucket');
     t.false(few.has('process_resident_memory_bytes'), 'defaultMetrics: false');
   } finally {

@@ -1,11 +1,13 @@
 /**
  * The part every metrics set shares: its own prom-client Registry (never the global
  * one, so several pools in one process — tests, programs embedding the library — each
- * export their own figures), Node's default process metrics (RSS, CPU, heap, GC, the
- * main thread's event-loop lag as nodejs_eventloop_lag_*), the text exposition the HTTP
+ * export their own figures), the process metrics under prom-client's default names
+ * (./process.ts: RSS, CPU, heap, descriptors, the main thread's event-loop lag as
+ * nodejs_eventloop_lag_*; no GC histogram, see there), the text exposition the HTTP
  * server's GET /metrics sends, and detaching from what was observed.
  */
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
+import { registerProcessMetrics } from './process.js';
 
 export interface MetricsOptions {
   /**
@@ -14,7 +16,7 @@ export interface MetricsOptions {
    * summed under "__other__". Default 100 (config key `metricsmaxworkers`).
    */
   maxWorkers?: number;
-  /** Node's default process metrics (process_*, nodejs_*); default true. */
+  /** The process metrics (process_*, nodejs_*; ./process.ts); default true. */
   defaultMetrics?: boolean;
 }
 
@@ -29,7 +31,7 @@ export abstract class MetricsBase {
   #closed = false;
 
   protected constructor(opts: MetricsOptions) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    if (opts.defaultMetrics !== false) this.onClose(registerProcessMetrics(this.registry));
   }
 
   /** The exposition format's content type (for the HTTP reply). */
