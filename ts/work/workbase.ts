@@ -97,6 +97,9 @@ function checkTemplate(t: BlockTemplate): void {
     if (!Number.isInteger(t[k]) || t[k] < 0) throw bad(`${k} missing or not a non-negative integer`);
   }
   // ckpool drops a template without coinbaseaux; Core 31 sends {}. Accept a missing one as {}.
+  if (t.rules !== undefined && (!Array.isArray(t.rules) || !t.rules.every((r) => typeof r === 'string'))) {
+    throw bad('rules not an array of strings');
+  }
   for (const rule of t.rules ?? []) {
     if (rule.startsWith('!') && rule !== '!segwit') throw bad(`required rule not understood: ${rule}`);
   }
