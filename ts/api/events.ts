@@ -70,7 +70,9 @@ export class EventHub {
     this.#streams.add(s);
     res.on('close', () => this.#remove(s));
     res.write(`retry: ${this.#intervalMs}\n\n`);
-    void this.#sendTo([s]);
+    // a rejected first round (a worker thread's clients() during shutdown) must not become
+    // an unhandled rejection, which would end the process
+    this.#sendTo([s]).catch((e) => this.#log?.warning(`API event stream: first events failed: ${(e as Error).message}`));
     if (!this.#timer) {
       this.#timer = setInterval(() => void this.#tick(), this.#intervalMs);
       this.#timer.unref();
