@@ -52,7 +52,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/logger.js';
 import { NullLogger } from '../log/logger.js';
 import type { Client } from '../pool/client.js';
-import { reply } from '../pool/protocol.js';
+import { PROXY_AGENT, reply } from '../pool/protocol.js';
 import type { Stratifier } from '../pool/stratifier.js';
 import type { StratumConnection, StratumServer } from '../stratum/server.js';
 import type { WorkSource } from '../work/source.js';
@@ -92,7 +92,6 @@ const LINK_LINE_BYTES = 64 * 1024;
  * limits (no flood bucket, the link output bound; the stratifier skips the invalid-share
  * burst for it). A claim anyone can make, like mining.passthrough itself (see above).
  */
-const PROXY_AGENT = /^ckpool(-ts)?\//;
 /** first sub-client id (direct connections count up from the number of serverurls) */
 const FIRST_SUB_ID = 2 ** 32;
 /** requests remembered per miner for tagging their replies (ones never answered age out) */

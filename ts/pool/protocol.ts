@@ -5,6 +5,14 @@
  */
 
 /** Standard stratum error codes (slush's spec; ckpool itself sends bare strings). */
+/**
+ * The user agent of a ckpool proxy (-p): ckpool's "ckpool/0.9.9" or ours "ckpool-ts/…".
+ * Such a connection carries a whole farm's shares and gets link limits (ts/modes/links.ts)
+ * and no invalid-share burst (stratifier); any client can claim it, as any can send
+ * mining.passthrough (README, the limit keys).
+ */
+export const PROXY_AGENT = /^ckpool(-ts)?\//;
+
 export const StratumError = {
   OTHER: 20,
   JOB_NOT_FOUND: 21,

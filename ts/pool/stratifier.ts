@@ -29,7 +29,7 @@ import type { Client } from './client.js';
 import { Enonce1Allocator } from './enonce1.js';
 import { JobTable } from './jobs.js';
 import {
-  Reject, StratumError, blockSolvedText, err, parseDiff, reconnect, rejectReply, reply, setDifficulty, showMessage,
+  PROXY_AGENT, Reject, StratumError, blockSolvedText, err, parseDiff, reconnect, rejectReply, reply, setDifficulty, showMessage,
   type RejectKind,
 } from './protocol.js';
 import { ShareBatcher, normaliseNonce2, parseSubmit, shareLogEntry, type Pending } from './share-pipeline.js';
@@ -41,8 +41,6 @@ export type { FanoutInfo, SessionEntry, ShareVerdict, StratifierEvents, Stratifi
 const SESSION_KEEP_MS = 600_000;
 const MAX_TXN_REPLY_BYTES = 512 * 1024;
 const INVALID_BURST = 500;
-/** the user agent of a ckpool proxy (-p): ckpool's "ckpool/0.9.9" or ours "ckpool-ts/…" */
-const PROXY_AGENT = /^ckpool(-ts)?\//;
 
 export class Stratifier extends EventEmitter<StratifierEvents> {
   readonly clients = new Map<number, Client>();

@@ -20,6 +20,7 @@ import type { BlockRecord, BlockVerdict, PoolEvents } from '../events.js';
 import { ckError } from '../errors.js';
 import { NullLogger, type Logger } from '../log/logger.js';
 import type { BlockFound, BlockMeta, BlockSubmission, Generator, NodeVerdict } from './generator.js';
+import { difficultyFromHash, fromDisplayHex } from '../native/core.js';
 
 /** Blocks this deep are final: no more orphan checks. */
 export const DEFAULT_CONFIRMATIONS = 100;
@@ -28,9 +29,7 @@ const PENDING_GRACE_MS = 15 * 60_000;
 
 /** The display-order hash's difficulty (diff-1 target / hash): the solving share's difficulty. */
 export function hashDifficulty(hash: string): number {
-  const h = BigInt(`0x${hash}`);
-  if (h === 0n) return Infinity;
-  return Number((0xffffn << 208n) * 1_000_000n / h) / 1_000_000;
+  return difficultyFromHash(fromDisplayHex('hash', hash));
 }
 
 function readVarint(b: Buffer, o: number): [number, number] {
