@@ -397,9 +397,9 @@ export class Sv2Connection implements ChannelOwner {
     else {
       this.#flush();
       this.socket.end();
+      // a peer that never reads would keep an ended socket open for ever
+      setTimeout(() => this.socket.destroy(), 5_000).unref();
     }
-    // a peer that never reads would keep an ended socket open for ever
-    setTimeout(() => this.socket.destroy(), 5_000).unref();
     this.ctx.closed(this);
   }
 }
