@@ -4,7 +4,7 @@
  * the same run with the API off. Paired runs in one invocation, alternating off/on, each
  * on a fresh pool process (this script with --child) on a ckpool-bench template source:
  *
- *   npm run bench:api -- [--pairs 2] [--connections 1000] [--duration 20] [--warmup 5] [--workers 0]
+ *   npm run bench:api -- [--pairs 2] [--connections 1000] [--duration 20] [--warmup 5] [--workers 0] [--cpu-prof DIR]
  *
  * Prints one line per run (replies/s, pool CPU %, replies per pool CPU-second, p50/p99
  * latency, scrapes done) and the on/off ratios. Every share is a random one the pool
@@ -31,8 +31,12 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     workers: { type: 'string', default: '0' },
     sse: { type: 'string', default: '20' },
+    // a directory: each pool process writes a V8 CPU profile there (node --cpu-prof)
+    'cpu-prof': { type: 'string' },
   },
 });
+
+let runNo = 0;
 
 if (values.child) await child();
 else await parent();
@@ -61,7 +65,9 @@ interface Run { api: boolean; r: ThroughputResult; scrapes: number; scrapeMsMax:
 
 async function startChild(rpc: string, api: boolean): Promise<{ proc: ChildProcess; port: number; pid: number; api: string | null }> {
   const script = fileURLToPath(import.meta.url);
-  const proc = spawn(process.execPath, ['--max-semi-space-size=1', '--import=tsx', script, '--child', '--rpc', rpc, '--workers', values.workers!, ...(api ? ['--api'] : [])],
+  // one directory per run (DIR/api-on-1, …): node writes a profile per thread (tsx's loader has one)
+  const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.join(values['cpu-prof'], `api-${api ? 'on' : 'off'}-${++runNo}`)}`] : [];
+  const proc = spawn(process.execPath, ['--max-semi-space-size=1', ...prof, '--import=tsx', script, '--child', '--rpc', rpc, '--workers', values.workers!, ...(api ? ['--api'] : [])],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).once('line', resolve);

@@ -301,6 +301,54 @@ test.serial('a connection that opens no channel is closed after the authorisatio
   t.true(Date.now() - at >= 2000);
 });
 
+test.serial('flood control as V1\'s (floodrate/floodburst): a connection sending more than the burst at once is dropped; its neighbour goes on', async (t) => {
+  // a pool of its own with a small bucket: 50 messages, refilled at 20 a second
+  const logdir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-sv2-flood-'));
+  const sockdir = mkdtempSync(path.join(tmpdir(), 'ckpool-ts-sv2-flood-sock-'));
+  dirs.push(logdir, sockdir);
+  const log = new MemoryLogger();
+  const small = await Pool.start({
+    btcd: [{ ...node.btcd(false), notify: false, line: 0 }], btcaddress: REGTEST_ADDRESS,
+    serverurl: ['127.0.0.1:0'], sv2url: ['127.0.0.1:0'], startdiff: 2e-10, mindiff: 1e-10, logdir, updateInterval: 600,
+    floodburst: 50, floodrate: 20,
+  }, { logger: log, sockdir, server: { highdiffPort: 65535 } });
+  try {
+    const open = async (user: string) => {
+      const { client, first } = await Sv2TestClient.connect(small.sv2!.addresses[0]!.port, small.sv2!.authorityPublic);
+      clients.push(client);
+      t.is(first.event, 'connected');
+      t.is((await setup(client)).type, 'SetupConnectionSuccess');
+      const o = await client.request({ send: 'OpenStandardMiningChannel', requestId: 1, user, maxTarget: ALL_FF }, client.msg('OpenStandardMiningChannelSuccess'));
+      return { client, channelId: o.channelId as number };
+    };
+    const flooder = await open('flood.er');
+    const neighbour = await open('good.neighbour');
+    // shares for a job that does not exist: each is judged (an invalid-job-id error), none can be a block
+    const submit = (channelId: number, n: number) => ({ send: 'SubmitSharesStandard', channelId, sequenceNumber: 1, jobId: 0x7fffffff, nonce: 1, ntime: 1, version: 0x20000000, repeat: n });
+    const replies = (c: Sv2TestClient) => c.events.filter((e) => e.type === 'SubmitSharesError').length;
+
+    // within the burst: every message answered, the connection stays
+    flooder.client.send(submit(flooder.channelId, 40));
+    for (let i = 0; i < 400 && replies(flooder.client) < 40; i++) await new Promise((r) => setTimeout(r, 25));
+    t.is(replies(flooder.client), 40);
+    t.false(flooder.client.events.some((e) => e.event === 'closed'));
+
+    // 200 at once empties the bucket: dropped before any of them is judged
+    flooder.client.send(submit(flooder.channelId, 200));
+    await flooder.client.next((e) => e.event === 'closed', 10_000);
+    t.is(replies(flooder.client), 40, 'none of the flood was answered');
+    t.true(log.lines.some((l) => /SV2 client .* flooded more than 50 messages, dropping/.test(l.msg)), 'logged with the limit');
+    t.false([...small.stratifier.clients.values()].some((x: Client) => x.workername === 'flood.er'), 'its channel left the pool');
+
+    // the neighbour on the same pool is served as before
+    const r = await neighbour.client.request(submit(neighbour.channelId, 1), neighbour.client.msg('SubmitSharesError'));
+    t.is(r.errorCode, 'invalid-job-id');
+    t.true([...small.stratifier.clients.values()].some((x: Client) => x.workername === 'good.neighbour'));
+  } finally {
+    await small.stop();
+  }
+});
+
 test('config: sv2url like serverurl (string or array), port 3336 by default, stratum2+tcp:// accepted; key paths', (t) => {
   const conf = (o: Record<string, unknown>) => parseConfig(JSON.stringify({ btcaddress: REGTEST_ADDRESS, ...o }), 'pool', 'sv2.conf', { openFileLimit: 10000 });
   t.deepEqual(conf({}).sv2url, []);

@@ -34,6 +34,9 @@ export interface Sv2ConnectionContext {
   readonly maxChannels: number;
   /** output bytes queued before the connection is dropped as not reading */
   readonly maxPendingBytes: number;
+  /** flood control: messages per second refilled into a bucket of floodBurst (as V1's) */
+  readonly floodRate: number;
+  readonly floodBurst: number;
   closed(conn: Sv2Connection): void;
 }
 
@@ -67,6 +70,9 @@ export class Sv2Connection implements ChannelOwner {
   #timer: NodeJS.Timeout | null;
   #out: (Buffer | Sv2Out)[] = [];
   #flushScheduled = false;
+  /** the flood bucket: tokens left (-1 before the first message) and when it was last filled */
+  #tokens = -1;
+  #tokenTime = 0;
 
   constructor(readonly socket: net.Socket, readonly serverIndex: number, readonly ctx: Sv2ConnectionContext) {
     this.address = socket.remoteAddress ?? '';
@@ -101,6 +107,14 @@ export class Sv2Connection implements ChannelOwner {
     }
     if (fed.out.length) this.#queue(fed.out);
     const r = fed.records;
+    // One token per message, as V1 takes one per line: a connection sending faster than
+    // floodrate for longer than floodburst allows is dropped before any of this read is
+    // judged, so it cannot hold the thread its other miners share.
+    if (r.length && !this.#takeTokens(r.length / FEED_RECORD)) {
+      this.ctx.logger.info(`SV2 client ${this.address}:${this.port} flooded more than ${this.ctx.floodBurst} messages, dropping`);
+      this.close('flood', true);
+      return;
+    }
     const others = fed.messages === '[]' ? [] : JSON.parse(fed.messages) as Sv2In[];
     let next = 0;
     for (let i = 0; i < r.length; i += FEED_RECORD) {
@@ -113,6 +127,16 @@ export class Sv2Connection implements ChannelOwner {
         this.#submit(r[i + 1]!, r[i + 2]!, r[i + 3]!, r[i + 4]!, r[i + 5]!, r[i + 6]!, null);
       }
     }
+  }
+
+  #takeTokens(n: number): boolean {
+    const now = performance.now();
+    const { floodBurst, floodRate } = this.ctx;
+    this.#tokens = this.#tokens < 0 ? floodBurst : Math.min(floodBurst, this.#tokens + ((now - this.#tokenTime) * floodRate) / 1000);
+    this.#tokenTime = now;
+    if (this.#tokens < n) return false;
+    this.#tokens -= n;
+    return true;
   }
 
   /**

@@ -21,6 +21,15 @@ export interface Sv2HostSettings {
   setupTimeoutMs?: number;
   /** a connection with no channel is closed after this long (default 60 s, V1's auth deadline) */
   noChannelTimeoutMs?: number;
+  /**
+   * Flood control as V1's (config floodrate/floodburst): a token bucket per connection of
+   * `floodBurst` messages refilled at `floodRate` per second; a connection that empties it
+   * is dropped. Defaults 10,000/s and 4096, V1's.
+   */
+  floodRate?: number;
+  floodBurst?: number;
+  /** output bytes queued before the connection is dropped as not reading (config maxpending; default 1 MiB) */
+  maxPendingBytes?: number;
 }
 
 export interface Sv2HostStats {
@@ -41,7 +50,8 @@ export class Sv2Host {
       stratifier, authoritySecret: s.authoritySecret, nonce2length: s.nonce2length, mindiff: s.mindiff,
       logger, nextId, certValidity: s.certValidity ?? 86_400, setupTimeoutMs: s.setupTimeoutMs ?? 10_000,
       noChannelTimeoutMs: s.noChannelTimeoutMs ?? 60_000,
-      maxChannels: 64, maxPendingBytes: 1024 * 1024,
+      maxChannels: 64, maxPendingBytes: s.maxPendingBytes ?? 1024 * 1024,
+      floodRate: s.floodRate ?? 10_000, floodBurst: s.floodBurst ?? 4096,
       closed: (c) => {
         this.connections.delete(c);
         this.#bytesIn += c.bytesIn;

@@ -14,10 +14,11 @@ import type { Stratifier } from '../pool/stratifier.js';
 import { Listeners } from '../stratum/listeners.js';
 import { parseUrl } from '../stratum/server-types.js';
 import type { Sv2Connection } from './connection.js';
-import { Sv2Host } from './host.js';
+import { Sv2Host, type Sv2HostSettings } from './host.js';
 import type { Sv2Keys } from './keys.js';
 
-export interface Sv2ListenerOptions {
+/** The listener's own options, and the per-connection limits its host applies (floodrate, floodburst, maxpending). */
+export interface Sv2ListenerOptions extends Pick<Sv2HostSettings, 'floodRate' | 'floodBurst' | 'maxPendingBytes'> {
   urls: readonly string[];
   stratifier: Stratifier;
   keys: Sv2Keys;

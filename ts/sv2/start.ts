@@ -20,6 +20,8 @@ export async function startSv2(pool: Pool, opts: Pick<PoolOptions, 'sockdir' | '
   for (const f of keys.exposed) logger.warning(`SV2: key file ${f} can be read by other users; chmod 600 it`);
   const host: Sv2HostSettings = {
     authoritySecret: keys.authoritySecret, nonce2length: config.nonce2length, mindiff: config.mindiff, noChannelTimeoutMs: opts.authTimeoutMs,
+    // V1's per-connection limits (config floodrate, floodburst, maxpending) hold for SV2 connections too
+    floodRate: pool.server.floodRate, floodBurst: pool.server.floodBurst, maxPendingBytes: pool.server.maxPendingBytes,
   };
   const workers = pool.workers;
   // before the listener accepts anything: a thread's messages arrive in order, so the key is there before the first socket

@@ -92,7 +92,12 @@ fn main() {
             continue;
         }
         let c: Value = serde_json::from_str(&line).expect("command JSON");
-        let bytes = build(&c, &mut encoder, &mut enc);
+        // "repeat": N sends the message N times in one write (a flood, for the server's
+        // flood control); each copy is its own encrypted frame, as a client would send them.
+        let mut bytes = Vec::new();
+        for _ in 0..c["repeat"].as_u64().unwrap_or(1) {
+            bytes.extend(build(&c, &mut encoder, &mut enc));
+        }
         if sock.write_all(&bytes).is_err() {
             out(json!({"event": "closed"}));
             std::process::exit(0);
