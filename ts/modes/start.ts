@@ -63,7 +63,11 @@ function say(line: string): void {
 export async function startModes(options: ResolvedOptions, config: CkpoolConfig, logger: Logger): Promise<RunningMode> {
   const life = new InstanceLifecycle(options, logger);
   let mode: RunningMode | null = null;
-  life.stopMode = async () => { await mode?.stop(); };
+  let unhookSighup: (() => void) | null = null;
+  life.stopMode = async () => {
+    unhookSighup?.();
+    await mode?.stop();
+  };
   try {
     await life.startControl();
     mode = await startMode(config, {
@@ -75,7 +79,7 @@ export async function startModes(options: ResolvedOptions, config: CkpoolConfig,
     if (anyTlsUrl(config.serverurl) && tlsNow) {
       logCertificate(logger, 'Stratum TLS certificate', tlsNow);
       // SIGHUP: a renewed certificate for new TLS connections
-      reloadTlsOnSighup(() => {
+      unhookSighup = reloadTlsOnSighup(() => {
         const c = tlsCredentialsFor(config);
         if (c) running.server?.setTlsCredentials(c);
         return c ?? null;

@@ -121,7 +121,9 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
   let node: BcoinNode | null = null;
   let pool: Pool | null = null;
   let miner: CpuMiner | null = null;
+  let unhookSighup: (() => void) | null = null;
   life.stopMode = async () => {
+    unhookSighup?.();
     await miner?.stop();
     await pool?.stop();
     await node?.stop();
@@ -167,7 +169,7 @@ export async function startPool(options: ResolvedOptions, config: CkpoolConfig, 
   life.control!.attach(pool);
   // SIGHUP: a renewed certificate for new TLS connections (only when a listener is TLS)
   const running = pool;
-  if (anyTlsUrl([...config.serverurl, ...config.nodeserver])) reloadTlsOnSighup(() => running.reloadTls(), logger);
+  if (anyTlsUrl([...config.serverurl, ...config.nodeserver])) unhookSighup = reloadTlsOnSighup(() => running.reloadTls(), logger);
   const urls = stratumUrls(pool.addresses, [...config.serverurl, ...config.nodeserver]);
   say(`${options.name} ${options.mode} mode: stratum on ${urls.join(', ')}`);
   if (node) {
