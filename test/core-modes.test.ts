@@ -48,10 +48,17 @@ if (bin) {
     const out: MinedBlock[] = [];
     for (const [kind, roll] of [['none', 0], ['bip310', 0x2000], ['delta', 0x6000]] as const) {
       const worker = userFor(kind);
-      let c = track(await connectMiner(port, worker, { configure: kind !== 'none' }));
+      // userproxy: the miner is moved to its user's own upstream connection once that has
+      // work — which can be before connectMiner returns (it waits for the first job), so
+      // the watch starts as soon as the socket is connected
+      let moved: Promise<unknown[]> | null = null;
+      const watch = (x: StratumClient) => {
+        moved = nextReconnect(x, 20_000);
+        moved.catch(() => undefined); // an attempt connectMiner gave up on
+      };
+      let c = track(await connectMiner(port, worker, { configure: kind !== 'none', onConnect: opts.followReconnect ? watch : undefined }));
       if (opts.followReconnect) {
-        // userproxy: the miner is moved to its user's own upstream connection once that has work
-        await nextReconnect(c, 20_000);
+        await moved!;
         c.close();
         c = track(await connectMiner(port, worker, { configure: kind !== 'none' }));
       }

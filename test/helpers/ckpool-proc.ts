@@ -53,12 +53,18 @@ export async function startCkpool(args: string[], conf: Record<string, unknown>,
 }
 
 /** Connect, subscribe (optionally configure version rolling), authorise, wait for work. */
-export async function connectMiner(port: number, worker: string, opts: { configure?: boolean; retryMs?: number } = {}): Promise<StratumClient> {
+/**
+ * A miner through configure (optional), subscribe, authorize and its first job, retried
+ * until `retryMs`. `onConnect` sees each attempt's client as soon as it is connected, to
+ * watch for messages that may come before this returns (a userproxy's client.reconnect).
+ */
+export async function connectMiner(port: number, worker: string, opts: { configure?: boolean; retryMs?: number; onConnect?: (c: StratumClient) => void } = {}): Promise<StratumClient> {
   const end = Date.now() + (opts.retryMs ?? 15_000);
   for (;;) {
     let c: StratumClient | undefined;
     try {
       c = await StratumClient.connect(port);
+      opts.onConnect?.(c);
       if (opts.configure) {
         const r = await c.request('mining.configure', [['version-rolling'], { 'version-rolling.mask': '1fffe000', 'version-rolling.min-bit-count': 2 }]);
         c.versionMask = parseInt(String((r.result as Record<string, unknown>)['version-rolling.mask']), 16) >>> 0;
