@@ -12,7 +12,7 @@ import type { ShareVerdict } from '../ts/pool/stratifier.js';
 import type { Pool } from '../ts/pool/pool.js';
 import { ProxyMode } from '../ts/modes/proxy.js';
 import { clientPart } from '../ts/modes/proxy.js';
-import type { StratumClient } from '../ts/miner/client.js';
+import { StratumClient } from '../ts/miner/client.js';
 import type { BcoinNode } from './helpers/bcoin.js';
 import type { HardBits } from './helpers/hardbits.js';
 import { mainPool, miner, mineOne, modeConfig, nextReconnect, startMainPoolEnv, stopMainPoolEnv, waitFor, submitUntilBlock } from './helpers/modes.js';
@@ -128,9 +128,15 @@ test.serial('userproxy: two credentials → two upstream connections, shares und
   const port = proxy.addresses[0]!.port;
   const users: [string, string][] = [['dave.w1', 'pw-dave'], ['erin.w1', 'pw-erin']];
   for (const [worker, pass] of users) {
-    const first = track(await miner(port, worker, pass).catch(async (e) => { throw e; }));
-    // it is moved to its own upstream connection once that has work
-    await nextReconnect(first);
+    // it is moved to its own upstream connection once that has work: watched from before
+    // authorize (the reply and the reconnect can arrive in one read)
+    const first = track(await StratumClient.connect(port));
+    const job = first.nextJob(10_000);
+    t.true(Array.isArray((await first.subscribe()).result));
+    await job;
+    const moved = nextReconnect(first);
+    t.is((await first.authorize(worker, pass)).result, true);
+    await moved;
     await once(first, 'close');
     const c = track(await miner(port, worker, pass));
     const arrived = once(pool.stratifier, 'share') as Promise<[Client, ShareVerdict]>;
