@@ -4,13 +4,16 @@
  *
  *   npm run bench:topology -- --miners 20000 --passthroughs 5 [--procs P] [--sources 127.0.0.2-127.0.0.40]
  *                             [--share-interval 10] [--measure 40] [--rounds 3] [--no-kill] [--no-handover] [--no-fanout]
- *                             [--out results.json]
+ *                             [--tier passthrough|node] [--out results.json]
  *
  * - a ckpool-bench template source (a fake bitcoind for benchmarks: getblocktemplate,
  *   ZMQ hashblock on bench_newblock) feeds the pool: `ckpool -c pool.conf`, with a tiny
  *   mindiff so the generator's random shares are accepted (the share path runs in full:
  *   validation, share log, stats);
- * - K × `ckpool -P` passthroughs, each with the pool as its only `proxy` entry;
+ * - K × `ckpool -P` passthroughs, each with the pool as its only `proxy` entry; with
+ *   `--tier node`, K × `ckpool -N` node instances instead, linked to the pool's
+ *   nodeserver port and with the template source as their own bitcoind (they get the
+ *   pool's workbases, build their miners' jobs and check their shares themselves);
  * - ckpool-bench's multi-process generator (ts/bench/swarm.ts) opens N miners spread
  *   round-robin over the passthroughs and over the source addresses; a miner that loses
  *   its connection reconnects to the next passthrough in its list.
@@ -53,8 +56,13 @@ const { values: a } = parseArgs({
     timeout: { type: 'string', default: '300' },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    tier: { type: 'string', default: 'passthrough' },
   },
 });
+if (a.tier !== 'passthrough' && a.tier !== 'node') throw new Error(`--tier is passthrough or node, not ${a.tier}`);
+const NODE_TIER = a.tier === 'node';
+/** the pool's log line for each link of the tier ("Client … is a passthrough link") */
+const LINK_LINE = NODE_TIER ? /is a node link/g : /is a passthrough link/g;
 const N = Number(a.miners);
 const K = Number(a.passthroughs);
 const PROCS = Number(a.procs ?? Math.max(2, Math.ceil(N / 12_500)));
@@ -112,7 +120,7 @@ function ckpool(flags: string[], name: string, conf: Record<string, unknown>): C
 
 async function main(): Promise<Record<string, unknown>> {
   const result: Record<string, unknown> = {
-    miners: N, passthroughs: K, generatorProcs: PROCS, shareIntervalS: SHARE_S, notifyFanout: !a['no-fanout'], cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30),
+    miners: N, passthroughs: K, tier: a.tier, generatorProcs: PROCS, shareIntervalS: SHARE_S, notifyFanout: !a['no-fanout'], cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30),
     uptimeStart: uptime(), limits: systemLimits(),
   };
   log(`N=${N} miners, K=${K} passthroughs, ${PROCS} generator processes; ${result.uptimeStart}`);
@@ -126,7 +134,9 @@ async function main(): Promise<Record<string, unknown>> {
 
   // --- the pool
   const poolPort = await freePort();
+  const nodePort = NODE_TIER ? await freePort() : 0;
   const poolConf = {
+    ...(NODE_TIER ? { nodeserver: [`127.0.0.1:${nodePort}`] } : {}),
     btcd: [{ url: tsInfo.rpc, auth: 'bench', pass: 'bench', notify: true }], zmqblock: tsInfo.zmq,
     btcaddress: 'bcrt1qlk935ze2fsu86zjp395uvtegztrkaezawxx0wf', serverurl: [`127.0.0.1:${poolPort}`],
     // random shares are accepted: the share path runs in full. maxclients is capped by
@@ -142,16 +152,21 @@ async function main(): Promise<Record<string, unknown>> {
   const pts: { proc: ChildProcess; port: number; name: string }[] = [];
   for (let k = 0; k < K; k++) {
     const port = await freePort();
-    const name = `pt${k}`;
-    const proc = ckpool(['-P'], name, {
-      proxy: [{ url: `127.0.0.1:${poolPort}`, auth: 'x', pass: 'x' }], serverurl: [`127.0.0.1:${port}`], maxclients: 25_000,
-      notifyfanout: !a['no-fanout'],
-    });
+    const name = `${NODE_TIER ? 'node' : 'pt'}${k}`;
+    const proc = NODE_TIER
+      ? ckpool(['-N'], name, {
+        proxy: [{ url: `127.0.0.1:${nodePort}`, auth: 'x', pass: 'x' }], serverurl: [`127.0.0.1:${port}`], maxclients: 25_000,
+        btcd: [{ url: tsInfo.rpc, auth: 'bench', pass: 'bench', notify: false }], mindiff: 1e-11, startdiff: 1e-11, highdiff: 1e-11,
+      })
+      : ckpool(['-P'], name, {
+        proxy: [{ url: `127.0.0.1:${poolPort}`, auth: 'x', pass: 'x' }], serverurl: [`127.0.0.1:${port}`], maxclients: 25_000,
+        notifyfanout: !a['no-fanout'],
+      });
     pts.push({ proc, port, name });
   }
   for (const p of pts) await until(`${p.name}`, () => /stratum on/.test(text(p.proc)), 60_000);
-  await until('every passthrough link at the pool', () => count(logText('pool'), /is a passthrough link/g) >= K, 60_000);
-  log(`${K} passthroughs linked`);
+  await until('every passthrough link at the pool', () => count(logText('pool'), LINK_LINE) >= K, 60_000);
+  log(`${K} ${NODE_TIER ? 'node instances' : 'passthroughs'} linked`);
   const ptPids = () => pts.map((p) => p.proc.pid!);
   const sample = () => ({ pool: sampleProcs([pool.pid!]), pts: pts.map((p) => (p.proc.exitCode === null && p.proc.signalCode === null ? sampleProcs([p.proc.pid!]) : null)) });
   await sleep(1000);
@@ -245,7 +260,7 @@ async function main(): Promise<Record<string, unknown>> {
     // --- pool handover (-H)
     if (!a['no-handover']) {
       const liveBefore = (await swarm.status(true)).live;
-      const linksBefore = count(logText('pool'), /is a passthrough link/g);
+      const linksBefore = count(logText('pool'), LINK_LINE);
       const old = pool;
       log(`handover: new pool with -H (old pid ${old.pid})`);
       const t0 = Date.now();
@@ -253,7 +268,7 @@ async function main(): Promise<Record<string, unknown>> {
       await until('the new pool', () => /stratum on/.test(text(pool)), 120_000);
       await until('the old pool to exit', () => old.exitCode !== null || old.signalCode !== null, 120_000).catch(() => log('old pool still running after 120 s'));
       const oldGone = Date.now() - t0;
-      await until('passthroughs to link to the new pool', () => count(logText('pool'), /is a passthrough link/g) >= linksBefore + pts.length, 120_000)
+      await until('passthroughs to link to the new pool', () => count(logText('pool'), LINK_LINE) >= linksBefore + pts.length, 120_000)
         .catch(() => log('not every passthrough relinked within 120 s'));
       const relinked = Date.now() - t0;
       await sleep(3000);

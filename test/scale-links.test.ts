@@ -10,10 +10,12 @@
  * every one of them is answered — no timing.
  */
 import test from 'ava';
+import { once } from 'node:events';
 import net from 'node:net';
 import { Pool } from '../ts/pool/pool.js';
 import { PassthroughMode } from '../ts/modes/passthrough.js';
 import { ProxyMode } from '../ts/modes/proxy.js';
+import { startNode } from '../ts/modes/node.js';
 import { AGENT } from '../ts/modes/common.js';
 import { MemoryLogger } from '../ts/log/logger.js';
 import { REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
@@ -203,6 +205,43 @@ test.serial('the pool restarts under a passthrough: its miners stay connected, k
   const r = await mineOne(ms[0]!, 'resume.m1');
   t.is(r.reply.result, true);
   t.is(subs.find((c) => c.workername === 'resume.m1')!.accepted, 1);
+});
+
+test.serial('the pool restarts under a node (-N): its miners stay connected with their extranonce1, the node checks their shares on the new pool\'s jobs', async (t) => {
+  const port = await freePort();
+  const nodePort = await freePort();
+  let a: Pool | null = await mainPool(node, hard.url, { startdiff: DIFF, port, nodePort });
+  closers.push(() => a?.stop());
+  // the node's own bitcoind: the same regtest node behind the hardbits proxy (no share is a block)
+  const cfg = modeConfig('node', [{ port: nodePort }], { btcd: [{ url: hard.url, auth: node.user, pass: node.pass }] });
+  const { mode, tap } = await startNode(cfg, { logger: new MemoryLogger(), server: { highdiffPort: 65535 }, retryMs: 100 });
+  closers.push(() => mode.stop());
+  await mode.waitReady(10_000);
+  const ms = await Promise.all([1, 2, 3].map((i) => miner(mode.addresses[0]!.port, `noderes.m${i}`)));
+  closers.push(() => { for (const c of ms) c.close(); });
+  const before = ms.map((c) => c.extranonce1.toString('hex'));
+  await a.stop();
+  a = null;
+  await waitFor(() => mode.link === null, 10_000, 'the node to see its link go');
+  const b = await mainPool(node, hard.url, { startdiff: DIFF, port, nodePort });
+  closers.push(() => b.stop());
+  await waitFor(() => mode.counters.resumed >= 3, 15_000, 'the three miners carried over');
+  t.true(ms.every((c) => !c.closed));
+  t.is(mode.counters.reconnected, 0);
+  const subs = [...b.stratifier.clients.values()].filter((c) => c.workername.startsWith('noderes.'));
+  t.deepEqual(subs.map((c) => c.enonce1Hex).sort(), [...before].sort());
+  // the new pool's workinfo reached the node and its job the miners; the node checks a share on it itself
+  await waitFor(() => ms.every((c) => b.generator.workbase(c.job!.jobId) !== undefined && tap.jobs.has(c.job!.jobId)), 10_000, 'the new pool\'s job at the node and the miners');
+  const seen = once(tap, 'share') as Promise<[unknown, { jobId: string; sdiff: number }]>;
+  const r = await mineOne(ms[1]!, 'noderes.m2');
+  t.is(r.reply.result, true);
+  t.is(subs.find((c) => c.workername === 'noderes.m2')!.accepted, 1);
+  // the node hashed the same share as the pool: with the miner's extranonce1 it still holds
+  // (a wrong one would give a random hash, almost never at the pool's share difficulty)
+  const [, share] = await seen;
+  t.is(share.jobId, ms[1]!.job!.jobId);
+  t.true(share.sdiff >= DIFF, `the node's difficulty of the share ${share.sdiff}`);
+  t.is(tap.counters.unknownJob, 0);
 });
 
 test.serial('a miner whose extranonce1 the new pool cannot give back is sent client.reconnect (as before)', async (t) => {

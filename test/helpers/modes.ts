@@ -37,10 +37,10 @@ export function modeConfig(mode: Mode, upstreams: { port: number; auth?: string;
 }
 
 /** A main pool on `btcdUrl` (a bcoin, or a hardbits proxy in front of one). */
-export async function mainPool(node: BcoinNode, btcdUrl: string, opts: { startdiff: number; nodeserver?: boolean; port?: number; maxclients?: number }, logger = new MemoryLogger()): Promise<Pool> {
+export async function mainPool(node: BcoinNode, btcdUrl: string, opts: { startdiff: number; nodeserver?: boolean; nodePort?: number; port?: number; maxclients?: number }, logger = new MemoryLogger()): Promise<Pool> {
   return Pool.start({
     btcd: [{ url: btcdUrl, auth: node.user, pass: node.pass, notify: false, line: 0 }],
-    btcaddress: REGTEST_ADDRESS, serverurl: [`127.0.0.1:${opts.port ?? 0}`], nodeserver: opts.nodeserver ? ['127.0.0.1:0'] : [],
+    btcaddress: REGTEST_ADDRESS, serverurl: [`127.0.0.1:${opts.port ?? 0}`], nodeserver: opts.nodeserver || opts.nodePort ? [`127.0.0.1:${opts.nodePort ?? 0}`] : [],
     startdiff: opts.startdiff, mindiff: 1e-9, logdir: tempDir('main'), updateInterval: 600, blockpoll: 50,
     ...(opts.maxclients ? { maxclients: opts.maxclients } : {}),
   }, { logger, server: { highdiffPort: 65535 }, statsIntervalMs: 60_000 });

@@ -126,6 +126,13 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
   /** Webhook notifications (config `notifications`), null when none are configured. */
   notifications: Notifications | null = null;
   readonly #tap: PassthroughTap | null;
+  /**
+   * Carry miners over to a new link (resume) instead of sending them client.reconnect:
+   * passthroughs and nodes. A node's tap keeps its per-miner state (extranonce1,
+   * difficulty) across it: a resume only keeps a miner whose extranonce1 comes back the
+   * same. A redirector's miners are meant to move on anyway.
+   */
+  readonly #resumes: boolean;
   #timer: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -138,6 +145,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     super();
     this.logger = opts.logger ?? new NullLogger();
     this.#tap = tap;
+    this.#resumes = kind !== 'redirector';
     const method = kind === 'node' ? 'mining.node' : 'mining.passthrough';
     this.upstream = new Upstream<true>({
       entries: config.proxy.map((p) => ({ url: p.url, auth: p.auth, pass: p.pass, insecure: p.insecure })),
@@ -155,7 +163,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
         // worker threads serves this link on the thread that can give them back. All of a
         // link's miners got theirs from the one thread that served the old link, so one is
         // enough (ckpool ignores the param)
-        const hint = kind === 'passthrough' && this.#tap === null ? this.#resumeHint() : undefined;
+        const hint = this.#resumes ? this.#resumeHint() : undefined;
         if (hint !== undefined) params.push(RESUME_PARAM + hint);
         link.sendJson({ id: 0, method, params });
         const r = await answer;
@@ -222,7 +230,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
         return;
       }
       this.#tap?.fromMiner?.(m, msg);
-      if (this.#tap === null) this.#remember(m, msg);
+      if (this.#resumes) this.#remember(m, msg);
       const t = raw.trimEnd();
       const body = t.slice(0, -1).trimEnd();
       a.link.send(body.charCodeAt(body.length - 1) === 0x7b ? body + m.suffix.slice(1) : body + m.suffix);
@@ -248,10 +256,10 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
   }
 
   #onUp(a: Active<true>): void {
-    // a plain passthrough carries its miners over: subscribe again for each of them,
+    // a passthrough or node carries its miners over: subscribe again for each of them,
     // asking for the same session and extranonce1 (./links.ts); the ones that cannot
     // keep it are sent client.reconnect when the answer comes (#resumed)
-    if (this.miners.size && this.#tap === null) {
+    if (this.miners.size && this.#resumes) {
       let n = 0;
       for (const m of [...this.miners.values()]) {
         m.subscribed = false;
@@ -319,7 +327,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
       if (m !== undefined) {
         if (subscribeResult) {
           m.subscribed = true;
-          if (this.#tap === null) {
+          if (this.#resumes) {
             try {
               this.#subscribedAs(m, (JSON.parse(line) as { result?: unknown }).result);
             } catch {
@@ -354,7 +362,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     if (m.resuming !== 0 && typeof msg.id === 'string' && msg.id.startsWith(RESUME_ID)) return this.#resumed(m, msg);
     if (msg['node.method'] === 'subscribe.result') {
       m.subscribed = true;
-      if (this.#tap === null) this.#subscribedAs(m, msg.result);
+      if (this.#resumes) this.#subscribedAs(m, msg.result);
     }
     delete msg.client_id;
     delete msg['node.method'];
@@ -369,7 +377,7 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
     return undefined;
   }
 
-  /** The requests a resume replays over a new link (plain passthroughs). */
+  /** The requests a resume replays over a new link (passthroughs and nodes). */
   #remember(m: Miner, msg: Json): void {
     const method = msg.method;
     if (method === 'mining.subscribe') {
