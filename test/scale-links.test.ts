@@ -242,6 +242,27 @@ test.serial('the pool restarts under a node (-N): its miners stay connected with
   t.is(share.jobId, ms[1]!.job!.jobId);
   t.true(share.sdiff >= DIFF, `the node's difficulty of the share ${share.sdiff}`);
   t.is(tap.counters.unknownJob, 0);
+
+  // a node link takes notify fan-out too: a block change crosses it once for the three
+  const link = [...b.links.links.values()].find((l) => l.kind === 'node' && l.subs.size === 3)!;
+  t.true(link.fanout, 'the node asked for fan-out in its handshake');
+  const f0 = link.fanouts;
+  const old = ms[0]!.job!.jobId;
+  const fresh = ms.map((c) => new Promise<string>((resolve) => {
+    const on = (j: { jobId: string; clean: boolean }) => {
+      if (j.jobId === old || !j.clean) return;
+      c.off('notify', on);
+      resolve(j.jobId);
+    };
+    c.on('notify', on);
+  }));
+  await node.generateToAddress(1, REGTEST_ADDRESS);
+  const jobs = await Promise.all(fresh);
+  t.is(new Set(jobs).size, 1, 'the same clean job at every miner');
+  t.is(link.fanouts - f0, 1);
+  await waitFor(() => tap.jobs.has(jobs[0]!), 10_000, 'the node holds the job\'s workinfo');
+  const r2 = await mineOne(ms[2]!, 'noderes.m3');
+  t.is(r2.reply.result, true);
 });
 
 test.serial('a miner whose extranonce1 the new pool cannot give back is sent client.reconnect (as before)', async (t) => {

@@ -340,7 +340,7 @@ export class LinkHub extends EventEmitter<{ link: [link: Link]; linkClosed: [lin
     const agent = Array.isArray(msg.params) && typeof msg.params[0] === 'string' ? msg.params[0].slice(0, 64) : '';
     stratifier.disconnect(c, `became a ${kind} link`);
     // one copy of each new job for all of its miners, if the downstream asked (ckpool-ts passthroughs do)
-    const fanout = kind === 'passthrough' && Array.isArray(msg.params) && msg.params.slice(1).includes(FANOUT_PARAM);
+    const fanout = Array.isArray(msg.params) && msg.params.slice(1).includes(FANOUT_PARAM);
     const link = new Link(this, c, kind, agent, fanout);
     this.links.set(c.id, link);
     server.setConnectionLimits(c, { maxLineBytes: LINK_LINE_BYTES, maxPendingBytes: server.linkMaxPendingBytes, flood: false });

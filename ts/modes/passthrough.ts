@@ -156,9 +156,10 @@ export class PassthroughMode extends EventEmitter<{ up: [active: Active<true>]; 
         // and must be read from its text (./node.ts)
         link.rawHook = (line) => this.#rawLine(line);
         const answer = link.waitFor((m) => m.client_id === undefined && 'result' in m, `the ${method} handshake`, opts.handshakeTimeoutMs ?? 15_000);
-        // a plain passthrough asks for one copy of each new job for all its miners
-        // (FANOUT_PARAM): a ckpool-ts pool sends it, ckpool ignores the extra param
-        const params = kind === 'passthrough' && config.notifyfanout !== false ? [AGENT, FANOUT_PARAM] : [AGENT];
+        // a passthrough or node asks for one copy of each new job for all its miners
+        // (FANOUT_PARAM): a ckpool-ts pool sends it, ckpool ignores the extra param. (A
+        // node's tap reads no notify: its jobs come from the workinfos.)
+        const params = kind !== 'redirector' && config.notifyfanout !== false ? [AGENT, FANOUT_PARAM] : [AGENT];
         // miners to carry over: name one of their extranonce1s (RESUME_PARAM), so a pool with
         // worker threads serves this link on the thread that can give them back. All of a
         // link's miners got theirs from the one thread that served the old link, so one is
