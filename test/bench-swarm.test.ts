@@ -4,7 +4,6 @@
  * ckpool-bench template source (a fake bitcoind, benchmarks only), real TCP.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,8 +12,8 @@ import { checkRun, limitOfError, parseSources, type SystemLimits } from '../ts/b
 import { TemplateSource } from '../ts/bench/template-source.js';
 import type { StratumConnection } from '../ts/stratum/server.js';
 import { Pool } from '../ts/pool/pool.js';
+import { benchCli } from './helpers/bench-cli.js';
 
-const BIN = new URL('../bin/ckpool-bench.js', import.meta.url).pathname;
 
 let source: TemplateSource;
 let pool: Pool;
@@ -38,25 +37,7 @@ test.after.always(async () => {
   if (logdir) rmSync(logdir, { recursive: true, force: true });
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; summary: Record<string, any> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      let summary: Record<string, any> = {};
-      try {
-        summary = JSON.parse(stdout.trimEnd().split('\n').pop() ?? '');
-      } catch {
-        /* left empty: the assertions say what is missing */
-      }
-      resolve({ code, stdout, stderr, summary });
-    });
-  });
-}
+const cli = benchCli;
 
 test.serial('connect --procs 3 --sources: 300 miners from 3 processes and 3 source addresses, merged into one result', async (t) => {
   const addresses = new Set<string>();

@@ -3,7 +3,6 @@
 // a few hundred shares, 50 connections, a 20-client broadcast over ZMQ. Counts and the
 // JSON summary's shape are checked, never timings.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,8 +12,8 @@ import { decodeTransaction } from '../ts/bench/txgen.js';
 import { Pool } from '../ts/pool/pool.js';
 import { Workbase } from '../ts/work/workbase.js';
 import type { BlockTemplate } from '../ts/node/rpc-types.js';
+import { benchCli } from './helpers/bench-cli.js';
 
-const BIN = new URL('../bin/ckpool-bench.js', import.meta.url).pathname;
 const ADDRESS = 'bcrt1qlk935ze2fsu86zjp395uvtegztrkaezawxx0wf';
 
 let source: TemplateSource;
@@ -52,34 +51,8 @@ test.after.always(async () => {
   if (logdir) rmSync(logdir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** the last stdout line, parsed */
-  summary: Record<string, any>;
-}
 
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const last = stdout.trimEnd().split('\n').pop() ?? '';
-      let summary: Record<string, any> = {};
-      try {
-        summary = JSON.parse(last);
-      } catch {
-        /* left empty: the assertions say what is missing */
-      }
-      resolve({ code, stdout, stderr, summary });
-    });
-  });
-}
+const cli = benchCli;
 
 test.serial('template source: a mainnet-like template with txid ≠ wtxid and a witness commitment the pool accepts', async (t) => {
   const ts = await TemplateSource.start({ txs: 50 });

@@ -7,7 +7,7 @@
  * options --sv2 cannot honour refused.
  */
 import test from 'ava';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,9 +16,9 @@ import { native } from '../ts/native/binding.js';
 import { Pool } from '../ts/pool/pool.js';
 import { MemoryLogger } from '../ts/log/logger.js';
 import { startTestBcoin, stopAllBcoins, REGTEST_ADDRESS, type BcoinNode } from './helpers/bcoin.js';
+import { benchCli } from './helpers/bench-cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const BIN = path.join(ROOT, 'bin/ckpool-bench.js');
 
 let node: BcoinNode;
 let pool: Pool;
@@ -52,25 +52,7 @@ test.after.always(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-interface Run { code: number | null; stdout: string; stderr: string; summary: Record<string, any> }
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      let summary: Record<string, any> = {};
-      try {
-        summary = JSON.parse(stdout.trimEnd().split('\n').pop() ?? '');
-      } catch { /* left empty: the assertions say what is missing */ }
-      resolve({ code, stdout, stderr, summary });
-    });
-  });
-}
+const cli = benchCli;
 
 /** The pool's share log lines (logShares). */
 function shareLog(): Record<string, unknown>[] {

@@ -423,15 +423,22 @@ export class PoolStats {
     return Math.round((this.accountedDiff * 10000) / this.networkDiff) / 100;
   }
 
-  /** The three lines of pool.status (no newlines), exactly as ckpool writes them. */
-  poolStatusLines(now: number): [string, string, string] {
-    return poolStatusLines({
+  /** What pool.status and the snapshot both report of the pool's clients and times. */
+  private counts(now: number): { runtime: number; lastupdate: number; users: number; workers: number; idle: number; disconnected: number } {
+    return {
       runtime: Math.max(0, sec(now - this.startedAt)),
       lastupdate: sec(now),
       users: this.connectedUsers(),
       workers: this.connectedWorkers(),
       idle: this.idleClients(now),
       disconnected: this.disconnected,
+    };
+  }
+
+  /** The three lines of pool.status (no newlines), exactly as ckpool writes them. */
+  poolStatusLines(now: number): [string, string, string] {
+    return poolStatusLines({
+      ...this.counts(now),
       dsps: this.dsps,
       sps: this.sps,
       percent: this.percent(),
@@ -487,12 +494,7 @@ export class PoolStats {
     }
     return {
       name: this.name,
-      runtime: Math.max(0, sec(now - this.startedAt)),
-      lastupdate: sec(now),
-      users: this.connectedUsers(),
-      workers: this.connectedWorkers(),
-      idle: this.idleClients(now),
-      disconnected: this.disconnected,
+      ...this.counts(now),
       hashrate,
       dsps,
       sps: { '1m': this.sps.get('1m'), '5m': this.sps.get('5m'), '15m': this.sps.get('15m'), '1h': this.sps.get('1h') },

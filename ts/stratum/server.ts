@@ -53,6 +53,7 @@ import { FairFlag, FairScheduler } from './fairness.js';
 import { isTlsUrl } from '../config/stratum-url.js';
 import type { TlsCredentials } from '../tls/credentials.js';
 import { TlsTerminator } from '../tls/terminate.js';
+import { takeFloodTokens } from './flood.js';
 import {
   Client, NEWLINE, emitClose, flushClients, kClient, kFastRead, noop, onLine, onSocketClose, onSocketData, onSocketDrain, onSocketEnd,
   onSocketError, onSocketRead, type ClientSocket,
@@ -573,17 +574,9 @@ export class StratumServer extends EventEmitter<StratumServerEvents> {
   }
 
   private takeToken(client: Client): boolean {
-    const now = performance.now();
-    if (client.tokens < 0) {
-      client.tokens = this.floodBurst;
-    } else {
-      client.tokens = Math.min(this.floodBurst, client.tokens + ((now - client.tokenTime) * this.floodRate) / 1000);
-    }
-    client.tokenTime = now;
-    if (client.tokens < 1) return false;
-    client.tokens -= 1;
-    return true;
+    return takeFloodTokens(client, 1, this.floodBurst, this.floodRate, performance.now());
   }
+
 
   private badLine(client: Client, reason: string, line: string): void {
     const shown = line.length > 80 ? `${line.slice(0, 80)}...` : line;

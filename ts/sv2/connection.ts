@@ -10,6 +10,7 @@ import { native } from '../native/binding.js';
 import type { Logger } from '../log/logger.js';
 import type { Stratifier } from '../pool/stratifier.js';
 import { difficultyFromTarget } from '../native/core.js';
+import { takeFloodTokens, type FloodBucket } from '../stratum/flood.js';
 import { REQ_AUTHORIZE, REQ_SUBSCRIBE, REQ_SUGGEST, Sv2Channel, type ChannelKind, type ChannelOwner } from './channel.js';
 import { Sv2Group } from './group.js';
 import {
@@ -70,9 +71,8 @@ export class Sv2Connection implements ChannelOwner {
   #timer: NodeJS.Timeout | null;
   #out: (Buffer | Sv2Out)[] = [];
   #flushScheduled = false;
-  /** the flood bucket: tokens left (-1 before the first message) and when it was last filled */
-  #tokens = -1;
-  #tokenTime = 0;
+  /** flood control (../stratum/flood.ts) */
+  readonly #flood: FloodBucket = { tokens: -1, tokenTime: 0 };
 
   constructor(readonly socket: net.Socket, readonly serverIndex: number, readonly ctx: Sv2ConnectionContext) {
     this.address = socket.remoteAddress ?? '';
@@ -110,7 +110,7 @@ export class Sv2Connection implements ChannelOwner {
     // One token per message, as V1 takes one per line: a connection sending faster than
     // floodrate for longer than floodburst allows is dropped before any of this read is
     // judged, so it cannot hold the thread its other miners share.
-    if (r.length && !this.#takeTokens(r.length / FEED_RECORD)) {
+    if (r.length && !takeFloodTokens(this.#flood, r.length / FEED_RECORD, this.ctx.floodBurst, this.ctx.floodRate, performance.now())) {
       this.ctx.logger.info(`SV2 client ${this.address}:${this.port} flooded more than ${this.ctx.floodBurst} messages, dropping`);
       this.close('flood', true);
       return;
@@ -129,15 +129,6 @@ export class Sv2Connection implements ChannelOwner {
     }
   }
 
-  #takeTokens(n: number): boolean {
-    const now = performance.now();
-    const { floodBurst, floodRate } = this.ctx;
-    this.#tokens = this.#tokens < 0 ? floodBurst : Math.min(floodBurst, this.#tokens + ((now - this.#tokenTime) * floodRate) / 1000);
-    this.#tokenTime = now;
-    if (this.#tokens < n) return false;
-    this.#tokens -= n;
-    return true;
-  }
 
   /**
    * Output is queued and written once per turn of the event loop: every message of a
