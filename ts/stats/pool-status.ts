@@ -7,17 +7,10 @@ import { stamp } from '../log/logger.js';
 import { NONCES, type DecayingRates } from './decay.js';
 import { hr } from './documents.js';
 import { J, dumpJson, formatFixed, suffixString } from './format.js';
+import type { PoolCounts } from './views.js';
 
 /** The pool's figures at one moment, as pool.status reports them. */
-export interface PoolStatusFigures {
-  /** seconds since the pool started */
-  readonly runtime: number;
-  /** seconds since the epoch */
-  readonly lastupdate: number;
-  readonly users: number;
-  readonly workers: number;
-  readonly idle: number;
-  readonly disconnected: number;
+export interface PoolStatusFigures extends PoolCounts {
   /** diff-1 shares per second, pool periods */
   readonly dsps: DecayingRates;
   /** shares per second */

@@ -48,7 +48,7 @@ import { J, dumpJson, toPlain } from './format.js';
 import { poolStatusLines, throbberLine } from './pool-status.js';
 import { readStatsFiles } from './readback.js';
 import { ShareTotals } from './totals.js';
-import type { ClientView, PoolSnapshot, ReadBackResult, UserView, WorkerView } from './views.js';
+import type { ClientView, PoolCounts, PoolSnapshot, ReadBackResult, UserView, WorkerView } from './views.js';
 
 export { IDLE_SECONDS, WORKER_FILE_IDLE_SECONDS } from './documents.js';
 
@@ -424,7 +424,7 @@ export class PoolStats {
   }
 
   /** What pool.status and the snapshot both report of the pool's clients and times. */
-  private counts(now: number): { runtime: number; lastupdate: number; users: number; workers: number; idle: number; disconnected: number } {
+  private counts(now: number): PoolCounts {
     return {
       runtime: Math.max(0, sec(now - this.startedAt)),
       lastupdate: sec(now),

@@ -40,9 +40,8 @@ export interface ClientView extends RatesView {
   readonly idle: boolean;
 }
 
-/** Everything the control API needs, in plain numbers. */
-export interface PoolSnapshot {
-  readonly name: string;
+/** The pool's clients and times at one moment: what pool.status and the snapshot both report. */
+export interface PoolCounts {
   /** Seconds since start. */
   readonly runtime: number;
   /** Unix seconds. */
@@ -51,6 +50,11 @@ export interface PoolSnapshot {
   readonly workers: number;
   readonly idle: number;
   readonly disconnected: number;
+}
+
+/** Everything the control API needs, in plain numbers. */
+export interface PoolSnapshot extends PoolCounts {
+  readonly name: string;
   /** Hashes per second by period. */
   readonly hashrate: Record<PeriodName, number>;
   readonly dsps: Record<PeriodName, number>;
